@@ -1,0 +1,1 @@
+"""Behavioural cloning: simulator logs → balanced, augmented batches → NVIDIA network → run folder."""
