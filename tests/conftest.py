@@ -1,0 +1,31 @@
+"""Fixtures shared by every test module."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+@pytest.fixture
+def realdata() -> Path:
+    """The three real simulator recordings; the test is skipped where they are absent."""
+    if not (REALDATA / "udacity_sample_part" / "driving_log.csv").exists():
+        pytest.skip(f"real recordings not found at {REALDATA} (they live in ../shared/realdata)")
+    return REALDATA
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
