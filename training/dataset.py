@@ -1,0 +1,134 @@
+"""Recordings → `tf.data` pipelines of raw RGB frames and steering that `model.fit` takes directly.
+
+Each JPEG is decoded once: the frames are kept in memory when they fit in `config.cache_mb`
+(otherwise every batch decodes its own). Batches are assembled and augmented by `config.workers`
+parallel calls; a batch's augmentation is seeded from the run's seed and the samples it holds, so a
+run is reproducible whatever order the workers finish in. Preprocessing lives in the model, so the
+batches are plain frames (B, 160, 320, 3) uint8 and steering (B,) float32.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from training.augment import Augmenter
+from training.config import TrainConfig
+from training.logs import LogError, scan_recordings, select_rows
+from training.preprocess import FRAME_SHAPE
+from training.samples import prepare_samples, summarize
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = int(np.prod(FRAME_SHAPE))
+_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Datasets:
+    train: tf.data.Dataset
+    val: tf.data.Dataset | None  # None when config.val_fraction is 0
+    train_samples: int
+    val_samples: int
+    summary: dict[str, Any]
+
+
+def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
+    """JPEG files → uint8 RGB frames (N, 160, 320, 3), decoded in parallel; LogError names the files that fail."""
+    frames = np.empty((len(paths), *FRAME_SHAPE), dtype=np.uint8)
+
+    def decode_into(i: int) -> bool:
+        frame = _decode(paths[i])
+        if frame is not None:
+            frames[i] = frame
+        return frame is not None
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        # cv2 releases the GIL while decoding, so threads decode in parallel without copying frames between processes.
+        decoded = list(tqdm(pool.map(decode_into, range(len(paths))), total=len(paths), desc="decoding frames",
+                            unit="img", disable=None if progress else True))  # None: only on a terminal
+    failed = [path for path, ok in zip(paths, decoded) if not ok]
+    if failed:
+        raise LogError(f"{len(failed)} of {len(paths)} images could not be read as {FRAME_SHAPE[1]}×{FRAME_SHAPE[0]} "
+                       f"JPEG frames (first: {', '.join(failed[:_SHOWN])}): replace them, or delete their rows from "
+                       "the log")
+    return frames
+
+
+def make_datasets(config: TrainConfig) -> Datasets:
+    """Read, split, balance and wrap `config.data` as training (augmented) and validation datasets."""
+    recordings = scan_recordings(config.data)
+    samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
+    if config.val_fraction > 0 and samples.val.empty:
+        raise LogError(f"no validation rows: every recording is shorter than two blocks of val_block="
+                       f"{config.val_block} rows; lower val_block, record longer, or set val_fraction to 0")
+    frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"]]).unique(), config.cache_mb)
+    augmenter = Augmenter(config) if config.augment else None
+    train = _batches(frames, samples.train, config, augmenter, shuffle=True)
+    val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
+    summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
+    return Datasets(train, val, len(samples.train), len(samples.val), summary)
+
+
+class _FrameStore:
+    """Frames by image path: all decoded up front when they fit in `cache_mb`, else decoded per request."""
+
+    def __init__(self, paths: Sequence[str], cache_mb: int) -> None:
+        self.paths = list(paths)
+        self.index = {path: i for i, path in enumerate(self.paths)}
+        needed_mb = len(self.paths) * FRAME_BYTES / 2**20
+        self.cached = needed_mb <= cache_mb
+        if self.cached:
+            self.frames = load_frames(self.paths, progress=True)
+            log.info("decoded %d frames into memory (%.0f MB)", len(self.paths), needed_mb)
+        else:
+            log.info("%d decoded frames would take %.0f MB, over cache_mb=%d: decoding every batch from disk "
+                     "(raise cache_mb to keep them in memory)", len(self.paths), needed_mb, cache_mb)
+
+    def get(self, paths: Sequence[str]) -> np.ndarray:
+        if self.cached:
+            return self.frames[[self.index[path] for path in paths]]
+        return load_frames(paths)
+
+
+def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
+             shuffle: bool) -> tf.data.Dataset:
+    images = samples["image"].to_numpy()
+    steering = samples["steering"].to_numpy(dtype=np.float32)
+
+    def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, y = frames.get(images[indices]), steering[indices]
+        if augmenter is not None:
+            seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(1)[0]
+            x, y = augmenter(x, y, int(seed))
+        return x, y
+
+    def load(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32], stateful=False)
+        x.set_shape((None, *FRAME_SHAPE))
+        y.set_shape((None,))
+        return x, y
+
+    order = tf.data.Dataset.range(len(samples))
+    if shuffle:
+        order = order.shuffle(len(samples), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = (order.batch(config.batch_size)
+               .map(load, num_parallel_calls=max(1, config.workers), deterministic=True)
+               .prefetch(2))
+    options = tf.data.Options()
+    # Every worker reads the same files; sharding by data (not by file) is what multi-worker training needs.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _decode(path: str) -> np.ndarray | None:
+    frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+    return frame if frame is not None and frame.shape == FRAME_SHAPE else None

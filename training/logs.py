@@ -1,0 +1,171 @@
+"""Simulator recordings (`driving_log.csv` + `IMG/`) → one pandas table of rows with resolved image paths.
+
+Every log variant found in the wild reads the same way: with or without the Udacity header; absolute
+Windows or POSIX paths, relative paths or bare file names; `", "` separators; CRLF line ends;
+E-notation numbers; paths with spaces. A listed path that does not exist here is looked up by file
+name in the `IMG/` folder beside the log, which is where a recording copied from another machine keeps them.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "driving_log.csv"
+IMAGE_DIR = "IMG"
+CAMERAS = ("center", "left", "right")
+NUMBERS = ("steering", "throttle", "brake", "speed")
+FIELDS = CAMERAS + NUMBERS
+COLUMNS = [*FIELDS, "recording", "row"]
+_SHOWN = 3  # how many offending paths an error message lists
+
+
+class LogError(ValueError):
+    """A recording that cannot be used as it is; the message (one line) says what to do."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One log: every data row (image paths resolved), and which of its images are missing."""
+
+    log: Path
+    rows: pd.DataFrame  # COLUMNS plus `complete` (all three images present and readable)
+    missing_images: list[str]  # as written in the log, in log order
+
+    @property
+    def folder(self) -> str:
+        return str(self.log.parent)
+
+
+def find_logs(paths: Sequence[str | Path]) -> list[Path]:
+    """The `driving_log.csv` files in `paths` (each a log, a recording folder or a folder searched recursively)."""
+    if not paths:
+        raise LogError("no data paths given: pass recording folders (driving_log.csv beside IMG/)")
+    found: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        if not path.exists():
+            raise LogError(f"{path} does not exist: pass a recording folder (driving_log.csv beside IMG/) "
+                           "or a folder that contains some")
+        logs = [path] if path.is_file() else sorted(path.rglob(LOG_NAME))
+        if not logs:
+            raise LogError(f"no {LOG_NAME} found in {path}: record into that folder first, "
+                           "or pass the folder that holds your recordings")
+        for found_log in logs:
+            found.setdefault(found_log.resolve(), found_log)  # a folder given twice is read once
+    return list(found.values())
+
+
+def scan_recordings(paths: Sequence[str | Path]) -> list[Recording]:
+    """Every recording under `paths`, all rows kept; see `read_recordings` for the usual table."""
+    return [read_log(log_path) for log_path in find_logs(paths)]
+
+
+def read_recordings(paths: Sequence[str | Path], skip_missing: bool = False) -> pd.DataFrame:
+    """All rows of every recording under `paths`, in log order, with columns `COLUMNS`.
+
+    Rows whose images are missing or unreadable raise LogError, or with `skip_missing` are dropped
+    with a warning that gives the count.
+    """
+    return select_rows(scan_recordings(paths), skip_missing)
+
+
+def select_rows(recordings: Sequence[Recording], skip_missing: bool) -> pd.DataFrame:
+    """The rows of `recordings` as one table; missing images fail or, with `skip_missing`, drop their rows."""
+    missing = [(rec, rec.missing_images) for rec in recordings if rec.missing_images]
+    if missing and not skip_missing:
+        rec, images = missing[0]
+        total = sum(len(images) for _, images in missing)
+        listed = sum(3 * len(r.rows) for r in recordings)
+        raise LogError(
+            f"{total} of {listed} images are missing or unreadable, {len(images)} of them in {rec.log} "
+            f"(first: {', '.join(images[:_SHOWN])}; also looked by file name in {rec.log.parent / IMAGE_DIR}): "
+            "restore them, or pass --skip-missing (skip_missing) to drop their rows")
+    if missing:
+        dropped = sum(int((~rec.rows["complete"]).sum()) for rec, _ in missing)
+        images = sum(len(images) for _, images in missing)
+        log.warning("skipping %d rows with %d missing or unreadable images", dropped, images)
+    rows = pd.concat([rec.rows[rec.rows["complete"]] for rec in recordings], ignore_index=True)
+    return rows[COLUMNS]
+
+
+def read_log(log_path: Path) -> Recording:
+    """One `driving_log.csv` with every row kept; raises LogError naming the file and line of a bad row."""
+    lines = _data_lines(log_path)
+    records = list(csv.reader((text for _, text in lines), skipinitialspace=True))
+    for (line_no, _), fields in zip(lines, records):
+        if len(fields) != len(FIELDS):
+            raise LogError(
+                f"{log_path} line {line_no} has {len(fields)} fields, expected {len(FIELDS)} "
+                "(center,left,right,steering,throttle,brake,speed); a decimal comma from the recording "
+                "machine's locale does this: record with a '.' decimal separator or fix the line")
+    table = pd.DataFrame(records, columns=list(FIELDS)).apply(lambda column: column.str.strip())
+    for name in NUMBERS:
+        values = pd.to_numeric(table[name], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float)))
+        if len(bad):
+            line_no = lines[bad[0]][0]
+            raise LogError(f"{log_path} line {line_no}: {name} is {table[name].iloc[bad[0]]!r}, not a number: "
+                           "fix or delete that line")
+        table[name] = values.astype(float)
+    folder = log_path.parent
+    image_dir = folder / IMAGE_DIR
+    names_here = set(os.listdir(image_dir)) if image_dir.is_dir() else set()
+    present = np.ones((len(table), len(CAMERAS)), dtype=bool)
+    for i, camera in enumerate(CAMERAS):
+        resolved = [_resolve(raw, folder, image_dir, names_here) for raw in table[camera]]
+        present[:, i] = [path is not None and _readable(path) for path in resolved]
+        table[camera] = [str(path) if path is not None else raw for path, raw in zip(resolved, table[camera])]
+    rows_at, cameras_at = np.nonzero(~present)  # row-major: log order
+    missing = [table[CAMERAS[c]].iloc[r] for r, c in zip(rows_at, cameras_at)]
+    table["recording"] = str(folder)
+    table["row"] = np.arange(len(table))
+    table["complete"] = present.all(axis=1)
+    return Recording(log_path, table, missing)
+
+
+def _data_lines(log_path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, text) of each non-blank data line; the header, if any, left out."""
+    try:
+        raw = log_path.read_bytes()
+    except OSError as e:
+        raise LogError(f"cannot read {log_path} ({e.strerror}): check the file's permissions")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # the Windows simulator writes the ANSI code page
+    lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if lines and lines[0][1].split(",")[0].strip().lower() == "center":
+        lines = lines[1:]
+    if not lines:
+        raise LogError(f"{log_path} has no data rows: record some driving into it, or remove it")
+    return lines
+
+
+def _resolve(raw: str, folder: Path, image_dir: Path, names_here: set[str]) -> Path | None:
+    """Where the image written as `raw` is on this machine: as written (relative to the log), else by name in IMG/."""
+    if not raw:
+        return None
+    # Windows paths only mean something here through their parts: C:\...\IMG\x.jpg → IMG/x.jpg lookup.
+    as_written = folder / raw.replace("\\", "/") if "\\" in raw else folder / raw
+    if as_written.is_file():
+        return as_written.absolute()
+    name = re.split(r"[\\/]", raw)[-1]
+    if name in names_here:
+        return (image_dir / name).absolute()
+    return None
+
+
+def _readable(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0 and os.access(path, os.R_OK)
+    except OSError:
+        return False

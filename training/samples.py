@@ -1,0 +1,178 @@
+"""Log rows → training samples: time-block validation split, side cameras, steering balance.
+
+The order matters and is fixed in `prepare_samples`: validation is split off first (whole blocks of
+time, centre camera only), so neither the side-camera copies nor the balancing of training samples
+can put a moment that is validated on into training.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from training.config import TrainConfig
+from training.logs import Recording
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row"]
+STEERING_RANGE = (-1.0, 1.0)  # normalised steering, as the simulator clamps it
+NEAR_ZERO = 0.01  # |steering| below this counts as driving straight
+
+
+@dataclass(frozen=True)
+class Balanced:
+    samples: pd.DataFrame
+    counts_before: np.ndarray  # samples per steering bin
+    counts_after: np.ndarray
+    edges: np.ndarray  # bin edges, len(bins) + 1
+    cap: int
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """What training sees: balanced training samples (all cameras) and centre-camera validation samples."""
+
+    rows: pd.DataFrame
+    train_rows: pd.DataFrame
+    val_rows: pd.DataFrame
+    with_sides: pd.DataFrame
+    balanced: Balanced
+    val: pd.DataFrame
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.balanced.samples
+
+
+def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train_rows, val_rows): per recording, a seeded choice of whole blocks of `block` consecutive rows.
+
+    Neighbouring frames are nearly identical, so a random-frame split would validate on frames the
+    network trained on; whole blocks of seconds keep validation honest. Each recording gives
+    round(val_fraction × its blocks) blocks, and always keeps at least one block for training.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction is {val_fraction}: use a value in [0, 1)")
+    if block < 1:
+        raise ValueError(f"val_block is {block}: use a positive number of rows")
+    rng = np.random.default_rng(seed)
+    is_val = np.zeros(len(rows), dtype=bool)
+    for _, members in rows.groupby("recording", sort=True).indices.items():
+        blocks = rows["row"].to_numpy()[members] // block
+        n_blocks = int(blocks.max()) + 1
+        n_val = min(round(val_fraction * n_blocks), n_blocks - 1)
+        chosen = rng.choice(n_blocks, size=n_val, replace=False)
+        is_val[members[np.isin(blocks, chosen)]] = True
+    return rows[~is_val].reset_index(drop=True), rows[is_val].reset_index(drop=True)
+
+
+def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
+    """The centre camera's frames as samples (what validation and the drive server see)."""
+    return _samples(rows, "center", rows["steering"].to_numpy(dtype=float))
+
+
+def with_side_cameras(rows: pd.DataFrame, correction: float) -> pd.DataFrame:
+    """Every row as three samples: centre as recorded, left +correction, right −correction (clipped to ±1).
+
+    The left camera sees the road as if the car were left of where it is, so the label is to steer
+    back right (positive); the right camera the opposite.
+    """
+    steering = rows["steering"].to_numpy(dtype=float)
+    sides = [("center", steering), ("left", steering + correction), ("right", steering - correction)]
+    return pd.concat([_samples(rows, camera, np.clip(values, *STEERING_RANGE)) for camera, values in sides],
+                     ignore_index=True)
+
+
+def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
+    """Keep at most `cap` samples per steering bin (seeded choice, order kept); cap None: twice the mean bin count.
+
+    Recordings are mostly straight driving; without a cap the network learns to go straight.
+    """
+    if bins < 1:
+        raise ValueError(f"bins is {bins}: use a positive number of bins")
+    edges = np.linspace(*STEERING_RANGE, bins + 1)
+    steering = samples["steering"].to_numpy(dtype=float)
+    which = np.clip(np.digitize(steering, edges[1:-1]), 0, bins - 1)
+    counts_before = np.bincount(which, minlength=bins)
+    if cap is None:
+        cap = max(1, int(round(2 * len(samples) / bins)))
+    if cap < 1:
+        raise ValueError(f"bin_cap is {cap}: use a positive number of samples per bin (or leave it unset)")
+    rng = np.random.default_rng(seed)
+    keep = np.ones(len(samples), dtype=bool)
+    for b in np.flatnonzero(counts_before > cap):
+        members = np.flatnonzero(which == b)
+        keep[rng.choice(members, size=len(members) - cap, replace=False)] = False
+    counts_after = np.bincount(which[keep], minlength=bins)
+    return Balanced(samples[keep].reset_index(drop=True), counts_before, counts_after, edges, cap)
+
+
+def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
+    """Split off validation, add side cameras to the training rows, then balance them."""
+    train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
+    with_sides = with_side_cameras(train_rows, config.correction)
+    balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
+    log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
+             len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
+    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows))
+
+
+def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, Any]:
+    """The figures a user checks before training (JSON-ready); `recordings` are all rows as scanned."""
+    steering = samples.rows["steering"].to_numpy(dtype=float)
+    return {
+        "rows": int(sum(len(rec.rows) for rec in recordings)),
+        "rows_used": len(samples.rows),
+        "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
+        "train_rows": len(samples.train_rows),
+        "val_rows": len(samples.val_rows),
+        "samples_with_side_cameras": len(samples.with_sides),
+        "samples_after_balance": len(samples.train),
+        "val_samples": len(samples.val),
+        "steering": _steering_stats(steering),
+        "balance": {
+            "bin_edges": samples.balanced.edges.round(6).tolist(),
+            "cap": samples.balanced.cap,
+            "counts_before": samples.balanced.counts_before.tolist(),
+            "counts_after": samples.balanced.counts_after.tolist(),
+        },
+        "recordings": [_recording_summary(rec) for rec in recordings],
+    }
+
+
+def _recording_summary(rec: Recording) -> dict[str, Any]:
+    complete = rec.rows["complete"].to_numpy()
+    return {
+        "folder": rec.folder,
+        "rows": len(rec.rows),
+        "rows_complete": int(complete.sum()),
+        "images_found": 3 * len(rec.rows) - len(rec.missing_images),
+        "images_missing": len(rec.missing_images),
+        "first_missing": rec.missing_images[:3],
+        "steering": _steering_stats(rec.rows["steering"].to_numpy(dtype=float)[complete]),
+    }
+
+
+def _steering_stats(steering: np.ndarray) -> dict[str, float | None]:
+    if not len(steering):
+        return {"min": None, "max": None, "mean": None, "zero_fraction": None}
+    return {
+        "min": float(steering.min()),
+        "max": float(steering.max()),
+        "mean": float(steering.mean()),
+        "zero_fraction": float(np.mean(np.abs(steering) < NEAR_ZERO)),
+    }
+
+
+def _samples(rows: pd.DataFrame, camera: str, steering: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "image": rows[camera].to_numpy(dtype=object),
+        "steering": steering.astype(np.float32),
+        "camera": camera,
+        "recording": rows["recording"].to_numpy(dtype=object),
+        "row": rows["row"].to_numpy(),
+    }, columns=SAMPLE_COLUMNS)
