@@ -1,0 +1,122 @@
+"""Score a model's steering on recordings: RMSE and MAE on the centre camera, beside the zero-steering baseline.
+
+    python -m training.evaluate models/latest data/lake2                # a recording not trained on
+    python -m training.evaluate models/latest --split val               # the run's held-out time blocks
+    python -m training.evaluate models/latest/model.onnx data/lake2 --json --plot steering.png
+
+MODEL is anything the drive server loads: a run folder, `.keras`, `.h5`, `.onnx` or `.tflite`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from drive.inference import ModelLoadError, Runner, load_runner
+from training import runs
+from training.config import load_config
+from training.dataset import load_frames
+from training.logs import read_recordings
+from training.plots import save_steering_plot
+from training.samples import centre_samples, split_by_time
+
+CHUNK = 256  # frames decoded and predicted at a time, so long recordings fit in memory
+
+
+def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics `{rmse, mae, baseline_rmse, frames}` of `runner` on `samples` (image, steering), and its predictions."""
+    if samples.empty:
+        raise ValueError("no frames to evaluate: pass recordings that hold rows (or a non-empty split)")
+    images = samples["image"].tolist()
+    chunks = []
+    with tqdm(total=len(images), desc="evaluating", unit="frame", disable=not progress) as bar:
+        for start in range(0, len(images), CHUNK):
+            frames = load_frames(images[start:start + CHUNK])
+            chunks.append(np.asarray(runner.predict(frames), dtype=np.float64).reshape(-1))
+            bar.update(len(frames))
+    predicted = np.concatenate(chunks)
+    recorded = samples["steering"].to_numpy(dtype=np.float64)
+    error = predicted - recorded
+    metrics = {
+        "rmse": float(np.sqrt(np.mean(error ** 2))),
+        "mae": float(np.mean(np.abs(error))),
+        "baseline_rmse": float(np.sqrt(np.mean(recorded ** 2))),  # always predicting 0 (straight ahead)
+        "frames": len(recorded),
+    }
+    return metrics, predicted
+
+
+def select_samples(paths: list[str], split: str, config_path: Path | None, skip_missing: bool) -> pd.DataFrame:
+    """Centre-camera samples of `paths`; with split "val", only the validation blocks training held out."""
+    if split == "all":
+        if not paths:
+            raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation blocks")
+        return centre_samples(read_recordings(paths, skip_missing=skip_missing))
+    if config_path is None or not config_path.is_file():
+        raise ValueError(f"--split val needs the run's {runs.CONFIG}: pass --config RUN/{runs.CONFIG} "
+                         "(or a MODEL inside its run folder)")
+    config = load_config(config_path)
+    rows = read_recordings(paths or config.data, skip_missing=skip_missing or config.skip_missing)
+    _, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
+    return centre_samples(val_rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description="Steering RMSE and MAE of MODEL on the centre camera of recordings, beside the "
+        "zero-steering baseline.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="run folder, .keras, .h5, .onnx or .tflite")
+    parser.add_argument("paths", metavar="PATH", nargs="*",
+                        help="recording folders; with --split val, default: the run's training data")
+    parser.add_argument("--split", choices=("all", "val"), default="all",
+                        help="all: every row of PATH; val: only the contiguous blocks the run held out for "
+                        "validation, split exactly as training did (default: all)")
+    parser.add_argument("--config", metavar="FILE",
+                        help=f"the run's {runs.CONFIG} for --split val (default: the one beside MODEL)")
+    parser.add_argument("--skip-missing", action="store_true", help="skip rows whose images are missing")
+    parser.add_argument("--allow-unsafe", action="store_true",
+                        help="allow legacy .h5 models with Lambda layers (runs code stored in the file: trusted files only)")
+    parser.add_argument("--json", action="store_true", help='print {"rmse", "mae", "baseline_rmse", "frames"} as JSON')
+    parser.add_argument("--plot", metavar="FILE", help="save predicted and recorded steering over time as a PNG")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    model = Path(args.model)
+    config = Path(args.config) if args.config else (model if model.is_dir() else model.parent) / runs.CONFIG
+    try:
+        samples = select_samples(args.paths, args.split, config, args.skip_missing)
+        runner = load_runner(model, allow_unsafe=args.allow_unsafe)
+        started = time.perf_counter()
+        metrics, predicted = evaluate(runner, samples, progress=not args.json)
+        seconds = time.perf_counter() - started
+        if args.plot:
+            save_steering_plot(samples["steering"].to_numpy(), predicted, Path(args.plot),
+                               title=f"{model} on {args.split} frames")
+    except (ModelLoadError, ValueError, OSError) as e:  # ModelLoadError, LogError: bad model or data
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"{model} on {metrics['frames']} centre-camera frames ({args.split}), {seconds:.1f} s:")
+    print(f"  steering RMSE {metrics['rmse']:.4f}   MAE {metrics['mae']:.4f}")
+    ratio = metrics["rmse"] / metrics["baseline_rmse"] if metrics["baseline_rmse"] else float("nan")
+    print(f"  zero-steering baseline RMSE {metrics['baseline_rmse']:.4f}   (model / baseline {ratio:.2f})")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Train the steering network on simulator recordings.
+
+    python -m training.fit                                  # every recording under data/
+    python -m training.fit --data data/lake data/jungle --epochs 20
+    python -m training.fit --resume models/latest --epochs 30
+    python -m training.fit --help                           # every option and its default
+
+Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (best validation loss),
+last.keras (for --resume), history.csv, loss.png, the data plots, config.json and metrics.json.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+
+from training import runs
+from training.callbacks import standard_callbacks
+from training.config import TrainConfig
+from training.dataplots import save_data_plots
+from training.dataset import make_datasets
+from training.distribute import make_distribution
+from training.logs import LOG_NAME
+from training.model import build_model
+from training.options import build_parser, config_from_args
+from training.plots import save_loss_plot
+from training.runs import RunError
+
+DEFAULT_DATA = TrainConfig().data
+SAMPLE_RECORDING = Path("data/lake_sample")
+SAMPLE_LAPS = 1.0
+
+
+class TrainingFailed(RuntimeError):
+    """Training ran but produced no usable model (e.g. the loss became NaN); the message says what to try."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return train(args)
+    except (ValueError, OSError, TrainingFailed) as e:  # LogError, RunError, StrategyError, bad config
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before training started (during training, train() handles it)
+        print("interrupted: nothing saved", file=sys.stderr)
+        return 130
+
+
+def train(args: argparse.Namespace) -> int:
+    # -- configuration: defaults < --config FILE (or the resumed run's config.json) < flags ----------
+    resume_dir = Path(args.resume) if args.resume else None
+    progress = runs.read_progress(resume_dir) if resume_dir else {"epochs_done": 0, "best_val_loss": math.inf}
+    config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
+    if progress["epochs_done"] >= config.epochs:
+        raise RunError(f"{resume_dir} already trained {progress['epochs_done']} of {config.epochs} epochs: "
+                       "pass --epochs with a larger number to train longer")
+    keras.utils.set_random_seed(config.seed)
+
+    # -- data ----------------------------------------------------------------------------------------
+    if config.data == DEFAULT_DATA and not any(Path(config.data[0]).rglob(LOG_NAME)):
+        record_sample_session()
+    dist = make_distribution(config.strategy)
+    global_batch, lr = dist.global_batch(config.batch_size), dist.scaled_lr(config.lr)
+    if dist.replicas > 1:
+        print(f"{config.strategy}: {dist.replicas} replicas → global batch {global_batch}, learning rate {lr:g}")
+    datasets = make_datasets(dataclasses.replace(config, batch_size=global_batch, lr=lr))
+    if datasets.val is None:
+        raise RunError("--val-fraction 0 leaves no validation data to pick the best model by: use a value above 0")
+    print(f"data: {datasets.train_samples} training samples, {datasets.val_samples} validation samples")
+
+    # -- run folder: nothing is created before the data has loaded -----------------------------------
+    if not dist.is_chief:  # other workers of a multi-worker run save into a scratch folder
+        run_dir = Path(tempfile.mkdtemp(prefix="worker-run-"))
+    elif resume_dir:
+        run_dir = resume_dir.resolve()
+    else:
+        run_dir = runs.create_run_dir(config.out)
+    new_run = dist.is_chief and not resume_dir
+    if dist.is_chief:
+        runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
+    if new_run:
+        save_data_plots(config, run_dir)
+
+    # -- model -----------------------------------------------------------------------------------------
+    with dist.strategy.scope():
+        if resume_dir:
+            model = keras.models.load_model(run_dir / runs.LAST_MODEL)
+            print(f"resuming {run_dir} after epoch {progress['epochs_done']} "
+                  f"(best val_loss {progress['best_val_loss']:.5f})")
+        else:
+            model = build_model(dropout=config.dropout, learning_rate=lr)
+    model.summary()
+
+    # -- training ------------------------------------------------------------------------------------------
+    callbacks, best, last, nan_stop = standard_callbacks(
+        run_dir, config.early_stopping_patience, config.reduce_lr_patience,
+        best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
+    )
+    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in a log
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        model.fit(datasets.train, validation_data=datasets.val, epochs=config.epochs,
+                  initial_epoch=progress["epochs_done"], callbacks=callbacks, verbose=verbose,
+                  shuffle=False)  # the training dataset reshuffles itself every epoch
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - started
+
+    # -- results -------------------------------------------------------------------------------------------
+    if not dist.is_chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return 0
+    epochs_done = last.epochs_done or progress["epochs_done"]
+    if not epochs_done:  # not one finished epoch: leave no empty run behind
+        if new_run:
+            runs.discard_run_dir(run_dir)
+        if nan_stop.nan_epoch:
+            raise TrainingFailed("the loss became NaN in the first epoch: lower --lr (e.g. --lr 1e-4) "
+                                 "or check the steering values in the logs")
+        print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
+        return 130
+    epochs_now = epochs_done - progress["epochs_done"]
+    metrics = {
+        "train_samples": datasets.train_samples,
+        "val_samples": datasets.val_samples,
+        "best_val_loss": best.best,
+        "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE
+        "best_epoch": best.best_epoch,
+        "epochs": epochs_done,
+        "seconds": round(seconds, 1),
+        "images_per_s": round(datasets.train_samples * epochs_now / seconds, 1) if epochs_now else None,
+        "replicas": dist.replicas,
+        "global_batch": global_batch,
+        "interrupted": interrupted,
+        "nan_loss": nan_stop.nan_epoch is not None,
+    }
+    runs.write_json_atomic(run_dir / runs.METRICS, metrics)
+    save_loss_plot(run_dir / runs.HISTORY, run_dir / runs.LOSS_PLOT)
+    latest = runs.point_latest(run_dir)
+
+    best_model = run_dir / runs.BEST_MODEL
+    print(f"best model: {best_model} (val_loss {best.best:.5f}, steering RMSE {metrics['val_rmse']:.4f})"
+          f"{f'; {latest} points to it' if latest else ''}")
+    if nan_stop.nan_epoch:
+        raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the best model before it is "
+                             f"{best_model}. Lower --lr or check the steering values in the logs")
+    if interrupted:
+        print(f"interrupted: the best model so far is {best_model}; continue with --resume {run_dir}",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def record_sample_session() -> None:
+    """A fresh checkout has no recordings: drive a short session with the headless simulator."""
+    from sim.record import record_session  # the simulator is only needed on this path
+
+    print(f"data/ holds no recording: recording {SAMPLE_LAPS:g} lap of the lake track with the headless "
+          f"simulator into {SAMPLE_RECORDING}/ (record your own laps into data/ to train on them)")
+    record_session("lake", laps=SAMPLE_LAPS, out=SAMPLE_RECORDING, recovery=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The `training.fit` command line, generated from the fields of `TrainConfig`.
+
+Defaults live only in `training/config.py`; every flag here defaults to None so that
+"not given" is distinguishable: defaults < `--config FILE` < explicit flags.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any
+
+from training.config import TrainConfig, load_config
+from training.distribute import STRATEGIES
+
+HELP = {
+    "data": "recording folders (or driving_log.csv files), searched recursively for driving_log.csv",
+    "skip_missing": "skip log rows whose images are missing instead of stopping with an error",
+    "correction": "steering added for the left camera's frames and subtracted for the right camera's",
+    "bins": "steering histogram bins used to balance the data",
+    "bin_cap": "samples kept per steering bin; unset means twice the mean bin count",
+    "val_fraction": "share of each recording held out for validation",
+    "val_block": "validation rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)",
+    "augment": "augment the training batches (pan, zoom, brightness, flip)",
+    "aug_probability": "probability with which each augmentation fires",
+    "pan": "largest horizontal and vertical shift, as a share of the frame",
+    "pan_steering_per_px": "steering correction per pixel of horizontal shift",
+    "zoom": "zoom factor range (MIN MAX)",
+    "brightness": "brightness factor range (MIN MAX)",
+    "flip": "mirror frames left-right (and negate steering)",
+    "epochs": "number of epochs (early stopping may end sooner)",
+    "batch_size": "batch size per replica; the global batch is this × replicas",
+    "lr": "Adam learning rate for one replica; scaled linearly with the replicas",
+    "dropout": "dropout rate before the dense layers (0: none)",
+    "early_stopping_patience": "epochs without validation improvement before stopping (best weights kept)",
+    "reduce_lr_patience": "epochs without validation improvement before halving the learning rate",
+    "seed": "random seed for the split, balancing, augmentation and weights",
+    "out": "folder in which each run gets its own <timestamp>/ folder, and 'latest' points to the newest",
+    "workers": "parallel workers that load and augment batches",
+    "cache_mb": "keep decoded frames in memory up to this many megabytes",
+    "strategy": (
+        "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy); multiworker: "
+        "several machines (MultiWorkerMirroredStrategy, set TF_CONFIG on each). With N replicas the "
+        "global batch is N × --batch-size and the learning rate N × --lr"
+    ),
+    "tensorboard": "also write TensorBoard logs to RUN/tensorboard",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.fit",
+        description="Train the steering network on simulator recordings; writes a run folder "
+        "(model.keras = best validation loss, last.keras, history.csv, plots, config.json, metrics.json).",
+    )
+    defaults = TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        name, default, hint = field.name, getattr(defaults, field.name), hints[field.name]
+        text = HELP[name]
+        if hint is bool:
+            # A switch that turns the default off is spelled --no-<name>; one that turns it on, --<name>.
+            flag = "--no-" + name.replace("_", "-") if default else _flag(name)
+            parser.add_argument(flag, dest=name, action="store_const", const=not default, default=None,
+                                help=f"{'do not ' if default else ''}{text} (default: {'on' if default else 'off'})")
+            continue
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": f"{text} (default: {_show(default)})"}
+        if typing.get_origin(hint) is list:
+            kwargs.update(nargs="+", metavar="PATH")
+        elif typing.get_origin(hint) is tuple:
+            kwargs.update(nargs=2, type=float, metavar=("MIN", "MAX"))
+        elif name == "strategy":
+            kwargs.update(choices=STRATEGIES)
+        else:
+            kwargs["type"] = _scalar_type(hint)
+            kwargs["metavar"] = "N" if kwargs["type"] is int else "X"
+        parser.add_argument(_flag(name), **kwargs)
+    parser.add_argument("--config", metavar="FILE", help="JSON file of settings (flags given here override it)")
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue a run from its last.keras with its config.json and epoch count (flags given here override it)",
+    )
+    return parser
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return "unset" if value is None else str(value)
+
+
+def _scalar_type(hint: Any) -> type:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def config_from_args(args: argparse.Namespace, base: str | None = None) -> TrainConfig:
+    """Defaults, then the JSON file `base` (or --config), then every flag given explicitly."""
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    return load_config(base or args.config, **overrides)
