@@ -1,0 +1,130 @@
+"""`python drive.py MODEL [IMAGE_FOLDER]` / `python -m drive ...`: drive the simulator with a model."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import simulator_config
+
+READY = "drive server ready on"  # drive.launch waits for this line
+
+DESCRIPTION = """\
+Drive the Udacity simulator with a trained steering model.
+
+1. Start this server:  python drive.py models/RUN            (or a .keras/.h5/.onnx/.tflite file)
+2. Start the simulator, pick a track and "Autonomous Mode": it connects to 127.0.0.1:4567 by itself.
+
+The model steers; a PI controller holds --speed, slowing down in sharp bends. Press W or S in the
+simulator to take over (the server answers 'manual' while you do). A status line is printed about
+once a second; Ctrl-C stops the server.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    connection = simulator_config.connection()
+    parser = argparse.ArgumentParser(prog="drive.py", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path,
+                        help="trained model: a run folder from `python -m training.fit` (its model.keras), "
+                             "a .keras file, a Keras-2-era .h5, or an exported .onnx/.tflite")
+    parser.add_argument("image_folder", type=Path, nargs="?",
+                        help="record the run here like the simulator does (IMG/ + driving_log.csv); a new or "
+                             "empty folder, or an earlier recording to add to (nothing is ever deleted)")
+    parser.add_argument("--host", default=connection["host"],
+                        help="address to listen on (default %(default)s: this machine only; the simulator "
+                             "always dials 127.0.0.1). 0.0.0.0 exposes the server to the network")
+    parser.add_argument("--port", type=int, default=connection["port"],
+                        help="port to listen on (default %(default)s, the one the simulator dials)")
+    parser.add_argument("--speed", type=float, default=15.0,
+                        help="set speed in mph the throttle controller holds on straights (default "
+                             "%(default)s; the car's top speed is 30)")
+    parser.add_argument("--max-throttle", type=float, default=1.0,
+                        help="upper limit of the throttle command, 0..1 (default %(default)s)")
+    parser.add_argument("--corner-slowdown", type=float, default=0.5,
+                        help="share of the set speed given up at full steering lock, 0..1 (default %(default)s)")
+    parser.add_argument("--kp", type=float, default=0.1, help="proportional gain, throttle per mph (default %(default)s)")
+    parser.add_argument("--ki", type=float, default=0.05,
+                        help="integral gain, throttle per mph·second (default %(default)s)")
+    parser.add_argument("--allow-unsafe", action="store_true",
+                        help="load models that contain Python code (Keras Lambda layers, e.g. the course's "
+                             "normalisation layer); only for files you trust")
+    parser.add_argument("--log-csv", type=Path, metavar="FILE",
+                        help="write one CSV row per frame (time, speed, steering, throttle, latency) to FILE; "
+                             "it appears when the server stops")
+    parser.add_argument("--max-message-mb", type=float, default=16.0,
+                        help="largest websocket message read and answered (default %(default)s MB); a larger "
+                             "one closes the connection and the simulator reconnects. Images over 1 MB are "
+                             "answered with a safe command either way")
+    parser.add_argument("--quiet", action="store_true", help="no status line, only warnings and errors")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Imported here so `--help` answers at once, without loading TensorFlow.
+    from drive.controller import SpeedController
+    from drive.inference import ModelLoadError, load_runner
+    from drive.monitor import Monitor
+    from drive.pilot import Pilot
+    from drive.recorder import Recorder, RecordingError
+    from drive.server import ServerError, create_app, listen, serve
+
+    try:
+        _check_args(args)
+        runner = load_runner(args.model, allow_unsafe=args.allow_unsafe)
+        recorder = Recorder(args.image_folder) if args.image_folder else None
+    except (ModelLoadError, RecordingError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
+    controller = SpeedController(args.speed, kp=args.kp, ki=args.ki, max_throttle=args.max_throttle,
+                                 corner_slowdown=args.corner_slowdown)
+    pilot = Pilot(runner, controller, monitor, recorder)
+    # SIGTERM (drive.launch, service managers) ends the server like Ctrl-C, so the cleanup below runs.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        app = create_app(pilot, max_message_bytes=int(args.max_message_mb * (1 << 20)))
+        sock = listen(args.host, args.port)
+    except ServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if recorder:
+        print(recorder.describe())
+    print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")
+    print(f"{READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
+    try:
+        serve(app, sock)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        monitor.close()
+        if recorder:
+            recorder.close()
+            print(f"recorded {recorder.written} frames into {recorder.folder}"
+                  + (f" ({recorder.dropped} dropped)" if recorder.dropped else ""))
+        if args.log_csv:
+            print(f"per-frame log written to {args.log_csv}")
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.speed <= 0:
+        raise ValueError(f"--speed {args.speed} must be positive (mph)")
+    if not 0 < args.max_throttle <= 1:
+        raise ValueError(f"--max-throttle {args.max_throttle} must be in (0, 1]")
+    if not 0 <= args.corner_slowdown <= 1:
+        raise ValueError(f"--corner-slowdown {args.corner_slowdown} must be in [0, 1]")
+    if args.log_csv and not args.log_csv.parent.is_dir():
+        raise ValueError(f"--log-csv: folder {args.log_csv.parent} does not exist: create it or pick another path")

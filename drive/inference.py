@@ -1,0 +1,245 @@
+"""Load a steering model from any of the forms users have, and run it fast on single frames.
+
+Every runner takes raw RGB frames (N, 160, 320, 3), values 0..255, exactly as the simulator's camera
+gives them: the preprocessing lives inside the model. A Keras model is converted to ONNX at load
+time and run with ONNX Runtime (0.6–0.9 ms a frame on two cores, against 1–2 ms for a `tf.function`
+and 50 ms for `model.predict`); if the conversion fails the runner falls back to a `tf.function`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from training.preprocess import FRAME_SHAPE
+
+log = logging.getLogger(__name__)
+
+RUN_MODEL_NAME = "model.keras"  # what training.fit writes into a run folder
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+# Two intra-op threads use both cores of the target machine; more only adds scheduling noise.
+INFERENCE_THREADS = min(2, os.cpu_count() or 1)
+
+
+class ModelLoadError(ValueError):
+    """The model cannot be used for driving; the message (one line) says what to do."""
+
+
+class Runner(Protocol):
+    """A loaded model: batch prediction and a fast single-frame path for the drive server."""
+
+    source: str  # how the model is run, for the user ("ONNX Runtime", ...)
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """(N, 160, 320, 3) RGB frames, uint8 or float → (N,) normalised steering."""
+        ...
+
+    def predict_one(self, frame: np.ndarray) -> float:
+        """One (160, 320, 3) RGB frame → normalised steering."""
+        ...
+
+
+class _SingleFrameRunner:
+    """Shared batch path: frames go through `predict_one`'s engine one at a time into a reused buffer."""
+
+    source = ""
+
+    def __init__(self) -> None:
+        self._batch = np.empty((1, *FRAME_SHAPE), dtype=np.float32)
+
+    def _run(self, batch: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def predict_one(self, frame: np.ndarray) -> float:
+        self._batch[0] = frame  # casts uint8 to float32 without a new allocation
+        return self._run(self._batch)
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        frames = _check_frames(frames)
+        return np.array([self.predict_one(frame) for frame in frames], dtype=np.float32)
+
+
+class OnnxRunner(_SingleFrameRunner):
+    def __init__(self, model: str | bytes, source: str = "ONNX Runtime") -> None:
+        super().__init__()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = INFERENCE_THREADS
+        options.inter_op_num_threads = 1
+        # Idle workers would otherwise spin for a while after each frame, taking the cores the
+        # server's network loop and the simulator need between frames.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or inputs[0].type != "tensor(float)":
+            raise ModelLoadError(
+                f"the ONNX model takes {[(i.name, i.type) for i in inputs]}, expected one float32 input of "
+                f"raw frames (N, {', '.join(map(str, FRAME_SHAPE))}): export it with training/export.py")
+        _check_input_shape(inputs[0].shape)
+        self._input, self._output = inputs[0].name, outputs[0].name
+        self.source = source
+
+    def _run(self, batch: np.ndarray) -> float:
+        return float(self._session.run([self._output], {self._input: batch})[0].reshape(-1)[0])
+
+
+class TFLiteRunner(_SingleFrameRunner):
+    source = "LiteRT"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._interpreter = _tflite_interpreter(path)
+        self._interpreter.allocate_tensors()
+        (inp,) = self._interpreter.get_input_details()
+        _check_input_shape(list(inp["shape_signature"]))
+        if inp["dtype"] != np.float32:
+            raise ModelLoadError(f"{path} takes {np.dtype(inp['dtype']).name} input, expected float32 raw frames: "
+                                 "export it without quantising the input")
+        self._input = inp["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def _run(self, batch: np.ndarray) -> float:
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return float(self._interpreter.get_tensor(self._output).reshape(-1)[0])
+
+
+class KerasRunner(_SingleFrameRunner):
+    """A `tf.function` over the Keras model: the fallback when ONNX conversion is not possible."""
+
+    source = "TensorFlow (tf.function)"
+
+    def __init__(self, model) -> None:  # a keras.Model; typed loosely so importing this module stays light
+        super().__init__()
+        import tensorflow as tf
+
+        self._model = model
+        self._call: Callable = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec((None, *FRAME_SHAPE), tf.float32)])
+
+    def _run(self, batch: np.ndarray) -> float:
+        return float(np.asarray(self._call(batch)).reshape(-1)[0])
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        frames = _check_frames(frames).astype(np.float32, copy=False)
+        return self._model.predict(frames, batch_size=256, verbose=0).reshape(-1)
+
+
+def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
+    """The model at `path` (.keras, a run folder, .h5, .onnx or .tflite), ready to drive.
+
+    Raises ModelLoadError with a one-line message for a missing or unreadable file, a model that
+    needs unsafe deserialisation without `allow_unsafe`, or a model whose input is not raw frames.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / RUN_MODEL_NAME).is_file():
+            raise ModelLoadError(f"{path} is a folder without {RUN_MODEL_NAME}: pass a run folder from "
+                                 "`python -m training.fit` or a model file (.keras, .h5, .onnx, .tflite)")
+        path = path / RUN_MODEL_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
+    suffix = path.suffix.lower()
+    if suffix in KERAS_SUFFIXES:
+        return _keras_runner(path, allow_unsafe)
+    if suffix == ".onnx":
+        try:
+            return OnnxRunner(str(path))
+        except ModelLoadError as e:
+            raise ModelLoadError(f"{path}: {e}") from None
+        except Exception as e:  # onnxruntime raises its own exception types for broken files
+            raise ModelLoadError(f"cannot load {path} with ONNX Runtime ({_first_line(e)}): "
+                                 "re-export it with training/export.py") from None
+    if suffix == ".tflite":
+        try:
+            return TFLiteRunner(path)
+        except ModelLoadError as e:
+            raise ModelLoadError(f"{path}: {e}") from None
+        except Exception as e:
+            raise ModelLoadError(f"cannot load {path} with LiteRT ({_first_line(e)}): "
+                                 "re-export it with training/export.py") from None
+    raise ModelLoadError(f"{path} is not a model file this server reads: pass a .keras, .h5, .onnx or .tflite "
+                         "file, or a run folder")
+
+
+def _keras_runner(path: Path, allow_unsafe: bool) -> Runner:
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
+    except ValueError as e:
+        if "safe_mode" in str(e) or "Lambda" in str(e):
+            raise ModelLoadError(
+                f"{path} contains a Lambda layer (Python code), which loads only with --allow-unsafe "
+                "(allow_unsafe=True): pass it if you trust where the file came from") from None
+        raise ModelLoadError(f"cannot load {path} ({_first_line(e)}): is it a Keras model file?") from None
+    except Exception as e:  # h5py, zipfile and TensorFlow each raise their own types for a damaged file
+        raise ModelLoadError(f"cannot load {path} ({_first_line(e)}): is it a Keras model file?") from None
+    if len(model.inputs) != 1:
+        raise ModelLoadError(f"{path} has {len(model.inputs)} inputs, expected one: raw frames "
+                             f"(N, {', '.join(map(str, FRAME_SHAPE))})")
+    try:
+        _check_input_shape(list(model.inputs[0].shape))
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{path}: {e}") from None
+    try:
+        onnx_model = _to_onnx(model)
+    except Exception as e:  # tf2onnx fails in many ways on unusual layers; the TF path still drives
+        log.warning("ONNX conversion of %s failed (%s); driving with a tf.function instead",
+                    path, _first_line(e))
+        return KerasRunner(model)
+    return OnnxRunner(onnx_model, source="ONNX Runtime (converted from Keras at startup)")
+
+
+def _to_onnx(model) -> bytes:
+    """The model as ONNX bytes, converted through a temporary file that is removed again."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((None, *FRAME_SHAPE), tf.float32, name="frames")]
+    with tempfile.TemporaryDirectory(prefix="drive-onnx-") as folder:
+        target = Path(folder) / "model.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tf2onnx's NumPy-2 deprecation noise
+            model.export(str(target), format="onnx", input_signature=signature, verbose=False)
+        return target.read_bytes()
+
+
+def _tflite_interpreter(path: Path):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # LiteRT's own package is optional; TensorFlow still ships the interpreter
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its deprecation notice in favour of ai_edge_litert
+            return tf.lite.Interpreter(str(path), num_threads=INFERENCE_THREADS)
+    return Interpreter(str(path), num_threads=INFERENCE_THREADS)
+
+
+def _check_input_shape(shape: list) -> None:
+    """Raise ModelLoadError unless `shape` is (batch, 160, 320, 3) with any batch size."""
+    dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+    if len(dims) != 4 or tuple(dims[1:]) != FRAME_SHAPE:
+        shown = "(" + ", ".join("N" if d is None else str(d) for d in dims) + ")"
+        raise ModelLoadError(
+            f"the model takes input {shown}, but the simulator's frames are (N, {', '.join(map(str, FRAME_SHAPE))}) "
+            "raw RGB: train it with `python -m training.fit`, which builds the preprocessing into the model")
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[1:] != FRAME_SHAPE:
+        raise ValueError(f"frames have shape {frames.shape}, expected (N, {', '.join(map(str, FRAME_SHAPE))})")
+    return frames
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

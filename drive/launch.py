@@ -1,0 +1,83 @@
+"""Start the drive server in a subprocess, wait until it listens, and stop it again.
+
+eventlet patches sockets process-wide, so demos and tests run the server in its own process. The
+readiness wait reads the server's output line by line (no polling); afterwards a thread keeps
+draining it, so the server never blocks on a full pipe, and keeps the lines for inspection.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from drive.cli import READY
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 180.0  # TensorFlow import and ONNX conversion take 5–20 s on a loaded 2-core machine
+STOP_TIMEOUT_S = 15.0
+
+
+class DriveServerProcess(subprocess.Popen):
+    """A running `python -m drive`; `output` holds every line it printed so far (stdout and stderr)."""
+
+    output: list[str]
+
+
+@contextlib.contextmanager
+def serve_in_subprocess(model: Path, port: int, host: str = "127.0.0.1",
+                        extra_args: Sequence[str] = ()) -> Iterator[DriveServerProcess]:
+    """`python -m drive MODEL --host HOST --port PORT *extra_args`, ready to accept the simulator.
+
+    Raises RuntimeError with the server's output if it exits or stays silent before it is ready.
+    """
+    command = [sys.executable, "-m", "drive", str(model), "--host", host, "--port", str(port), *extra_args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    proc = DriveServerProcess(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, encoding="utf-8", errors="replace")
+    proc.output = []
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        for line in proc.stdout:
+            proc.output.append(line.rstrip("\n"))
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=drain, name="drive-server-output", daemon=True)
+    reader.start()
+    try:
+        _wait_ready(proc, lines)
+        yield proc
+    finally:
+        _stop(proc)
+        reader.join(timeout=STOP_TIMEOUT_S)
+
+
+def _wait_ready(proc: DriveServerProcess, lines: queue.Queue) -> None:
+    while True:
+        try:
+            line = lines.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            raise RuntimeError(f"the drive server printed nothing for {START_TIMEOUT_S:g} s:\n"
+                               + "\n".join(proc.output[-20:])) from None
+        if line is None:
+            proc.wait()
+            raise RuntimeError(f"the drive server exited with code {proc.returncode} before it was ready:\n"
+                               + "\n".join(proc.output[-20:]))
+        if line.startswith(READY):
+            return
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

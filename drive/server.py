@@ -1,0 +1,74 @@
+"""The Socket.IO endpoint the simulator dials: python-socketio 4 + python-engineio 3.13 on eventlet.
+
+That stack is the one that works with the simulator's old client (../shared/SIMULATOR.md): it
+accepts `EIO=4` websockets that never send a Socket.IO CONNECT packet. Handlers run inline in the
+connection's receive loop (`async_handlers=False`): one frame's work is about a millisecond, a
+greenlet per message would only add scheduling, and the simulator's concurrent telemetry loops are
+then served one after the other, never interleaved.
+
+Message size: the simulator's frames are ~27 KB. A websocket message up to `max_message_bytes` is
+read and answered (an oversized image gets the safe reply from `Pilot`), because a message that is
+not answered stops the simulator's loop for good. Beyond `max_message_bytes` the transport closes
+the connection (websocket status 1009); the simulator then reconnects and starts new loops.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import eventlet
+import eventlet.wsgi
+import socketio
+
+from drive import wsmask
+from drive.pilot import Pilot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
+
+
+class ServerError(OSError):
+    """The server cannot listen; the message says what to do."""
+
+
+def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> socketio.WSGIApp:
+    """The WSGI app: `telemetry` in, one `steer` or `manual` out, to the sender only."""
+    wsmask.install()
+    # python-socketio/engineio log every packet, image included, at INFO: far too much on a hot path.
+    for name in ("socketio", "engineio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    sio = socketio.Server(async_mode="eventlet", async_handlers=False, logger=False, engineio_logger=False,
+                          max_http_buffer_size=max_message_bytes)
+    # engineio 3 bounds only long-polling bodies by max_http_buffer_size; websocket frames are
+    # bounded by eventlet's max_frame_length, set here on this server's copy of the driver table.
+    eio = sio.eio
+    eio._async = dict(eio._async, websocket=functools.partial(eio._async["websocket"],
+                                                              max_frame_length=max_message_bytes))
+
+    @sio.on("connect")
+    def connect(sid: str, environ: dict) -> None:
+        log.info("simulator connected (%s from %s)", sid, environ.get("REMOTE_ADDR", "?"))
+
+    @sio.on("disconnect")
+    def disconnect(sid: str) -> None:
+        log.info("simulator disconnected (%s)", sid)
+
+    @sio.on("telemetry")
+    def telemetry(sid: str, data: object = None) -> None:
+        event, payload = pilot.on_telemetry(data)
+        sio.emit(event, payload, room=sid)
+
+    return socketio.WSGIApp(sio)
+
+
+def listen(host: str, port: int) -> eventlet.greenio.GreenSocket:
+    try:
+        return eventlet.listen((host, port))
+    except OSError as e:
+        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): another drive server may be "
+                          "running there; stop it or pass --port") from None
+
+
+def serve(app: socketio.WSGIApp, sock: eventlet.greenio.GreenSocket) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM)."""
+    eventlet.wsgi.server(sock, app, log_output=False)

@@ -1,0 +1,106 @@
+"""One telemetry message from the simulator → a checked frame and speed, or a one-line reason why not.
+
+The simulator sends every value as a string, numbers in the machine's locale ("12,5" on a German
+Windows) and the centre camera as base64 JPEG, 320×160 RGB. Anything else is reported as
+`BadTelemetry` so the server can answer with a safe command instead of crashing.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+import simulator_config
+
+FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
+MAX_WHEEL_ANGLE_DEG = simulator_config.max_wheel_angle_deg()
+# A real frame is 15–25 KB of JPEG (≈ 27 KB as base64); anything beyond this is not a camera frame.
+DEFAULT_MAX_IMAGE_BYTES = 1 << 20
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+
+
+class BadTelemetry(ValueError):
+    """A telemetry message the server cannot drive from; the message says what was wrong."""
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    frame: np.ndarray  # (160, 320, 3) RGB uint8
+    jpeg: bytes  # the image as received, or re-encoded as JPEG when it came in another form
+    speed_mph: float
+    steering: float  # the car's current steering, normalised −1..1 (NaN if unreadable)
+    throttle: float  # NaN if unreadable
+    note: str = ""  # what was adapted (another size or format), for one log line
+
+
+def parse_number(text: object) -> float:
+    """A simulator number: a string (or number) with '.' or a locale ',' as decimal separator."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        try:
+            value = float(text.strip().replace(",", "."))
+        except ValueError:
+            raise BadTelemetry(f"{text[:20]!r} is not a number") from None
+    else:
+        raise BadTelemetry(f"{type(text).__name__} where a number string was expected")
+    if not math.isfinite(value):
+        raise BadTelemetry(f"{text!r} is not a finite number")
+    return value
+
+
+def parse(data: dict, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Telemetry:
+    """The message's frame (RGB, 320×160) and numbers; raises BadTelemetry saying what is wrong."""
+    if not isinstance(data, dict):
+        raise BadTelemetry(f"telemetry is a {type(data).__name__}, expected an object")
+    try:
+        speed = parse_number(data["speed"])
+    except KeyError:
+        raise BadTelemetry("no speed field") from None
+    except BadTelemetry as e:
+        raise BadTelemetry(f"speed: {e}") from None
+    encoded = data.get("image")
+    if not isinstance(encoded, str) or not encoded:
+        raise BadTelemetry("no image field" if encoded is None else "image is not a base64 string")
+    if len(encoded) > max_image_bytes:
+        raise BadTelemetry(f"image of {len(encoded) / 1e6:.1f} MB is over the {max_image_bytes / 1e6:.1f} MB limit")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadTelemetry("image is not valid base64") from None
+    frame, jpeg, note = _decode(raw)
+    return Telemetry(frame, jpeg, speed, _optional(data.get("steering_angle")) / MAX_WHEEL_ANGLE_DEG,
+                     _optional(data.get("throttle")), note)
+
+
+def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
+    """RGB frame, JPEG bytes to record, and a note when the image was not a 320×160 JPEG."""
+    is_jpeg = raw.startswith(_JPEG_START)
+    if is_jpeg and not raw.rstrip(b"\0").endswith(_JPEG_END):
+        # libjpeg decodes a cut-off file without error, filling the rest grey: catch it here.
+        raise BadTelemetry(f"JPEG of {len(raw)} bytes is truncated (no end marker)")
+    frame = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
+    if frame is None:
+        raise BadTelemetry(f"image of {len(raw)} bytes is not a readable JPEG (starts {raw[:4].hex()})")
+    notes = [] if is_jpeg else ["not a JPEG"]
+    height, width = frame.shape[:2]
+    if (width, height) != (FRAME_WIDTH, FRAME_HEIGHT):
+        notes.append(f"{width}×{height}, resized to {FRAME_WIDTH}×{FRAME_HEIGHT}")
+        frame = cv2.resize(frame, (FRAME_WIDTH, FRAME_HEIGHT), interpolation=cv2.INTER_AREA)
+    if notes:
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, simulator_config.load()["image"]["jpeg_quality"]])
+        raw = encoded.tobytes()
+    return frame, raw, "; ".join(notes)
+
+
+def _optional(text: object) -> float:
+    """A number the server only logs: NaN when missing or unreadable rather than a rejected frame."""
+    try:
+        return parse_number(text)
+    except BadTelemetry:
+        return math.nan

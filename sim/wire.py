@@ -1,0 +1,135 @@
+"""A Socket.IO client that talks exactly like the Udacity simulator (../shared/SIMULATOR.md).
+
+Websocket only, `EIO=4` in the URL, no Socket.IO CONNECT packet (`40`), its own Engine.IO pings,
+every telemetry value a string with four decimals (C# "N4"), steering in degrees and speed in mph.
+Used by the headless simulator (`sim.drive`), the drive server's tests and the latency benchmark.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+
+import websocket
+
+import simulator_config
+
+MAX_WHEEL_ANGLE_DEG = simulator_config.max_wheel_angle_deg()
+# Engine.IO packet types (protocol 3, which the simulator's client speaks whatever its URL says).
+_OPEN, _CLOSE, _PING, _PONG, _MESSAGE = "0", "1", "2", "3", "4"
+# Socket.IO packet types inside an Engine.IO message.
+_SIO_CONNECT, _SIO_DISCONNECT, _SIO_EVENT = "0", "1", "2"
+
+
+class SimulatorConnectionError(ConnectionError):
+    """No drive server answered, or it closed the connection; the message says what to do."""
+
+
+class SimulatorClient:
+    """One simulator connection. Not thread-safe: use one client per thread."""
+
+    def __init__(self) -> None:
+        self._ws: websocket.WebSocket | None = None
+        self.address = ""
+        self.open_info: dict = {}  # the server's Engine.IO open packet (sid, pingInterval, ...)
+
+    def connect(self, host: str, port: int, timeout: float = 5.0) -> "SimulatorClient":
+        """Dial the server like the simulator and read its Engine.IO open packet."""
+        self.address = f"{host}:{port}"
+        url = f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket"
+        try:
+            self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=False)
+            self._ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            packet = self._ws.recv()
+        except (OSError, websocket.WebSocketException) as e:
+            self._ws = None
+            raise SimulatorConnectionError(
+                f"no drive server on {self.address} ({e}) — start it with `python drive.py MODEL`") from None
+        if not isinstance(packet, str) or not packet.startswith(_OPEN):
+            raise SimulatorConnectionError(f"the server on {self.address} did not open an Engine.IO session "
+                                           f"(sent {str(packet)[:40]!r}): is it a drive server?")
+        self.open_info = json.loads(packet[1:])
+        return self
+
+    def send_telemetry(self, steering_deg: float, throttle: float, speed_mph: float, jpeg: bytes) -> None:
+        """Emit one `telemetry` event as the simulator does (all values strings, "N4" numbers)."""
+        self.send_event("telemetry", {
+            "steering_angle": f"{steering_deg:.4f}",
+            "throttle": f"{throttle:.4f}",
+            "speed": f"{speed_mph:.4f}",
+            "image": base64.b64encode(jpeg).decode("ascii"),
+        })
+
+    def send_event(self, name: str, data: object) -> None:
+        """Emit any event with any JSON payload (for raw or deliberately bad messages)."""
+        self._send(_MESSAGE + _SIO_EVENT + json.dumps([name, data], separators=(",", ":")))
+
+    def ping(self) -> None:
+        """An Engine.IO ping, as the simulator sends every 25 s; the server answers `3`."""
+        self._send(_PING)
+
+    def receive(self, timeout: float = 5.0) -> tuple[str, dict]:
+        """The next event (name, data); answers server pings and skips pongs and connect packets.
+
+        Raises TimeoutError when nothing arrives within `timeout` seconds and
+        SimulatorConnectionError when the server closes the connection.
+        """
+        ws = self._connected()
+        deadline = time.monotonic() + timeout
+        while True:
+            ws.settimeout(max(1e-3, deadline - time.monotonic()))
+            try:
+                packet = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError(f"no event from the drive server on {self.address} within {timeout:g} s") from None
+            except (OSError, websocket.WebSocketException) as e:
+                raise SimulatorConnectionError(f"the drive server on {self.address} dropped the connection "
+                                               f"({e or type(e).__name__})") from None
+            if not packet or packet.startswith(_CLOSE):
+                raise SimulatorConnectionError(f"the drive server on {self.address} closed the connection")
+            if packet.startswith(_PING):
+                self._send(_PONG + packet[1:])
+            elif packet.startswith(_MESSAGE + _SIO_EVENT):
+                payload = packet[2:]
+                name, *args = json.loads(payload[payload.index("["):])  # skips a namespace or ack id
+                return name, args[0] if args else {}
+            elif packet.startswith(_MESSAGE + _SIO_DISCONNECT):
+                raise SimulatorConnectionError(f"the drive server on {self.address} disconnected this client")
+            # pongs, Socket.IO connect packets and no-ops carry nothing for the simulator
+
+    def request(self, steering_deg: float, throttle: float, speed_mph: float, jpeg: bytes,
+                timeout: float = 5.0) -> tuple[str, dict]:
+        """Send one telemetry message and return the reply."""
+        self.send_telemetry(steering_deg, throttle, speed_mph, jpeg)
+        return self.receive(timeout)
+
+    def close(self) -> None:
+        if self._ws is not None:
+            try:
+                self._ws.close(timeout=1)
+            except (OSError, websocket.WebSocketException):
+                pass  # the server is already gone: nothing left to close
+            self._ws = None
+
+    def __enter__(self) -> "SimulatorClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, text: str) -> None:
+        try:
+            self._connected().send(text)
+        except (OSError, websocket.WebSocketException) as e:
+            raise SimulatorConnectionError(f"cannot send to the drive server on {self.address} ({e})") from None
+
+    def _connected(self) -> websocket.WebSocket:
+        if self._ws is None:
+            raise SimulatorConnectionError("not connected: call connect(host, port) first")
+        return self._ws
+
+
+def steering_degrees(normalised: float) -> float:
+    """The simulator reports the wheel angle in degrees; commands are normalised −1..1."""
+    return normalised * MAX_WHEEL_ANGLE_DEG
