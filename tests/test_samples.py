@@ -1,0 +1,90 @@
+"""Validation split by blocks of time, side cameras and steering balance."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import TrainConfig
+from training.samples import balance, prepare_samples, split_by_time, with_side_cameras
+
+
+def log_rows(lengths: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    """Rows as read_recordings gives them, for recordings of the given lengths (image names encode the moment)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for recording, n in lengths.items():
+        moments = [f"{recording}/{i}" for i in range(n)]
+        parts.append(pd.DataFrame({
+            "center": [f"{m}/center" for m in moments], "left": [f"{m}/left" for m in moments],
+            "right": [f"{m}/right" for m in moments], "steering": rng.uniform(-0.5, 0.5, n), "throttle": 0.5,
+            "brake": 0.0, "speed": 20.0, "recording": recording, "row": np.arange(n),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_validation_is_whole_blocks_of_time_from_each_recording():
+    rows = log_rows({"lake": 1000, "jungle": 400})
+    train, val = split_by_time(rows, val_fraction=0.2, block=100, seed=1)
+    for recording, n_blocks in [("lake", 10), ("jungle", 4)]:
+        val_blocks = val[val["recording"] == recording]["row"] // 100
+        counts = val_blocks.value_counts()
+        assert (counts == 100).all()  # only whole blocks
+        assert len(counts) == round(0.2 * n_blocks)
+    assert len(train) + len(val) == len(rows)
+    assert set(zip(train["recording"], train["row"])).isdisjoint(zip(val["recording"], val["row"]))
+
+
+def test_split_is_seeded_and_keeps_training_rows_for_short_recordings():
+    rows = log_rows({"lake": 1000, "short": 50})
+    first = split_by_time(rows, 0.3, 100, seed=5)[1]
+    assert first.equals(split_by_time(rows, 0.3, 100, seed=5)[1])
+    assert not first.equals(split_by_time(rows, 0.3, 100, seed=6)[1])
+    train, val = split_by_time(rows, 0.9, 100, seed=0)
+    assert (val["recording"] != "short").all()  # one block only: it stays in training
+    assert (train["recording"] == "lake").sum() == 100  # at least one block of each recording trains
+
+
+def test_side_cameras_shift_steering_by_the_correction_and_clip():
+    rows = log_rows({"lake": 3}).assign(steering=[0.0, 0.9, -0.95])
+    samples = with_side_cameras(rows, correction=0.2)
+    by_camera = {camera: group["steering"].to_numpy() for camera, group in samples.groupby("camera")}
+    np.testing.assert_allclose(by_camera["center"], [0.0, 0.9, -0.95], atol=1e-6)
+    np.testing.assert_allclose(by_camera["left"], [0.2, 1.0, -0.75], atol=1e-6)
+    np.testing.assert_allclose(by_camera["right"], [-0.2, 0.7, -1.0], atol=1e-6)
+    assert samples[samples["camera"] == "left"]["image"].tolist() == rows["left"].tolist()
+
+
+def test_balance_caps_each_bin_keeps_order_and_is_seeded():
+    steering = np.r_[np.zeros(500), np.full(40, 0.3), np.linspace(-1, 1, 60)]
+    samples = pd.DataFrame({"image": [f"{i}" for i in range(len(steering))], "steering": steering})
+    result = balance(samples, bins=25, cap=50, seed=3)
+    np.testing.assert_array_equal(result.counts_before, np.histogram(steering, bins=25, range=(-1, 1))[0])
+    assert (result.counts_after <= 50).all()
+    assert result.counts_after.sum() == len(result.samples)
+    np.testing.assert_array_equal(result.counts_after, np.minimum(result.counts_before, 50))
+    kept = result.samples["image"].astype(int).to_numpy()
+    assert (np.diff(kept) > 0).all()
+    assert balance(samples, 25, 50, seed=3).samples.equals(result.samples)
+    assert not balance(samples, 25, 50, seed=4).samples.equals(result.samples)
+    assert balance(samples, 25, None, seed=3).cap == 48  # twice the mean bin count: 2 * 600 / 25
+
+
+def test_validation_moments_never_reach_training_through_side_cameras():
+    rows = log_rows({"lake": 900, "jungle": 600})
+    prepared = prepare_samples(rows, TrainConfig(val_fraction=0.25, val_block=50, correction=0.2, seed=2))
+    moment = lambda images: {path.rsplit("/", 1)[0] for path in images}  # noqa: E731
+    assert moment(prepared.train["image"]).isdisjoint(moment(prepared.val["image"]))
+    assert set(prepared.val["camera"]) == {"center"}
+    assert set(prepared.train["camera"]) == {"center", "left", "right"}
+    assert len(prepared.val) == len(prepared.val_rows) > 0
+    assert len(prepared.with_sides) == 3 * len(prepared.train_rows)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(val_fraction=1.0, block=10), "val_fraction is 1.0"),
+    (dict(val_fraction=0.2, block=0), "val_block is 0"),
+])
+def test_bad_split_settings_say_what_to_use(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        split_by_time(log_rows({"lake": 10}), seed=0, **kwargs)

@@ -1,0 +1,78 @@
+"""PNG figures of the training data: steering histograms around balancing, and augmented samples."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+# Figures are built without pyplot: no global state, no GUI backend, nothing to close.
+from matplotlib.figure import Figure
+
+from training.augment import Augmenter
+from training.config import TrainConfig
+from training.dataset import load_frames
+from training.logs import read_recordings
+from training.samples import Balanced, prepare_samples
+
+GRID_ROWS, GRID_COLUMNS = 4, 4
+
+
+def save_data_plots(config: TrainConfig, out_dir: Path) -> list[Path]:
+    """Write `steering_histograms.png` and `augmentation_grid.png` for `config`'s data into `out_dir`."""
+    samples = prepare_samples(read_recordings(config.data, config.skip_missing), config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        _save(_histograms(samples.balanced), out_dir / "steering_histograms.png"),
+        _save(_augmentation_grid(samples.train, config), out_dir / "augmentation_grid.png"),
+    ]
+
+
+def _histograms(balanced: Balanced) -> Figure:
+    figure = Figure(figsize=(12, 4))
+    axes = figure.subplots(1, 2, sharey=True)
+    widths = np.diff(balanced.edges)
+    for ax, counts, title in [(axes[0], balanced.counts_before, "before balancing"),
+                              (axes[1], balanced.counts_after, "after balancing")]:
+        ax.bar(balanced.edges[:-1], counts, width=widths, align="edge", edgecolor="black", linewidth=0.3)
+        ax.axhline(balanced.cap, color="red", linestyle="--", linewidth=1, label=f"cap {balanced.cap} per bin")
+        ax.set_title(f"{title}: {int(counts.sum())} samples (all cameras)")
+        ax.set_xlabel("steering (normalised, + = right)")
+        ax.legend()
+    axes[0].set_ylabel("samples per bin")
+    figure.tight_layout()
+    return figure
+
+
+def _augmentation_grid(train: pd.DataFrame, config: TrainConfig) -> Figure:
+    rng = np.random.default_rng(config.seed)
+    chosen = train.iloc[np.sort(rng.choice(len(train), size=min(len(train), GRID_ROWS * GRID_COLUMNS),
+                                           replace=False))]
+    frames = load_frames(chosen["image"].tolist())
+    steering = chosen["steering"].to_numpy(dtype=np.float32)
+    if config.augment:
+        shown, labels = Augmenter(config)(frames, steering, config.seed)
+    else:
+        shown, labels = frames, steering
+    figure = Figure(figsize=(4 * GRID_COLUMNS, 2.3 * GRID_ROWS))
+    axes = figure.subplots(GRID_ROWS, GRID_COLUMNS, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, frame, camera, before, after in zip(axes.ravel(), shown, chosen["camera"], steering, labels):
+        ax.imshow(frame)
+        ax.set_title(f"{camera}: steering {before:+.3f} → {after:+.3f}", fontsize=9)
+    state = "augmented" if config.augment else "augmentation off"
+    figure.suptitle(f"training samples, {state} (label before → after)")
+    figure.tight_layout()
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        figure.savefig(temporary, format="png", dpi=100)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,92 @@
+"""`python -m training.inspect PATH...`: what the recordings hold and what training will make of them.
+
+Reads the logs (no images decoded unless --plots), then prints per recording the rows and images
+found or missing and the steering figures, and the sample counts after the validation split, the
+side cameras and balancing — the same numbers `training.fit` will train on, with the same defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from training.config import TrainConfig, load_config
+from training.logs import scan_recordings, select_rows
+from training.samples import prepare_samples, summarize
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        config = load_config(data=args.paths or None, skip_missing=args.skip_missing or None,
+                             correction=args.correction, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
+        recordings = scan_recordings(config.data)
+        summary = summarize(recordings, prepare_samples(select_rows(recordings, config.skip_missing), config))
+        if args.plots is not None:
+            from training.dataplots import save_data_plots  # decodes images: only when asked for
+
+            summary["plots"] = [str(path) for path in save_data_plots(config, args.plots)]
+    except ValueError as e:  # LogError and bad settings (config, split, bins)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2) if args.json else _report(summary, config))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m training.inspect", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help=f"recording folders, searched recursively (default: {' '.join(defaults.data)})")
+    parser.add_argument("--plots", type=Path, metavar="DIR",
+                        help="write steering_histograms.png and augmentation_grid.png into DIR")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="leave out rows whose images are missing instead of stopping")
+    parser.add_argument("--correction", type=float,
+                        help=f"steering added for the left camera, subtracted for the right "
+                             f"(default {defaults.correction})")
+    parser.add_argument("--bins", type=int, help=f"steering histogram bins for balancing (default {defaults.bins})")
+    parser.add_argument("--bin-cap", type=int, help="samples kept per bin (default: twice the mean bin count)")
+    parser.add_argument("--seed", type=int, help=f"seed for the split and balancing (default {defaults.seed})")
+    return parser
+
+
+def _report(summary: dict[str, Any], config: TrainConfig) -> str:
+    lines = [f"{'recording':<50} {'rows':>6} {'images':>7} {'missing':>7} {'min':>6} {'max':>6} {'mean':>7} "
+             f"{'~0':>5}"]
+    for rec in summary["recordings"]:
+        lines.append(f"{rec['folder']:<50} {rec['rows']:>6} {rec['images_found']:>7} {rec['images_missing']:>7} "
+                     f"{_stats(rec['steering'])}")
+        if rec["first_missing"]:
+            lines.append(f"    first missing: {', '.join(rec['first_missing'])}")
+    lines.append(f"{'all':<50} {summary['rows']:>6} {'':>7} {summary['images_missing']:>7} "
+                 f"{_stats(summary['steering'])}")
+    balance = summary["balance"]
+    lines += [
+        "",
+        "~0: share of rows with |steering| < 0.01 (centre camera); steering is normalised, + = right",
+        f"rows used: {summary['rows_used']} → {summary['train_rows']} for training, {summary['val_rows']} for "
+        f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%})",
+        f"training samples: {summary['samples_with_side_cameras']} with side cameras (±{config.correction}) → "
+        f"{summary['samples_after_balance']} after balancing ({len(balance['counts_before'])} bins, "
+        f"cap {balance['cap']} per bin)",
+        f"validation samples: {summary['val_samples']} (centre camera, not augmented)",
+    ]
+    lines += [f"plot: {path}" for path in summary.get("plots", [])]
+    return "\n".join(lines)
+
+
+def _stats(steering: dict[str, float | None]) -> str:
+    if steering["min"] is None:
+        return f"{'-':>6} {'-':>6} {'-':>7} {'-':>5}"
+    return (f"{steering['min']:>+6.2f} {steering['max']:>+6.2f} {steering['mean']:>+7.3f} "
+            f"{steering['zero_fraction']:>5.0%}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
