@@ -1,0 +1,199 @@
+"""`python -m training.fit`: the run folder, resume, Ctrl-C, atomic saves and every bad-input path."""
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from fit_helpers import fit_args, write_log
+from training import evaluate, fit, runs
+from training.config import TrainConfig
+from training.options import build_parser, config_from_args
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("recording")
+    write_log(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def finished_run(recording, tmp_path_factory) -> Path:
+    """One real, tiny training run shared by the tests that only read its folder."""
+    out = tmp_path_factory.mktemp("models")
+    assert fit.main(fit_args(recording, out)) == 0
+    return out / runs.LATEST
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("error: "), err
+    return err[-1]
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def test_help_explains_every_config_field_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for field in dataclasses.fields(TrainConfig):
+        flag = field.name.replace("_", "-")
+        assert f"--{flag}" in text or f"--no-{flag}" in text, field.name
+    assert "(default: 64)" in text and "(default: models)" in text and "global batch" in text
+
+
+def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"epochs": 7, "lr": 0.01}))
+    config = config_from_args(build_parser().parse_args(["--config", str(path), "--lr", "0.5", "--no-augment"]))
+    assert (config.epochs, config.lr, config.augment, config.batch_size) == (7, 0.5, False, TrainConfig().batch_size)
+
+
+# -- a run ----------------------------------------------------------------------------------------
+
+def test_run_folder_holds_models_history_plots_config_and_metrics(finished_run, recording):
+    run = finished_run.resolve()
+    assert finished_run.is_symlink() and run.parent == finished_run.parent
+    for name in ("model.keras", "last.keras", "history.csv", "loss.png", "config.json", "metrics.json",
+                 "steering_histograms.png", "augmentation_grid.png"):
+        assert (run / name).is_file(), name
+    assert not [p for p in run.iterdir() if ".tmp" in p.name], "temp files left behind"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"train_samples", "val_samples", "best_val_loss", "val_rmse", "epochs", "seconds", "images_per_s"} <= set(metrics)
+    assert metrics["epochs"] == 1 and metrics["val_samples"] > 0 and metrics["train_samples"] > 0
+    assert math.isclose(metrics["val_rmse"], math.sqrt(metrics["best_val_loss"]))
+    assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == [0] and "learning_rate" in history
+
+
+def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):
+    model = keras.models.load_model(finished_run / "model.keras")  # safe_mode=True is the default
+    frames = np.random.default_rng(0).integers(0, 256, (2, 160, 320, 3)).astype("float32")
+    steering = model.predict(frames, verbose=0)
+    assert steering.shape == (2, 1) and np.all(np.isfinite(steering))
+
+
+def test_val_rmse_is_what_evaluate_measures_on_the_validation_split(finished_run, capsys):
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert evaluate.main([str(finished_run), "--split", "val", "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert measured["frames"] == metrics["val_samples"]
+    assert measured["rmse"] == pytest.approx(metrics["val_rmse"], rel=1e-3)
+
+
+def test_resume_continues_the_epoch_count_in_the_same_folder(recording, tmp_path):
+    assert fit.main(fit_args(recording, tmp_path)) == 0
+    run = (tmp_path / runs.LATEST).resolve()
+    assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name != runs.LATEST] == [run.name]
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [0, 1]
+    assert json.loads((run / "progress.json").read_text())["epochs_done"] == 2
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
+
+
+def test_a_second_run_leaves_the_first_untouched(recording, finished_run):
+    first = finished_run.resolve()
+    before = digest(first)
+    assert fit.main(fit_args(recording, first.parent)) == 0
+    assert digest(first) == before
+    assert finished_run.resolve() != first  # latest moved on to the new run
+
+
+def test_ctrl_c_keeps_the_best_model_and_says_where(recording, tmp_path, monitor_interrupt, capsys):
+    code = fit.main(fit_args(recording, tmp_path, "--epochs", "3"))
+    assert code == 130
+    (run,) = [p for p in tmp_path.iterdir() if p.name != runs.LATEST]
+    err = capsys.readouterr().err
+    assert f"{run / 'model.keras'}" in err and "--resume" in err
+    keras.models.load_model(run / "model.keras")
+    assert json.loads((run / "progress.json").read_text())["epochs_done"] == 1
+
+
+@pytest.fixture
+def monitor_interrupt(monkeypatch):
+    """Ctrl-C in the middle of the second epoch, as the user would press it."""
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() > 0 and self._epoch == 1:
+                raise KeyboardInterrupt
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+    original = fit.standard_callbacks
+
+    def with_ctrl_c(*args, **kwargs):
+        callbacks, *rest = original(*args, **kwargs)
+        return [*callbacks, CtrlC()], *rest
+
+    monkeypatch.setattr(fit, "standard_callbacks", with_ctrl_c)
+
+
+# -- bad input: one line, exit 2, nothing written -------------------------------------------------
+
+def test_no_recording(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert fit.main(fit_args(tmp_path / "empty", tmp_path / "models")) == 2
+    assert "driving_log.csv" in one_error_line(capsys)
+    assert not (tmp_path / "models").exists()
+
+
+def test_all_images_missing(tmp_path, capsys):
+    write_log(tmp_path / "rec", rows=20, missing_images=True)
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models")) == 2
+    assert "missing" in one_error_line(capsys)
+    assert not (tmp_path / "models").exists()
+
+
+def test_unwritable_output_folder(recording, tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should go")
+    assert fit.main(fit_args(recording, blocker / "models")) == 2
+    assert "--out" in one_error_line(capsys)
+
+
+def test_resume_without_last_keras(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert fit.main(["--resume", str(tmp_path / "run")]) == 2
+    assert "last.keras" in one_error_line(capsys)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_leaves_no_run(recording, tmp_path, capsys):
+    assert fit.main(fit_args(recording, tmp_path, "--lr", "1e30")) == 2
+    line = one_error_line(capsys)
+    assert "NaN" in line and "--lr" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_mid_save_keeps_the_previous_model(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    target = tmp_path / "model.keras"
+    runs.save_model_atomic(model, target)
+    before = target.read_bytes()
+
+    def save_until_the_disk_is_full(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", save_until_the_disk_is_full)
+    with pytest.raises(OSError):
+        runs.save_model_atomic(model, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
