@@ -225,7 +225,8 @@ def _tflite_interpreter(path: Path):
 
 def _check_input_shape(shape: list) -> None:
     """Raise ModelLoadError unless `shape` is (batch, 160, 320, 3) with any batch size."""
-    dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+    # LiteRT reports its shape as NumPy integers, ONNX Runtime as ints or names, Keras as ints or None.
+    dims = [int(d) if isinstance(d, (int, np.integer)) and d > 0 else None for d in shape]
     if len(dims) != 4 or tuple(dims[1:]) != FRAME_SHAPE:
         shown = "(" + ", ".join("N" if d is None else str(d) for d in dims) + ")"
         raise ModelLoadError(

@@ -35,10 +35,17 @@ def serve_in_subprocess(model: Path, port: int, host: str = "127.0.0.1",
 
     Raises RuntimeError with the server's output if it exits or stays silent before it is ready.
     """
-    command = [sys.executable, "-m", "drive", str(model), "--host", host, "--port", str(port), *extra_args]
+    command = ["-m", "drive", str(model), "--host", host, "--port", str(port), *extra_args]
+    with serve_command(command, READY) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[DriveServerProcess]:
+    """`python *python_args` in the repository root, yielded once it prints a line starting with `ready_prefix`."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    proc = DriveServerProcess(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, encoding="utf-8", errors="replace")
+    proc = DriveServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -48,28 +55,28 @@ def serve_in_subprocess(model: Path, port: int, host: str = "127.0.0.1",
             lines.put(line)
         lines.put(None)
 
-    reader = threading.Thread(target=drain, name="drive-server-output", daemon=True)
+    reader = threading.Thread(target=drain, name="server-output", daemon=True)
     reader.start()
     try:
-        _wait_ready(proc, lines)
+        _wait_ready(proc, lines, ready_prefix)
         yield proc
     finally:
         _stop(proc)
         reader.join(timeout=STOP_TIMEOUT_S)
 
 
-def _wait_ready(proc: DriveServerProcess, lines: queue.Queue) -> None:
+def _wait_ready(proc: DriveServerProcess, lines: queue.Queue, ready_prefix: str) -> None:
     while True:
         try:
             line = lines.get(timeout=START_TIMEOUT_S)
         except queue.Empty:
-            raise RuntimeError(f"the drive server printed nothing for {START_TIMEOUT_S:g} s:\n"
+            raise RuntimeError(f"the server printed nothing for {START_TIMEOUT_S:g} s:\n"
                                + "\n".join(proc.output[-20:])) from None
         if line is None:
             proc.wait()
-            raise RuntimeError(f"the drive server exited with code {proc.returncode} before it was ready:\n"
+            raise RuntimeError(f"the server exited with code {proc.returncode} before it was ready:\n"
                                + "\n".join(proc.output[-20:]))
-        if line.startswith(READY):
+        if line.startswith(ready_prefix):
             return
 
 

@@ -8,6 +8,7 @@ thread does the disk work; the server only puts the received JPEG bytes on a que
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -76,6 +77,9 @@ class Recorder:
         self._log.close()
 
     def _write_all(self) -> None:
+        # Lowest CPU priority for this thread: the disk can wait, the next steering command cannot.
+        with contextlib.suppress(OSError, AttributeError):  # not every platform has per-thread priorities
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while (frame := self._queue.get()) is not _STOP:
             try:
                 self._write(frame)

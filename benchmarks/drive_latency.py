@@ -1,0 +1,126 @@
+"""Telemetry→steer round trip on loopback: this drive server against the course's classic drive.py.
+
+Both servers run in their own process with the default model (`training.model.build_model()`, saved
+as .keras) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
+frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator sends them. One
+request is in flight at a time, so each figure is pure latency. The drive server is also measured
+while recording the run (IMAGE_FOLDER), which must not slow it down.
+
+    python -m benchmarks.drive_latency [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import simulator_config  # noqa: E402
+from benchmarks import classic_drive  # noqa: E402
+from drive.launch import serve_command, serve_in_subprocess  # noqa: E402
+from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
+
+REALDATA = ROOT.parent / "shared" / "realdata"
+FRAMES_FROM = "track1_windows"
+WARMUP = 20
+
+
+def real_frames(count: int) -> list[bytes]:
+    """`count` centre-camera frames of a real recording, as the simulator would send them."""
+    paths = sorted((REALDATA / FRAMES_FROM / "IMG").glob("center_*.jpg"))[:count]
+    if not paths:
+        raise SystemExit(f"error: no real frames under {REALDATA / FRAMES_FROM}: the benchmark needs ../shared/realdata")
+    quality = simulator_config.load()["image"]["jpeg_quality"]
+    return [cv2.imencode(".jpg", cv2.imread(str(p)), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for p in paths]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def round_trips(port: int, frames: list[bytes], count: int, greeting: bool = False) -> list[float]:
+    """Seconds per telemetry→reply round trip, `count` of them after a warm-up.
+
+    `greeting`: the server sends an unsolicited `steer` on connect (the classic one does), which is
+    read first so that replies pair with requests.
+    """
+    client = SimulatorClient().connect("127.0.0.1", port)
+    try:
+        if greeting:
+            client.receive(timeout=30)
+        steering, speed = 0.0, 0.0
+        times = []
+        for i in range(WARMUP + count):
+            jpeg = frames[i % len(frames)]
+            start = time.perf_counter()
+            name, data = client.request(steering_degrees(steering), 0.3, speed, jpeg, timeout=30)
+            elapsed = time.perf_counter() - start
+            if name != "steer":
+                raise RuntimeError(f"expected a steer reply, got {name} {data}")
+            steering, speed = float(data["steering_angle"]), 12.0 + (i % 7)
+            if i >= WARMUP:
+                times.append(elapsed)
+        return times
+    finally:
+        client.close()
+
+
+def summary(times: list[float]) -> tuple[float, float]:
+    """(median, 99th percentile) in milliseconds."""
+    return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
+
+
+def run(quick: bool = False) -> list[dict]:
+    from training.model import build_model
+
+    ours_count, classic_count = (200, 40) if quick else (2000, 300)
+    frames = real_frames(300)
+    with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
+        model = Path(folder) / "model.keras"
+        build_model().save(model)
+        port = free_port()
+        with serve_in_subprocess(model, port, extra_args=["--quiet"]):
+            ours = summary(round_trips(port, frames, ours_count))
+        port = free_port()
+        with serve_in_subprocess(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
+            recording = summary(round_trips(port, frames, ours_count))
+        port = free_port()
+        with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):
+            classic = summary(round_trips(port, frames, classic_count, greeting=True))
+    rows = []
+    for label, index in (("median", 0), ("99th percentile", 1)):
+        rows.append({"metric": f"telemetry→steer round trip, {label}", "value": round(ours[index], 2), "unit": "ms",
+                     "classic": round(classic[index], 2), "ratio": round(classic[index] / ours[index], 1)})
+    for label, index in (("median", 0), ("99th percentile", 1)):
+        rows.append({"metric": f"round trip while recording, {label}", "value": round(recording[index], 2),
+                     "unit": "ms", "classic": None, "ratio": None})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| metric | this server | unit | classic drive.py | classic / this |", "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        classic = "" if row.get("classic") is None else row["classic"]
+        ratio = "" if row.get("ratio") is None else f"{row['ratio']}×"
+        lines.append(f"| {row['metric']} | {row['value']} | {row['unit']} | {classic} | {ratio} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run, noisier figures)")
+    print(markdown(run(quick=parser.parse_args().quick)))
