@@ -1,0 +1,78 @@
+"""The batch augmenter: labels follow what was done to each image, and a seed fixes the result."""
+from __future__ import annotations
+
+import numpy as np
+
+from recording_writer import frame
+from training.augment import Augmenter
+from training.config import TrainConfig
+
+NO_OPS = dict(pan=0.0, zoom=(1.0, 1.0), brightness=(1.0, 1.0), flip=False)
+
+
+def batch(n: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack([frame(i) for i in range(n)]), np.linspace(-0.5, 0.5, n).astype(np.float32)
+
+
+def bar_column(image: np.ndarray) -> float:
+    """Where the bright vertical bar of a test frame is (mean column of its near-white pixels, middle row)."""
+    return float(np.flatnonzero(image[80].min(axis=-1) > 200).mean())
+
+
+def test_mirroring_flips_the_image_and_negates_steering():
+    images, steering = batch()
+    out, labels = Augmenter(TrainConfig(**(NO_OPS | dict(flip=True)), aug_probability=1.0))(images, steering, 0)
+    np.testing.assert_array_equal(out, images[:, :, ::-1])
+    np.testing.assert_allclose(labels, -steering)
+
+
+def test_pan_corrects_steering_by_the_shift_and_towards_the_right_side():
+    images, steering = batch(32)
+    config = TrainConfig(**(NO_OPS | dict(pan=0.1)), aug_probability=1.0, pan_steering_per_px=0.004)
+    out, labels = Augmenter(config)(images, steering, 7)
+    shifts = np.array([bar_column(a) - bar_column(b) for a, b in zip(out, images)])
+    assert (shifts > 1).any() and (shifts < -1).any()
+    assert np.abs(shifts).max() <= 32 + 1
+    # Content moved right: the car sees itself left of the road's centre, so it must steer more to the right.
+    np.testing.assert_allclose(labels - steering, shifts * 0.004, atol=0.004)
+
+
+def test_pan_then_mirror_negates_the_corrected_steering():
+    images, steering = batch(32)
+    config = TrainConfig(**(NO_OPS | dict(pan=0.1, flip=True)), aug_probability=1.0, pan_steering_per_px=0.004)
+    out, labels = Augmenter(config)(images, steering, 3)
+    # Undo the mirror to measure the shift; the label is the mirrored, shift-corrected steering.
+    shifts = np.array([bar_column(a[:, ::-1]) - bar_column(b) for a, b in zip(out, images)])
+    np.testing.assert_allclose(labels, -(steering + shifts * 0.004), atol=0.004)
+
+
+def test_each_operation_fires_with_its_probability():
+    images, steering = batch(64)
+    config = TrainConfig(**(NO_OPS | dict(flip=True)), aug_probability=0.5)
+    _, labels = Augmenter(config)(images, steering, 0)
+    flipped = np.isclose(labels, -steering) & ~np.isclose(steering, 0)
+    assert 16 <= flipped.sum() <= 48
+    out, labels = Augmenter(TrainConfig(aug_probability=0.0))(images, steering, 0)
+    np.testing.assert_array_equal(out, images)
+    np.testing.assert_array_equal(labels, steering)
+
+
+def test_same_seed_same_batch_other_seed_other_batch():
+    images, steering = batch()
+    augmenter = Augmenter(TrainConfig())
+    first = augmenter(images, steering, 11)
+    again = augmenter(images, steering, 11)
+    other = augmenter(images, steering, 12)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+    assert images.dtype == first[0].dtype == np.uint8 and first[0].shape == images.shape
+
+
+def test_brightness_and_zoom_keep_the_label():
+    images, steering = batch()
+    config = TrainConfig(**(NO_OPS | dict(zoom=(1.1, 1.3), brightness=(0.4, 0.6))), aug_probability=1.0)
+    out, labels = Augmenter(config)(images, steering, 0)
+    np.testing.assert_allclose(labels, steering, atol=1e-5)  # zoom is about the centre: no shift
+    assert out.mean() < 0.7 * images.mean()
+    assert not np.array_equal(out, images)

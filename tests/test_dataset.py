@@ -1,0 +1,125 @@
+"""Frames and tf.data batches: RGB decoding, validation untouched, reproducible, cache or not, distributed fit."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recording_writer import frame, write_recording
+from training.config import TrainConfig
+from training.dataset import load_frames, make_datasets
+from training.logs import LogError, read_recordings
+from training.samples import prepare_samples
+
+
+@pytest.fixture
+def recordings(tmp_path):
+    rng = np.random.default_rng(0)
+    write_recording(tmp_path / "lake", rng.uniform(-0.6, 0.6, 40).round(4), style="windows")
+    write_recording(tmp_path / "jungle", rng.uniform(-0.6, 0.6, 30).round(4), style="relative", header=True)
+    return tmp_path
+
+
+def tiny_config(data, **overrides) -> TrainConfig:
+    settings = dict(data=[str(data)], val_block=10, val_fraction=0.25, batch_size=8, workers=2, seed=4)
+    return TrainConfig(**(settings | overrides))
+
+
+def epoch(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    batches = list(dataset.as_numpy_iterator())
+    return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+
+
+def test_load_frames_decodes_to_rgb(tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.jpg"))
+        cv2.imwrite(paths[-1], cv2.cvtColor(frame(i), cv2.COLOR_RGB2BGR))
+    frames = load_frames(paths)
+    assert frames.dtype == np.uint8 and frames.shape == (3, 160, 320, 3)
+    assert np.abs(frames.astype(int) - np.stack([frame(i) for i in range(3)])).mean() < 3
+
+
+def test_load_frames_names_unreadable_images(tmp_path):
+    good, wrong_size, not_jpeg = (str(tmp_path / name) for name in ("good.jpg", "small.jpg", "text.jpg"))
+    cv2.imwrite(good, frame(0))
+    cv2.imwrite(wrong_size, frame(0)[:80, :160])
+    (tmp_path / "text.jpg").write_text("not an image")
+    with pytest.raises(LogError, match=f"2 of 3 images could not be read .*first: {wrong_size}, {not_jpeg}"):
+        load_frames([good, wrong_size, not_jpeg])
+
+
+def test_batches_are_raw_frames_and_validation_is_the_untouched_centre_camera(recordings):
+    config = tiny_config(recordings)
+    data = make_datasets(config)
+    x, y = epoch(data.train)
+    assert x.dtype == np.uint8 and x.shape == (data.train_samples, 160, 320, 3)
+    assert y.dtype == np.float32 and y.shape == (data.train_samples,)
+    assert data.summary["samples_after_balance"] == data.train_samples
+    expected = prepare_samples(read_recordings(config.data), config).val
+    assert set(expected["camera"]) == {"center"} and data.val_samples == len(expected) > 0
+    val_x, val_y = epoch(data.val)
+    np.testing.assert_array_equal(val_x, load_frames(expected["image"].tolist()))
+    np.testing.assert_array_equal(val_y, expected["steering"].to_numpy(dtype=np.float32))
+
+
+def test_training_batches_are_reproducible_and_reshuffled_each_epoch(recordings):
+    first_run = make_datasets(tiny_config(recordings)).train
+    second_run = make_datasets(tiny_config(recordings)).train
+    epoch_1 = epoch(first_run)
+    for a, b in zip(epoch_1, epoch(second_run)):
+        np.testing.assert_array_equal(a, b)
+    epoch_2 = epoch(first_run)
+    assert not np.array_equal(epoch_1[0], epoch_2[0])
+    other_seed = epoch(make_datasets(tiny_config(recordings, seed=5)).train)
+    assert not np.array_equal(epoch_1[0], other_seed[0])
+
+
+def test_without_augmentation_training_batches_are_the_samples(recordings):
+    config = tiny_config(recordings, augment=False)
+    samples = prepare_samples(read_recordings(config.data), config).train
+    frames = load_frames(samples["image"].tolist())
+    expected = Counter(zip(map(bytes, frames), samples["steering"].to_numpy(dtype=np.float32)))
+    x, y = epoch(make_datasets(config).train)
+    assert Counter(zip(map(bytes, x), y)) == expected
+
+
+def test_uncached_frames_give_the_same_batches_and_say_why(recordings, caplog):
+    with caplog.at_level(logging.INFO, logger="training.dataset"):
+        uncached = make_datasets(tiny_config(recordings, cache_mb=0))
+    assert "over cache_mb=0: decoding every batch from disk" in caplog.text
+    assert uncached.summary["frames_cached"] is False
+    cached = make_datasets(tiny_config(recordings))
+    assert cached.summary["frames_cached"] is True
+    for a, b in zip(epoch(cached.train), epoch(uncached.train)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_takes_the_datasets_under_a_mirrored_strategy(recordings):
+    data = make_datasets(tiny_config(recordings))
+    with tf.distribute.MirroredStrategy().scope():
+        frames = keras.Input((160, 320, 3))
+        pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(frames))
+        model = keras.Model(frames, keras.layers.Dense(1)(pooled))
+        model.compile(optimizer="adam", loss="mse")
+    history = model.fit(data.train, validation_data=data.val, epochs=1, verbose=0)
+    assert np.isfinite(history.history["val_loss"][0])
+
+
+def test_validation_settings_that_leave_nothing_to_validate(recordings):
+    assert make_datasets(tiny_config(recordings, val_fraction=0.0)).val is None
+    with pytest.raises(LogError, match="no validation rows: .*lower val_block"):
+        make_datasets(tiny_config(recordings, val_block=100))
+
+
+def test_real_recordings_split_and_batch(realdata):
+    data = make_datasets(TrainConfig(data=[str(realdata)], cache_mb=0, batch_size=16))
+    assert data.summary["rows"] == 3480 and data.summary["images_missing"] == 0
+    assert data.val_samples == data.summary["val_rows"] > 0.15 * 3480
+    x, y = next(iter(data.train))
+    assert x.shape == (16, 160, 320, 3) and y.shape == (16,)

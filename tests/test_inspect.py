@@ -1,0 +1,76 @@
+"""`python -m training.inspect`: the figures a user checks before training, and clear errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from recording_writer import write_recording
+from training.inspect import main
+
+ROOT_ARGS = [sys.executable, "-m", "training.inspect"]
+
+
+def run_json(capsys, *args: str) -> dict:
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_counts_rows_samples_and_steering(tmp_path, capsys):
+    write_recording(tmp_path / "a", [0.0] * 30 + [0.005, -0.5, 0.5, 1.0] * 5, style="windows")
+    write_recording(tmp_path / "b", [0.25] * 20, style="bare")
+    summary = run_json(capsys, str(tmp_path), "--correction", "0.1", "--bins", "5", "--bin-cap", "10")
+    assert summary["rows"] == 70 and summary["images_missing"] == 0
+    assert summary["steering"] == pytest.approx({"min": -0.5, "max": 1.0, "mean": (0.005 + 1.0) * 5 / 70 + 0.25 * 20 / 70,
+                                                 "zero_fraction": 35 / 70})
+    assert summary["train_rows"] + summary["val_rows"] == 70
+    assert summary["samples_with_side_cameras"] == 3 * summary["train_rows"]
+    assert summary["balance"]["cap"] == 10 and max(summary["balance"]["counts_after"]) <= 10
+    assert summary["samples_after_balance"] == sum(summary["balance"]["counts_after"])
+    assert [(r["rows"], r["images_found"]) for r in summary["recordings"]] == [(50, 150), (20, 60)]
+
+
+def test_missing_images_fail_unless_skipped(tmp_path, capsys):
+    write_recording(tmp_path, [0.1] * 12, style="relative")
+    (tmp_path / "IMG" / "center_2026_11_25_21_00_00_003.jpg").unlink()
+    assert main([str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: 1 of 36 images are missing") and error.count("\n") == 1
+    summary = run_json(capsys, str(tmp_path), "--skip-missing")
+    assert summary["rows"] == 12 and summary["rows_used"] == 11 and summary["images_missing"] == 1
+    assert summary["recordings"][0]["first_missing"] == ["IMG/center_2026_11_25_21_00_00_003.jpg"]
+
+
+def test_report_and_plots(tmp_path, capsys):
+    write_recording(tmp_path / "rec", [0.0, 0.3, -0.3] * 10)
+    assert main([str(tmp_path / "rec"), "--plots", str(tmp_path / "plots")]) == 0
+    report = capsys.readouterr().out
+    assert "training samples: 90 with side cameras (±0.2)" in report  # 30 rows, one block: all train
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["augmentation_grid.png",
+                                                                      "steering_histograms.png"]
+    assert (tmp_path / "plots" / "augmentation_grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_exits_2_with_one_line_for_bad_input(tmp_path):
+    write_recording(tmp_path / "good", [0.1, 0.2])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "driving_log.csv").write_text("a.jpg,b.jpg,c.jpg,0,1,0,3\na.jpg,b.jpg,c.jpg,0,1,0,3,5\n")
+    for args, expected in [([str(tmp_path / "bad")], "line 2 has 8 fields"),
+                           ([str(tmp_path / "absent")], "absent does not exist"),
+                           ([str(tmp_path / "good"), "--bins", "0"], "bins is 0")]:
+        result = subprocess.run([*ROOT_ARGS, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: ") and expected in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_real_recordings(realdata, capsys):
+    summary = run_json(capsys, str(realdata))
+    assert summary["rows"] == 3480 and summary["images_missing"] == 0
+    assert {r["folder"].rsplit("/", 1)[1]: r["rows"] for r in summary["recordings"]} == {
+        "udacity_sample_part": 1700, "track1_windows": 613, "track2_jungle": 1167}
+    assert all(r["images_found"] == 3 * r["rows"] for r in summary["recordings"])
+    assert 0 < summary["samples_after_balance"] < summary["samples_with_side_cameras"]
+    assert 0.4 < summary["steering"]["zero_fraction"] < 0.7
