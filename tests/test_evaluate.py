@@ -1,0 +1,90 @@
+"""`python -m training.evaluate`: RMSE and MAE beside the zero baseline, on any model format, with a plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from fit_helpers import write_log
+from training import evaluate, export
+from training.dataset import load_frames
+from training.logs import read_recordings
+from training.model import build_model
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("recording")
+    write_log(folder, rows=30, seed=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    keras.utils.set_random_seed(6)
+    path = tmp_path_factory.mktemp("run") / "model.keras"
+    build_model().save(path)
+    return path
+
+
+def run_json(capsys, *argv: str) -> dict:
+    capsys.readouterr()
+    assert evaluate.main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_metrics_are_the_centre_camera_errors_beside_the_zero_baseline(model_path, recording, capsys):
+    result = run_json(capsys, str(model_path), str(recording))
+    rows = read_recordings([recording])
+    recorded = rows["steering"].to_numpy()
+    predicted = keras.models.load_model(model_path).predict(
+        load_frames(rows["center"].tolist()).astype(np.float32), verbose=0).reshape(-1)
+    assert set(result) == {"rmse", "mae", "baseline_rmse", "frames"}
+    assert result["frames"] == 30
+    assert result["baseline_rmse"] == pytest.approx(np.sqrt(np.mean(recorded ** 2)))
+    assert result["rmse"] == pytest.approx(np.sqrt(np.mean((predicted - recorded) ** 2)), rel=1e-4)
+    assert result["mae"] == pytest.approx(np.mean(np.abs(predicted - recorded)), rel=1e-4)
+
+
+def test_an_onnx_export_and_a_legacy_h5_score_like_the_keras_model(model_path, recording, capsys, tmp_path):
+    reference = run_json(capsys, str(model_path), str(recording))
+    onnx = tmp_path / "model.onnx"
+    assert export.main([str(model_path), "--format", "onnx", "--out", str(onnx)]) == 0
+    h5 = tmp_path / "model.h5"
+    keras.models.load_model(model_path).save(h5)
+    for other in (onnx, h5):
+        assert run_json(capsys, str(other), str(recording))["rmse"] == pytest.approx(reference["rmse"], abs=1e-5)
+
+
+def test_plot_and_human_readable_output(model_path, recording, tmp_path, capsys):
+    plot = tmp_path / "steering.png"
+    assert evaluate.main([str(model_path), str(recording), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "RMSE" in out and "baseline" in out and str(plot) in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_split_val_scores_exactly_the_blocks_training_held_out(model_path, recording, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"data": [str(recording)], "val_block": 10, "val_fraction": 0.34, "seed": 3}))
+    result = run_json(capsys, str(model_path), "--split", "val", "--config", str(config))
+    assert result["frames"] == 10  # one block of the three
+    everything = run_json(capsys, str(model_path), str(recording))
+    assert everything["frames"] == 30
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["{tmp}/missing.keras", "{rec}"], "does not exist"),
+    (["{model}"], "no recordings"),
+    (["{model}", "{tmp}"], "driving_log.csv"),
+    (["{model}", "--split", "val", "--config", "{tmp}/none.json"], "--config"),
+])
+def test_bad_input_is_one_error_line(argv, needle, model_path, recording, tmp_path, capsys):
+    values = {"tmp": tmp_path, "rec": recording, "model": model_path}
+    assert evaluate.main([a.format(**values) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
