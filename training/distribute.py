@@ -38,7 +38,9 @@ def make_distribution(name: str) -> Distribution:
         strategy = tf.distribute.get_strategy()
         return Distribution(strategy, 1, True)
     if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
+        # Every local GPU; on a machine without one, every logical CPU device (one, unless configured).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
         return Distribution(strategy, strategy.num_replicas_in_sync, True)
     if name == "multiworker":
         config = _tf_config()
