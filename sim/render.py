@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -159,6 +160,12 @@ class Renderer:
                 borderMode=cv2.BORDER_REFLECT_101,
             )
         out[:] = (out * v.clear + v.haze_layer).astype(np.uint8)
+
+
+@lru_cache(maxsize=2)
+def shared_renderer(track: Track) -> Renderer:
+    """One renderer per track per process: building the world map takes a second or two."""
+    return Renderer(track)
 
 
 def _hill_profile(rng: np.random.Generator, height_deg: float) -> np.ndarray:

@@ -1,0 +1,196 @@
+"""`python -m sim.drive --track lake --laps 2 [--host H] [--port P] [--report F.json] [--plot F.png] [--video F.mp4] [--max-seconds S]`
+
+Drives a track through a running drive server, talking to it exactly as the simulator's client
+does (`sim.wire.SimulatorClient`), and scores the run (`sim.scoring`). Lockstep: the car's centre
+camera frame goes out as telemetry, the simulator waits for the `steer` reply, then simulated time
+advances by one control period (`headless.control_hz`, 15 Hz — the rate the recordings are made at;
+the command is held for the 4 physics steps of 1/60 s in it). Server latency therefore costs wall
+time here, never driving quality.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+import simulator_config
+from sim.images import VideoFile, encode_jpeg
+from sim.plot import plot_drive
+from sim.pose import Pose
+from sim.render import Renderer, shared_renderer
+from sim.scoring import Scorecard
+from sim.tracks import TrackError, load_track
+from sim.vehicle import MPS_PER_MPH, Vehicle
+from sim.wire import SimulatorClient, SimulatorConnectionError
+
+log = logging.getLogger(__name__)
+
+CONTROL_HZ = float(simulator_config.load()["headless"]["control_hz"])
+CONNECT_TIMEOUT_S = 5.0
+# A server written the classic way emits `steer` when a client connects, unasked; it is taken off
+# the wire before the first telemetry so that every later reply answers the frame just sent.
+CONNECT_GRACE_S = 0.5
+FIRST_REPLY_TIMEOUT_S = 120.0  # the first frame may wait for the server's model to warm up
+REPLY_TIMEOUT_S = 30.0
+PING_SHARE = 0.8  # ping a little more often than the server's interval asks, as the simulator does
+DEFAULT_MIN_MPH = 5.0  # without --max-seconds a run stops when it is slower than this on average
+
+
+class DriveError(RuntimeError):
+    """The drive server answered in a way the simulator cannot use; the message says what happened."""
+
+
+def drive_session(
+    track: str | Path,
+    laps: float,
+    host: str,
+    port: int,
+    report: Path | None = None,
+    plot: Path | None = None,
+    video: Path | None = None,
+    max_seconds: float | None = None,
+    progress: bool = True,
+) -> dict:
+    """Drive `laps` laps of `track` through the drive server at host:port; returns the report.
+
+    Stops after `laps` laps or `max_seconds` simulated seconds (default: the time the laps take
+    at 5 mph). Raises SimulatorConnectionError when no server answers, TrackError for a bad track.
+    """
+    if not laps > 0:
+        raise ValueError(f"laps must be positive, not {laps}")
+    the_track = load_track(track)
+    goal_m = laps * the_track.length_m
+    limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
+    client = SimulatorClient().connect(host, port, CONNECT_TIMEOUT_S)
+    recorder = None
+    try:
+        renderer = shared_renderer(the_track)
+        vehicle = Vehicle(Pose(*the_track.pose_at(0.0)))
+        card = Scorecard(the_track, s_last=the_track.locate(vehicle.pose.x, vehicle.pose.y).s)
+        recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size()) if video else None
+        _skip_greeting(client)
+        with tqdm(total=round(goal_m), unit="m", desc=f"driving {the_track.name}", disable=not progress) as bar:
+            _drive(client, renderer, vehicle, card, recorder, bar, goal_m, limit_s)
+    except BaseException:
+        if recorder:
+            recorder.discard()
+        raise
+    finally:
+        client.close()
+    if recorder:
+        recorder.close()
+    result = card.report()
+    result.update(laps_requested=laps, control_hz=CONTROL_HZ, finished=card.progress_m >= goal_m)
+    log.info("drive on %s: %s", the_track.name, result)
+    if report:
+        _write_json(report, result)
+    if plot:
+        plot_drive(the_track, card.path, card.interventions, result, plot)
+    return result
+
+
+def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, card: Scorecard, recorder: VideoFile | None,
+           bar: tqdm, goal_m: float, limit_s: float) -> None:
+    """The lockstep loop: frame out, reply in, one control period of simulated time."""
+    steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
+    steering, throttle = 0.0, 0.0
+    timeout = FIRST_REPLY_TIMEOUT_S
+    # Engine.IO 3 servers drop a client that has not pinged for their ping interval plus a grace period.
+    ping_every_s = PING_SHARE * client.open_info.get("pingInterval", 25000) / 1000
+    last_ping = time.monotonic()
+    while card.progress_m < goal_m and card.elapsed_s < limit_s:
+        if time.monotonic() - last_ping > ping_every_s:
+            client.ping()
+            last_ping = time.monotonic()
+        frame = renderer.render(vehicle.pose, "center")
+        if recorder:
+            recorder.add(frame)
+        try:
+            event, data = client.request(vehicle.steering_deg, vehicle.throttle, vehicle.speed_mph, encode_jpeg(frame), timeout)
+        except TimeoutError as e:
+            raise SimulatorConnectionError(f"{e}: the simulator waits for a reply to every frame") from None
+        timeout = REPLY_TIMEOUT_S
+        if event == "steer":
+            steering, throttle = _command(data)
+        elif event != "manual":  # `manual` hands the car back: the simulator keeps the last command
+            raise DriveError(f"the drive server replied with event {event!r}; the simulator only understands 'steer' and 'manual'")
+        for _ in range(steps):
+            vehicle.step(steering, throttle)
+        card.observe(vehicle, steps * vehicle.params.time_step_s)
+        bar.update(max(0, round(card.progress_m)) - bar.n)
+
+
+def _skip_greeting(client: SimulatorClient) -> None:
+    try:
+        client.receive(CONNECT_GRACE_S)
+    except TimeoutError:
+        pass  # a server that speaks only when spoken to
+
+
+def _number(text: object) -> float:
+    """A number from a `steer` field: a string as the protocol says, decimal comma tolerated."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        # The real simulator drops such a reply (float.Parse of an empty string) and stops for good.
+        raise DriveError(f"the drive server sent the number {text!r} where the simulator needs a string")
+    try:
+        return float(str(text).replace(",", "."))
+    except ValueError:
+        raise DriveError(f"the drive server sent {text!r} where the simulator needs a number") from None
+
+
+def _command(data: object) -> tuple[float, float]:
+    if not isinstance(data, dict) or "steering_angle" not in data or "throttle" not in data:
+        raise DriveError(f"the drive server's steer message {data!r} lacks 'steering_angle' or 'throttle'")
+    return max(-1.0, min(1.0, _number(data["steering_angle"]))), _number(data["throttle"])
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    connection = simulator_config.connection()
+    parser = argparse.ArgumentParser(prog="python -m sim.drive", description="Drive a track through a running drive server and score it.")
+    parser.add_argument("--track", default="lake", help="track name (lake, mountain) or path to a track JSON file")
+    parser.add_argument("--laps", type=_positive, default=2.0, help="laps to drive (default 2)")
+    parser.add_argument("--host", default=connection["host"])
+    parser.add_argument("--port", type=int, default=connection["port"])
+    parser.add_argument("--report", type=Path, help="write the report as JSON here")
+    parser.add_argument("--plot", type=Path, help="draw the track, the path and the interventions into this PNG")
+    parser.add_argument("--video", type=Path, help="write what the centre camera saw into this MP4")
+    parser.add_argument("--max-seconds", type=_positive, help="stop after this much simulated time")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = drive_session(args.track, args.laps, args.host, args.port, args.report, args.plot, args.video, args.max_seconds)
+    except (TrackError, SimulatorConnectionError, DriveError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    width = max(map(len, result))
+    for key, value in result.items():
+        if key != "intervention_times_s":
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""`python -m sim.record --track lake --laps 3 --out data/lake [--seed N] [--recovery]`
+
+The scripted expert (`sim.expert`) drives the track and the session is recorded as the simulator
+records one: three camera JPEGs per sample at `recording.sample_hz`, rows appended to
+`driving_log.csv`. The car starts at rest at the start line; the session ends after `laps` laps.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+import simulator_config
+from sim.camera import CAMERA_NAMES
+from sim.expert import Expert
+from sim.pose import Pose
+from sim.render import shared_renderer
+from sim.logwriter import RecordingWriter
+from sim.tracks import TrackError, load_track
+from sim.vehicle import Vehicle
+
+log = logging.getLogger(__name__)
+
+
+def record_session(track: str | Path, laps: float, out: Path, seed: int = 0, recovery: bool = False, progress: bool = True) -> Path:
+    """Record `laps` laps of the expert on `track` into `out`; returns the driving_log.csv path."""
+    if not laps > 0:
+        raise ValueError(f"laps must be positive, not {laps}")
+    the_track = load_track(track)
+    renderer = shared_renderer(the_track)
+    vehicle = Vehicle(Pose(*the_track.pose_at(0.0)))
+    expert = Expert(the_track, seed=seed, recovery=recovery)
+    writer = RecordingWriter(Path(out))
+    steps_per_sample = round(1 / (float(simulator_config.load()["recording"]["sample_hz"]) * vehicle.params.time_step_s))
+    goal = laps * the_track.length_m
+    travelled, step = 0.0, 0
+    s_before = the_track.locate(vehicle.pose.x, vehicle.pose.y).s
+    bar = tqdm(total=round(goal), unit="m", desc=f"recording {the_track.name}", disable=not progress)
+    try:
+        while travelled < goal:
+            command = expert.command(vehicle)
+            vehicle.step(command.steering, command.throttle, command.brake)
+            step += 1
+            s_now = the_track.locate(vehicle.pose.x, vehicle.pose.y).s
+            moved = _progress(s_before, s_now, the_track.length_m)
+            travelled += moved
+            s_before = s_now
+            bar.update(round(travelled) - bar.n)
+            if step % steps_per_sample == 0:
+                frames = {camera: renderer.render(vehicle.pose, camera) for camera in CAMERA_NAMES}
+                writer.add(step * vehicle.params.time_step_s, frames, command.label, vehicle.throttle, command.brake, vehicle.speed_mph)
+    finally:
+        bar.close()
+        writer.flush()  # even when interrupted: what was recorded so far is kept
+    log.info("recorded %d samples of %s into %s", writer.rows_written, the_track.name, writer.log_path)
+    return writer.log_path
+
+
+def _progress(s_before: float, s_now: float, length: float) -> float:
+    """Arc length moved forward between two positions, across the start line too."""
+    return (s_now - s_before + length / 2) % length - length / 2
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.record", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--track", default="lake", help="track name (lake, mountain) or path to a track JSON file")
+    parser.add_argument("--laps", type=_positive, default=3.0, help="laps to drive (default 3)")
+    parser.add_argument("--out", type=Path, required=True, help="recording folder (driving_log.csv and IMG/ go there)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the expert's speed profile and recovery episodes")
+    parser.add_argument("--recovery", action="store_true", help="add episodes that drift toward an edge and recover")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        path = record_session(args.track, args.laps, args.out, seed=args.seed, recovery=args.recovery)
+    except (TrackError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the samples recorded so far were appended to the log", file=sys.stderr)
+        return 130
+    print(f"recorded {args.laps:g} laps of {args.track} into {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Scoring a drive the way NVIDIA scored theirs (Bojarski et al., 2016).
+
+An intervention is counted whenever the car leaves the road (|offset from the centre line| > half
+the road width); the car is then put back on the centre line, heading along it, at the same speed.
+Each intervention is charged `headless.intervention_penalty_s` (6 s, NVIDIA's figure for a human
+taking over), so autonomy = (1 − interventions × 6 s / elapsed simulated s) × 100 — it goes below
+zero when the car leaves the road more than once every 6 s.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simulator_config
+from sim.pose import Pose
+from sim.tracks import Track
+from sim.vehicle import Vehicle
+
+PENALTY_S = float(simulator_config.load()["headless"]["intervention_penalty_s"])
+
+
+@dataclass
+class Scorecard:
+    track: Track
+    s_last: float
+    frames: int = 0
+    elapsed_s: float = 0.0
+    progress_m: float = 0.0  # forward along the centre line, across the start line too
+    abs_offset_sum: float = 0.0
+    max_abs_offset_m: float = 0.0
+    speed_sum: float = 0.0
+    path: list[tuple[float, float]] = field(default_factory=list)  # car positions, NaN where it was put back
+    interventions: list[tuple[float, float, float]] = field(default_factory=list)  # (x, y, time)
+
+    def observe(self, vehicle: Vehicle, dt: float) -> None:
+        """Score the car after one control period of `dt` simulated seconds; intervene if it left the road."""
+        where = self.track.locate(vehicle.pose.x, vehicle.pose.y)
+        length = self.track.length_m
+        self.progress_m += (where.s - self.s_last + length / 2) % length - length / 2
+        self.s_last = where.s
+        self.frames += 1
+        self.elapsed_s += dt
+        self.abs_offset_sum += abs(where.offset)
+        self.max_abs_offset_m = max(self.max_abs_offset_m, abs(where.offset))
+        self.speed_sum += vehicle.speed_mph
+        self.path.append((vehicle.pose.x, vehicle.pose.y))
+        if abs(where.offset) > self.track.half_width_m:
+            self.interventions.append((vehicle.pose.x, vehicle.pose.y, self.elapsed_s))
+            vehicle.reset(Pose(*self.track.pose_at(where.s)))
+            self.path.append((math.nan, math.nan))  # the map shows a break, not a jump, where the car was moved
+
+    @property
+    def laps(self) -> float:
+        return self.progress_m / self.track.length_m
+
+    def report(self) -> dict:
+        elapsed = max(self.elapsed_s, 1e-9)
+        n = max(self.frames, 1)
+        return {
+            "track": self.track.name,
+            "autonomy_percent": round((1 - len(self.interventions) * PENALTY_S / elapsed) * 100, 2),
+            "interventions": len(self.interventions),
+            "laps_completed": max(0, math.floor(self.laps + 1e-9)),
+            "distance_m": round(self.progress_m, 1),
+            "mean_abs_offset_m": round(self.abs_offset_sum / n, 3),
+            "max_abs_offset_m": round(self.max_abs_offset_m, 3),
+            "mean_speed_mph": round(self.speed_sum / n, 2),
+            "frames": self.frames,
+            "elapsed_s": round(self.elapsed_s, 2),
+            "intervention_times_s": [round(t, 2) for _, _, t in self.interventions],
+        }
