@@ -115,9 +115,9 @@ def test_a_second_run_leaves_the_first_untouched(recording, finished_run):
     assert finished_run.resolve() != first  # latest moved on to the new run
 
 
-def test_ctrl_c_keeps_the_best_model_and_says_where(recording, tmp_path, monitor_interrupt, capsys):
-    code = fit.main(fit_args(recording, tmp_path, "--epochs", "3"))
-    assert code == 130
+def test_ctrl_c_keeps_the_best_model_and_says_where(recording, tmp_path, ctrl_c_in_epoch, capsys):
+    ctrl_c_in_epoch(2)
+    assert fit.main(fit_args(recording, tmp_path, "--epochs", "3")) == 130
     (run,) = [p for p in tmp_path.iterdir() if p.name != runs.LATEST]
     err = capsys.readouterr().err
     assert f"{run / 'model.keras'}" in err and "--resume" in err
@@ -125,25 +125,35 @@ def test_ctrl_c_keeps_the_best_model_and_says_where(recording, tmp_path, monitor
     assert json.loads((run / "progress.json").read_text())["epochs_done"] == 1
 
 
+def test_ctrl_c_in_the_first_epoch_leaves_no_run_behind(recording, tmp_path, ctrl_c_in_epoch, capsys):
+    ctrl_c_in_epoch(1)
+    assert fit.main(fit_args(recording, tmp_path / "models")) == 130
+    assert "nothing saved" in capsys.readouterr().err
+    assert list((tmp_path / "models").iterdir()) == []
+
+
 @pytest.fixture
-def monitor_interrupt(monkeypatch):
-    """Ctrl-C in the middle of the second epoch, as the user would press it."""
+def ctrl_c_in_epoch(monkeypatch):
+    """Ctrl-C after the first training step of the given epoch (1-based), as the user would press it."""
 
-    class CtrlC(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.model.optimizer.iterations.numpy() > 0 and self._epoch == 1:
-                raise KeyboardInterrupt
+    def arm(epoch: int) -> None:
+        class CtrlC(keras.callbacks.Callback):
+            def on_epoch_begin(self, index, logs=None):
+                self.index = index
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch = epoch
+            def on_train_batch_end(self, batch, logs=None):
+                if self.index + 1 == epoch:
+                    raise KeyboardInterrupt
 
-    original = fit.standard_callbacks
+        original = fit.standard_callbacks
 
-    def with_ctrl_c(*args, **kwargs):
-        callbacks, *rest = original(*args, **kwargs)
-        return [*callbacks, CtrlC()], *rest
+        def with_ctrl_c(*args, **kwargs):
+            callbacks, *rest = original(*args, **kwargs)
+            return [*callbacks, CtrlC()], *rest
 
-    monkeypatch.setattr(fit, "standard_callbacks", with_ctrl_c)
+        monkeypatch.setattr(fit, "standard_callbacks", with_ctrl_c)
+
+    return arm
 
 
 # -- bad input: one line, exit 2, nothing written -------------------------------------------------

@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import logging
 import math
-import shutil
 import sys
 import tempfile
 import time
@@ -51,19 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, TrainingFailed) as e:  # LogError, RunError, StrategyError, bad config
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before training started (during training, train() handles it)
+    except KeyboardInterrupt:  # before the first epoch finished (later, train() keeps the best model)
         print("interrupted: nothing saved", file=sys.stderr)
         return 130
 
 
 def train(args: argparse.Namespace) -> int:
     # -- configuration: defaults < --config FILE (or the resumed run's config.json) < flags ----------
-    resume_dir = Path(args.resume) if args.resume else None
+    resume_dir = Path(args.resume).resolve() if args.resume else None
+    if resume_dir and args.config:
+        raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
     progress = runs.read_progress(resume_dir) if resume_dir else {"epochs_done": 0, "best_val_loss": math.inf}
     config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
     if progress["epochs_done"] >= config.epochs:
         raise RunError(f"{resume_dir} already trained {progress['epochs_done']} of {config.epochs} epochs: "
                        "pass --epochs with a larger number to train longer")
+    if config.val_fraction <= 0:
+        raise RunError("--val-fraction 0 leaves no validation data to pick the best model by: use a value above 0")
     keras.utils.set_random_seed(config.seed)
 
     # -- data ----------------------------------------------------------------------------------------
@@ -74,62 +77,59 @@ def train(args: argparse.Namespace) -> int:
     if dist.replicas > 1:
         print(f"{config.strategy}: {dist.replicas} replicas → global batch {global_batch}, learning rate {lr:g}")
     datasets = make_datasets(dataclasses.replace(config, batch_size=global_batch, lr=lr))
-    if datasets.val is None:
-        raise RunError("--val-fraction 0 leaves no validation data to pick the best model by: use a value above 0")
     print(f"data: {datasets.train_samples} training samples, {datasets.val_samples} validation samples")
 
-    # -- run folder: nothing is created before the data has loaded -----------------------------------
-    if not dist.is_chief:  # other workers of a multi-worker run save into a scratch folder
+    # -- run folder: created only once the data has loaded -------------------------------------------
+    if not dist.is_chief:  # the other workers of a multi-worker run save into a scratch folder
         run_dir = Path(tempfile.mkdtemp(prefix="worker-run-"))
-    elif resume_dir:
-        run_dir = resume_dir.resolve()
     else:
-        run_dir = runs.create_run_dir(config.out)
-    new_run = dist.is_chief and not resume_dir
-    if dist.is_chief:
-        runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
-    if new_run:
-        save_data_plots(config, run_dir)
-
-    # -- model -----------------------------------------------------------------------------------------
-    with dist.strategy.scope():
-        if resume_dir:
-            model = keras.models.load_model(run_dir / runs.LAST_MODEL)
-            print(f"resuming {run_dir} after epoch {progress['epochs_done']} "
-                  f"(best val_loss {progress['best_val_loss']:.5f})")
-        else:
-            model = build_model(dropout=config.dropout, learning_rate=lr)
-    model.summary()
-
-    # -- training ------------------------------------------------------------------------------------------
+        run_dir = resume_dir or runs.create_run_dir(config.out)
     callbacks, best, last, nan_stop = standard_callbacks(
         run_dir, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
     )
-    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in a log
-    started = time.perf_counter()
-    interrupted = False
     try:
-        model.fit(datasets.train, validation_data=datasets.val, epochs=config.epochs,
-                  initial_epoch=progress["epochs_done"], callbacks=callbacks, verbose=verbose,
-                  shuffle=False)  # the training dataset reshuffles itself every epoch
-    except KeyboardInterrupt:
-        interrupted = True
-    seconds = time.perf_counter() - started
+        if dist.is_chief:
+            runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
+        if dist.is_chief and not resume_dir:
+            save_data_plots(config, run_dir)
 
-    # -- results -------------------------------------------------------------------------------------------
-    if not dist.is_chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return 0
-    epochs_done = last.epochs_done or progress["epochs_done"]
-    if not epochs_done:  # not one finished epoch: leave no empty run behind
-        if new_run:
-            runs.discard_run_dir(run_dir)
-        if nan_stop.nan_epoch:
+        # -- model -------------------------------------------------------------------------------------
+        with dist.strategy.scope():
+            if resume_dir:
+                model = keras.models.load_model(resume_dir / runs.LAST_MODEL)
+                print(f"resuming {run_dir} after epoch {progress['epochs_done']} "
+                      f"(best val_loss {progress['best_val_loss']:.5f})")
+            else:
+                model = build_model(dropout=config.dropout, learning_rate=lr)
+        model.summary()
+
+        # -- training ------------------------------------------------------------------------------------
+        verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in a log
+        started = time.perf_counter()
+        interrupted = False
+        try:
+            model.fit(datasets.train, validation_data=datasets.val, epochs=config.epochs,
+                      initial_epoch=progress["epochs_done"], callbacks=callbacks, verbose=verbose,
+                      shuffle=False)  # the training dataset reshuffles itself every epoch
+        except KeyboardInterrupt:
+            interrupted = True
+        seconds = time.perf_counter() - started
+        if nan_stop.nan_epoch and not last.epochs_done:
             raise TrainingFailed("the loss became NaN in the first epoch: lower --lr (e.g. --lr 1e-4) "
                                  "or check the steering values in the logs")
-        print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
-        return 130
+        if interrupted and not last.epochs_done:
+            raise KeyboardInterrupt
+    except BaseException:
+        if not dist.is_chief or (not resume_dir and not last.epochs_done):  # nothing worth keeping
+            runs.discard_run_dir(run_dir)
+        raise
+    if not dist.is_chief:
+        runs.discard_run_dir(run_dir)
+        return 0
+
+    # -- results -------------------------------------------------------------------------------------------
+    epochs_done = last.epochs_done or progress["epochs_done"]
     epochs_now = epochs_done - progress["epochs_done"]
     metrics = {
         "train_samples": datasets.train_samples,

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -92,13 +93,8 @@ def _check_writable(run_dir: Path) -> None:
 
 
 def discard_run_dir(run_dir: Path) -> None:
-    """Remove a run folder this process created and that holds no finished epoch."""
-    for child in run_dir.rglob("*"):
-        if child.is_file() or child.is_symlink():
-            child.unlink()
-    for child in sorted(run_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        child.rmdir()
-    run_dir.rmdir()
+    """Remove a run folder this process created and that holds nothing to keep (no finished epoch)."""
+    shutil.rmtree(run_dir)
 
 
 def point_latest(run_dir: Path) -> Path | None:
