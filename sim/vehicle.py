@@ -72,7 +72,7 @@ class Vehicle:
         self.throttle = min(1.0, max(-1.0, throttle))
         brake = min(1.0, max(0.0, brake))
         v = self.speed_mps
-        if self.throttle >= 0 or v < 0:
+        if self.throttle >= 0 or v <= 0:
             v += self.throttle * p.acceleration_mps2 * dt
         else:  # a negative throttle brakes first and reverses only once the car has stopped
             v = max(0.0, v + self.throttle * p.brake_deceleration_mps2 * dt)
