@@ -22,9 +22,10 @@ class Augmenter:
         p = config.aug_probability
         ops = []
         if config.pan:
-            ops.append(iaa.Sometimes(p, iaa.Affine(translate_percent={"x": (-config.pan, config.pan),
-                                                                      "y": (-config.pan, config.pan)}),
-                                     name="pan"))
+            # Nearest neighbour moves the content by whole pixels: no interpolation blur that unshifted frames
+            # lack, and cheaper. The keypoints report the unrounded shift: at most 0.5 px (0.002 steering) off.
+            shift = (-config.pan, config.pan)
+            ops.append(iaa.Sometimes(p, iaa.Affine(translate_percent={"x": shift, "y": shift}, order=0), name="pan"))
         if tuple(config.zoom) != (1.0, 1.0):
             ops.append(iaa.Sometimes(p, iaa.Affine(scale=tuple(config.zoom)), name="zoom"))
         if tuple(config.brightness) != (1.0, 1.0):

@@ -1,0 +1,196 @@
+"""Input pipeline and training throughput on the real recordings, against the tutorials' way, in one run.
+
+The tutorials' way (the classic behavioural-cloning notebook): a Python generator that picks random
+samples, reads each JPEG with matplotlib, augments it with imgaug augmenters made and called per
+image, preprocesses it with OpenCV (crop, YUV, blur, resize) and stacks a batch, fed to `fit` with
+`steps_per_epoch`. This pipeline: frames decoded once, batches gathered and augmented in one imgaug
+call per batch by parallel tf.data calls, preprocessing inside the model.
+
+`python -m benchmarks.input_pipeline [--quick]` prints a markdown table of medians and ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import keras  # noqa: E402
+import matplotlib.image as mpimg  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from training.config import TrainConfig  # noqa: E402
+from training.dataset import load_frames, make_datasets  # noqa: E402
+from training.imgaug_compat import iaa  # noqa: E402
+from training.logs import read_recordings  # noqa: E402
+from training.model import build_model  # noqa: E402
+from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH  # noqa: E402
+from training.samples import prepare_samples  # noqa: E402
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+BATCH = 64
+
+
+# --- the tutorials' way, as the classic notebook writes it --------------------------------------
+def _classic_zoom(image: np.ndarray) -> np.ndarray:
+    return iaa.Affine(scale=(1, 1.3)).augment_image(image)
+
+
+def _classic_pan(image: np.ndarray) -> np.ndarray:
+    return iaa.Affine(translate_percent={"x": (-0.1, 0.1), "y": (-0.1, 0.1)}).augment_image(image)
+
+
+def _classic_brightness(image: np.ndarray) -> np.ndarray:
+    return iaa.Multiply((0.4, 1.2)).augment_image(image)
+
+
+def _classic_random_augment(path: str, steering: float) -> tuple[np.ndarray, float]:
+    image = mpimg.imread(path)
+    if np.random.rand() < 0.5:
+        image = _classic_pan(image)
+    if np.random.rand() < 0.5:
+        image = _classic_zoom(image)
+    if np.random.rand() < 0.5:
+        image = _classic_brightness(image)
+    if np.random.rand() < 0.5:
+        image, steering = cv2.flip(image, 1), -steering
+    return image, steering
+
+
+def _classic_preprocess(image: np.ndarray) -> np.ndarray:
+    image = image[CROP_TOP:CROP_BOTTOM, :, :]
+    image = cv2.cvtColor(image, cv2.COLOR_RGB2YUV)
+    image = cv2.GaussianBlur(image, (3, 3), 0)
+    image = cv2.resize(image, (MODEL_WIDTH, MODEL_HEIGHT))
+    return image / 255
+
+
+def _classic_batch_generator(paths: list[str], steering: np.ndarray, batch_size: int) -> Iterator[tuple]:
+    while True:
+        images, labels = [], []
+        for _ in range(batch_size):
+            i = random.randint(0, len(paths) - 1)
+            image, label = _classic_random_augment(paths[i], float(steering[i]))
+            images.append(_classic_preprocess(image))
+            labels.append(label)
+        yield np.asarray(images), np.asarray(labels)
+
+
+def _classic_model() -> keras.Model:
+    """The tutorials' NVIDIA network: the same layers as training.model, on preprocessed 66×200 input."""
+    model = keras.Sequential([keras.Input((MODEL_HEIGHT, MODEL_WIDTH, 3))])
+    for filters, size, stride in [(24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1)]:
+        model.add(layers.Conv2D(filters, size, strides=stride, activation="elu"))
+    model.add(layers.Flatten())
+    for units in (100, 50, 10):
+        model.add(layers.Dense(units, activation="elu"))
+    model.add(layers.Dense(1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model
+
+
+# --- measuring ------------------------------------------------------------------------------------
+# Other work may share the machine: each approach runs in short turns, alternating, and a figure is
+# the median over all turns, so a burst of load hits every approach alike.
+class _StepEnds(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def _batch_ends(batches: Iterator, steps: int) -> list[float]:
+    ends = []
+    for _ in range(steps):
+        next(batches)
+        ends.append(time.perf_counter())
+    return ends
+
+
+def _fit_ends(fit: Callable[[list[keras.callbacks.Callback]], Any]) -> list[float]:
+    step_ends = _StepEnds()
+    fit([step_ends])
+    return step_ends.ends
+
+
+def _alternate(turns: dict[str, Callable[[], list[float]]], rounds: int, skip: int) -> dict[str, float]:
+    """Images per second of each approach: BATCH / median interval between batch ends, over `rounds` turns each.
+
+    The first `skip` intervals of a turn (start-up, prefetched batches) are left out.
+    """
+    intervals: dict[str, list[float]] = {name: [] for name in turns}
+    for _ in range(rounds):
+        for name, turn in turns.items():
+            intervals[name] += np.diff(turn()).tolist()[skip:]
+    return {name: BATCH / float(np.median(values)) for name, values in intervals.items()}
+
+
+def run(quick: bool = False) -> list[dict]:
+    if not (REALDATA / "udacity_sample_part" / "driving_log.csv").exists():
+        raise SystemExit(f"the real recordings are not at {REALDATA}: this benchmark needs them")
+    rounds, steps = (2, 10) if quick else (4, 16)
+    random.seed(0)
+    keras.utils.set_random_seed(0)  # also seeds NumPy, which the tutorials' generator uses
+    config = TrainConfig(data=[str(REALDATA)], batch_size=BATCH, seed=0)
+
+    started = time.perf_counter()
+    data = make_datasets(config)
+    prepare_s = time.perf_counter() - started
+    train = data.train.repeat()
+    # The same balanced training samples (all cameras) the pipeline serves, for the tutorials' generator.
+    samples = prepare_samples(read_recordings(config.data), config).train
+    classic_batches = _classic_batch_generator(samples["image"].tolist(), samples["steering"].to_numpy(), BATCH)
+    skip = 4  # batches a fresh tf.data iterator may already hold (prefetch 2 + 2 parallel calls)
+    inputs = _alternate({
+        "ours": lambda: _batch_ends(iter(train), steps + skip),
+        "classic": lambda: _batch_ends(classic_batches, steps + skip),
+    }, rounds, skip)
+
+    head = samples.iloc[:BATCH * (steps + skip)]
+    frames, labels = load_frames(head["image"].tolist()), head["steering"].to_numpy(dtype=np.float32)
+    models = {"in_memory": build_model(), "ours": build_model(), "classic": _classic_model()}
+    fits = {
+        "in_memory": lambda callbacks: models["in_memory"].fit(frames, labels, batch_size=BATCH, epochs=1, verbose=0,
+                                                               callbacks=callbacks),
+        "ours": lambda callbacks: models["ours"].fit(train, steps_per_epoch=steps + skip, epochs=1, verbose=0,
+                                                     callbacks=callbacks),
+        "classic": lambda callbacks: models["classic"].fit(classic_batches, steps_per_epoch=steps + skip, epochs=1,
+                                                           verbose=0, callbacks=callbacks),
+    }
+    for fit in fits.values():  # warm-up: tracing, first allocations
+        fit([])
+    fitted = _alternate({name: (lambda fit=fit: _fit_ends(fit)) for name, fit in fits.items()}, rounds, skip)
+    return [
+        {"metric": "input: augmented batches (this pipeline vs the tutorials' generator)", "value": inputs["ours"],
+         "unit": "img/s", "classic": inputs["classic"], "ratio": inputs["ours"] / inputs["classic"]},
+        {"metric": f"input: read logs + decode {data.summary['frames']} frames once", "value": prepare_s,
+         "unit": "s"},
+        {"metric": "fit: in-memory arrays, not augmented (reference)", "value": fitted["in_memory"], "unit": "img/s"},
+        {"metric": "fit: this pipeline, augmented (vs the tutorials' generator fit)", "value": fitted["ours"],
+         "unit": "img/s", "classic": fitted["classic"], "ratio": fitted["ours"] / fitted["classic"]},
+        {"metric": "fit: this pipeline augmented / in-memory arrays (goal ≥ 0.85)",
+         "value": fitted["ours"] / fitted["in_memory"], "unit": "ratio"},
+    ]
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| metric | value | unit | classic | ratio |", "| --- | ---: | --- | ---: | ---: |"]
+    for row in rows:
+        classic = f"{row['classic']:.1f}" if "classic" in row else ""
+        ratio = f"{row['ratio']:.2f}×" if "ratio" in row else ""
+        lines.append(f"| {row['metric']} | {row['value']:.2f} | {row['unit']} | {classic} | {ratio} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batches and steps (about a minute)")
+    print(markdown(run(parser.parse_args().quick)))
