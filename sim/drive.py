@@ -73,11 +73,12 @@ def drive_session(
     try:
         renderer = shared_renderer(the_track)
         vehicle = Vehicle(Pose(*the_track.pose_at(0.0)))
-        card = Scorecard(the_track, s_last=the_track.locate(vehicle.pose.x, vehicle.pose.y).s)
+        steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
+        card = Scorecard(the_track, the_track.locate(vehicle.pose.x, vehicle.pose.y).s, steps * vehicle.params.time_step_s)
         recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size()) if video else None
         _skip_greeting(client)
         with tqdm(total=round(goal_m), unit="m", desc=f"driving {the_track.name}", disable=not progress) as bar:
-            _drive(client, renderer, vehicle, card, recorder, bar, goal_m, limit_s)
+            _drive(client, renderer, vehicle, steps, card, recorder, bar, goal_m, limit_s)
     except BaseException:
         if recorder:
             recorder.discard()
@@ -96,16 +97,15 @@ def drive_session(
     return result
 
 
-def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, card: Scorecard, recorder: VideoFile | None,
-           bar: tqdm, goal_m: float, limit_s: float) -> None:
-    """The lockstep loop: frame out, reply in, one control period of simulated time."""
-    steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
+def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps: int, card: Scorecard,
+           recorder: VideoFile | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
+    """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
     steering, throttle = 0.0, 0.0
     timeout = FIRST_REPLY_TIMEOUT_S
     # Engine.IO 3 servers drop a client that has not pinged for their ping interval plus a grace period.
     ping_every_s = PING_SHARE * client.open_info.get("pingInterval", 25000) / 1000
     last_ping = time.monotonic()
-    while card.progress_m < goal_m and card.elapsed_s < limit_s:
+    while card.progress_m < goal_m and card.elapsed_s < limit_s - 1e-9:
         if time.monotonic() - last_ping > ping_every_s:
             client.ping()
             last_ping = time.monotonic()
@@ -123,7 +123,7 @@ def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, card: 
             raise DriveError(f"the drive server replied with event {event!r}; the simulator only understands 'steer' and 'manual'")
         for _ in range(steps):
             vehicle.step(steering, throttle)
-        card.observe(vehicle, steps * vehicle.params.time_step_s)
+        card.observe(vehicle)
         bar.update(max(0, round(card.progress_m)) - bar.n)
 
 

@@ -23,8 +23,8 @@ PENALTY_S = float(simulator_config.load()["headless"]["intervention_penalty_s"])
 class Scorecard:
     track: Track
     s_last: float
+    period_s: float  # simulated time between two observations
     frames: int = 0
-    elapsed_s: float = 0.0
     progress_m: float = 0.0  # forward along the centre line, across the start line too
     abs_offset_sum: float = 0.0
     max_abs_offset_m: float = 0.0
@@ -32,14 +32,17 @@ class Scorecard:
     path: list[tuple[float, float]] = field(default_factory=list)  # car positions, NaN where it was put back
     interventions: list[tuple[float, float, float]] = field(default_factory=list)  # (x, y, time)
 
-    def observe(self, vehicle: Vehicle, dt: float) -> None:
-        """Score the car after one control period of `dt` simulated seconds; intervene if it left the road."""
+    @property
+    def elapsed_s(self) -> float:
+        return self.frames * self.period_s
+
+    def observe(self, vehicle: Vehicle) -> None:
+        """Score the car after one control period; intervene if it has left the road."""
         where = self.track.locate(vehicle.pose.x, vehicle.pose.y)
         length = self.track.length_m
         self.progress_m += (where.s - self.s_last + length / 2) % length - length / 2
         self.s_last = where.s
         self.frames += 1
-        self.elapsed_s += dt
         self.abs_offset_sum += abs(where.offset)
         self.max_abs_offset_m = max(self.max_abs_offset_m, abs(where.offset))
         self.speed_sum += vehicle.speed_mph
