@@ -25,6 +25,9 @@ SAMPLE_SPACING_M = 0.25
 OBJECT_KINDS = ("tree", "bush", "rock")
 COLOUR_KEYS = ("road", "shoulder", "ground", "ground_alt", "sky_top", "sky_horizon", "hills", "haze", "water")
 CURB_MODES = ("none", "curves", "always")
+# `locate` starts from a precomputed nearest sample per grid cell of this size (metres) ...
+GRID_CELL_M = 1.0
+GRID_MARGIN_M = 30.0  # ... over the track's extent plus this margin; further out it asks the k-d tree
 # A curb is laid where the road bends tighter than this radius (metres), when `curbs` is "curves".
 CURB_RADIUS_M = 120.0
 
@@ -87,6 +90,13 @@ class Track:
         self.points, self.tangents, self.curvature, self.length_m = _resample(self.control_points)
         self.s = np.arange(len(self.points)) * (self.length_m / len(self.points))
         self._tree = cKDTree(self.points)
+        self._grid_origin = self.points.min(axis=0) - GRID_MARGIN_M
+        nx, ny = (np.ceil((self.points.max(axis=0) + GRID_MARGIN_M - self._grid_origin) / GRID_CELL_M)).astype(int)
+        cells = np.stack(np.meshgrid(np.arange(nx), np.arange(ny)), axis=-1).reshape(-1, 2)
+        self._grid = self.nearest_index(self._grid_origin + (cells + 0.5) * GRID_CELL_M).reshape(ny, nx)
+        # Plain lists: `locate` is called per simulation step, and list indexing is the fastest scalar access.
+        self._x, self._y = self.points[:, 0].tolist(), self.points[:, 1].tolist()
+        self._tx, self._ty = self.tangents[:, 0].tolist(), self.tangents[:, 1].tolist()
 
     @property
     def half_width_m(self) -> float:
@@ -96,18 +106,35 @@ class Track:
     def right_normals(self) -> np.ndarray:
         return np.stack([self.tangents[:, 1], -self.tangents[:, 0]], axis=1)
 
+    def nearest_index(self, xy: np.ndarray) -> np.ndarray:
+        """Index of the nearest centre-line sample of each point (n, 2)."""
+        return self._tree.query(xy, workers=-1)[1]
+
     def locate(self, x: float, y: float) -> TrackPoint:
-        """The centre-line point nearest to (x, y): arc length, signed offset and track heading."""
-        _, i = self._tree.query((x, y))
-        tx, ty = self.tangents[i]
-        dx, dy = x - self.points[i, 0], y - self.points[i, 1]
+        """The centre-line point nearest to (x, y): arc length, signed offset and track heading.
+
+        Exact for points nearer the road than other stretches of road are (everything the car and
+        its scoring meet); from a grid cell's nearest sample it walks along the line to the foot point.
+        """
+        col = int((x - self._grid_origin[0]) / GRID_CELL_M)
+        row = int((y - self._grid_origin[1]) / GRID_CELL_M)
+        if 0 <= row < self._grid.shape[0] and 0 <= col < self._grid.shape[1]:
+            i = int(self._grid[row, col])
+        else:
+            i = int(self._tree.query((x, y))[1])
+        n = len(self._x)
+        for _ in range(8):
+            step = round(((x - self._x[i]) * self._tx[i] + (y - self._y[i]) * self._ty[i]) / SAMPLE_SPACING_M)
+            if step == 0:
+                break
+            i = (i + step) % n
+        dx, dy, tx, ty = x - self._x[i], y - self._y[i], self._tx[i], self._ty[i]
         s = (self.s[i] + dx * tx + dy * ty) % self.length_m
-        return TrackPoint(s=float(s), offset=float(dx * ty - dy * tx), heading=math.atan2(ty, tx))
+        return TrackPoint(s=float(s), offset=dx * ty - dy * tx, heading=math.atan2(ty, tx))
 
     def locate_many(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Arc lengths and signed offsets of many points (n, 2) at once."""
-        _, i = self._tree.query(xy, workers=-1)
-        return self.project(xy, i)
+        return self.project(xy, self.nearest_index(xy))
 
     def project(self, xy: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Arc lengths and signed offsets of points (n, 2) whose nearest samples are near `guess`

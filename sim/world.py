@@ -149,7 +149,7 @@ def _road_coordinates(track: Track, rows: np.ndarray, cols: np.ndarray, lo: np.n
     width = cols.max() // coarse + 1
     unique, inverse = np.unique((rows // coarse) * width + cols // coarse, return_inverse=True)
     centres = np.stack([unique % width, unique // width], axis=1) * coarse + coarse / 2
-    _, nearest = track._tree.query(lo + centres * res, workers=-1)
+    nearest = track.nearest_index(lo + centres * res)
     xy = np.stack([lo[0] + (cols + 0.5) * res, lo[1] + (rows + 0.5) * res], axis=1)
     return track.project(xy, nearest[inverse])
 
