@@ -4,8 +4,8 @@ The renderer (`sim.render`) is compared with the straightforward way to draw the
 NumPy: cast every pixel's ray each frame, intersect it with the ground and index the full-size
 world map (nearest texel, no mipmaps) — and it draws less: no haze, hills, roadside objects or hood,
 which the renderer's figure includes. The nearest-point look-up (`Track.locate`: a grid of
-precomputed nearest samples, then a walk to the foot point) is compared with a brute-force search over every centre-line sample. The process is pinned to one
-CPU and OpenCV to one thread.
+precomputed nearest samples, then a walk to the foot point) is compared with a brute-force search
+over every centre-line sample. The process is pinned to one CPU and OpenCV to one thread.
 
     python -m benchmarks.renderer [--quick]
 """
