@@ -135,7 +135,7 @@ def _alternate(turns: dict[str, Callable[[], list[float]]], rounds: int, skip: i
 
 def run(quick: bool = False) -> list[dict]:
     if not (REALDATA / "udacity_sample_part" / "driving_log.csv").exists():
-        raise SystemExit(f"the real recordings are not at {REALDATA}: this benchmark needs them")
+        raise FileNotFoundError(f"the real recordings are not at {REALDATA}: this benchmark measures on them")
     rounds, steps = (2, 10) if quick else (4, 16)
     random.seed(0)
     keras.utils.set_random_seed(0)  # also seeds NumPy, which the tutorials' generator uses

@@ -40,6 +40,7 @@ def test_split_is_seeded_and_keeps_training_rows_for_short_recordings():
     first = split_by_time(rows, 0.3, 100, seed=5)[1]
     assert first.equals(split_by_time(rows, 0.3, 100, seed=5)[1])
     assert not first.equals(split_by_time(rows, 0.3, 100, seed=6)[1])
+    assert split_by_time(log_rows({"two": 200}), 0.1, 100, seed=0)[1]["row"].nunique() == 100
     train, val = split_by_time(rows, 0.9, 100, seed=0)
     assert (val["recording"] != "short").all()  # one block only: it stays in training
     assert (train["recording"] == "lake").sum() == 100  # at least one block of each recording trains

@@ -53,7 +53,8 @@ def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int
 
     Neighbouring frames are nearly identical, so a random-frame split would validate on frames the
     network trained on; whole blocks of seconds keep validation honest. Each recording gives
-    round(val_fraction × its blocks) blocks, and always keeps at least one block for training.
+    round(val_fraction × its blocks) blocks, at least one (when val_fraction > 0) but never all of
+    them: every recording of two blocks or more is both validated and trained on.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction is {val_fraction}: use a value in [0, 1)")
@@ -64,7 +65,7 @@ def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int
     for _, members in rows.groupby("recording", sort=True).indices.items():
         blocks = rows["row"].to_numpy()[members] // block
         n_blocks = int(blocks.max()) + 1
-        n_val = min(round(val_fraction * n_blocks), n_blocks - 1)
+        n_val = min(max(round(val_fraction * n_blocks), 1 if val_fraction else 0), n_blocks - 1)
         chosen = rng.choice(n_blocks, size=n_val, replace=False)
         is_val[members[np.isin(blocks, chosen)]] = True
     return rows[~is_val].reset_index(drop=True), rows[is_val].reset_index(drop=True)
