@@ -13,8 +13,7 @@ from functools import cached_property
 import numpy as np
 
 import simulator_config
-
-CAMERA_NAMES = ("center", "left", "right")
+from training.logs import CAMERAS as CAMERA_NAMES  # the simulator's three cameras, in log column order
 
 
 @dataclass(frozen=True)

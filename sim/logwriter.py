@@ -21,11 +21,10 @@ import numpy as np
 import simulator_config
 from sim.camera import CAMERA_NAMES
 from sim.images import encode_jpeg
+from training.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 
-LOG_NAME = "driving_log.csv"
-IMAGE_DIR = "IMG"
 _STAMP = "%Y_%m_%d_%H_%M_%S"
 _STAMPED = re.compile(r"^center_(\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2})_(\d{3})\.jpg$")
 

@@ -3,6 +3,11 @@
 The scripted expert (`sim.expert`) drives the track and the session is recorded as the simulator
 records one: three camera JPEGs per sample at `recording.sample_hz`, rows appended to
 `driving_log.csv`. The car starts at rest at the start line; the session ends after `laps` laps.
+
+Labels: the steering column is always the expert's own command for the state the car is in. During
+the drift of a recovery episode (`--recovery`) the car is steered toward the edge by another
+command, but those frames too are labelled with the expert's correction, so every recorded frame
+shows what should be done there.
 """
 from __future__ import annotations
 

@@ -58,11 +58,9 @@ class Vehicle:
     def steering_deg(self) -> float:
         return self.steering * math.degrees(self.params.max_wheel_angle_rad)
 
-    def reset(self, pose: Pose, speed_mps: float | None = None) -> None:
-        """Put the car at `pose` (keeping its speed unless one is given)."""
+    def reset(self, pose: Pose) -> None:
+        """Put the car at `pose`, keeping its speed."""
         self.pose = pose
-        if speed_mps is not None:
-            self.speed_mps = speed_mps
 
     def step(self, steering: float, throttle: float, brake: float = 0.0) -> None:
         """Advance one time step with these inputs (clamped to their ranges)."""

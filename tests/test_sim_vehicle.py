@@ -9,7 +9,7 @@ import pytest
 from sim.expert import Expert
 from sim.pose import Pose
 from sim.tracks import load_track
-from sim.vehicle import MPS_PER_MPH, Vehicle
+from sim.vehicle import Vehicle
 
 
 def drive(vehicle: Vehicle, seconds: float, steering: float = 0.0, throttle: float = 0.0, brake: float = 0.0) -> None:
