@@ -157,13 +157,14 @@ def run(quick: bool = False) -> list[dict]:
     head = samples.iloc[:BATCH * (steps + skip)]
     frames, labels = load_frames(head["image"].tolist()), head["steering"].to_numpy(dtype=np.float32)
     models = {"in_memory": build_model(), "ours": build_model(), "classic": _classic_model()}
+    # shuffle=False: the tf.data pipeline reshuffles itself, the generators draw at random.
     fits = {
-        "in_memory": lambda callbacks: models["in_memory"].fit(frames, labels, batch_size=BATCH, epochs=1, verbose=0,
-                                                               callbacks=callbacks),
-        "ours": lambda callbacks: models["ours"].fit(train, steps_per_epoch=steps + skip, epochs=1, verbose=0,
-                                                     callbacks=callbacks),
-        "classic": lambda callbacks: models["classic"].fit(classic_batches, steps_per_epoch=steps + skip, epochs=1,
-                                                           verbose=0, callbacks=callbacks),
+        "in_memory": lambda callbacks: models["in_memory"].fit(
+            frames, labels, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks),
+        "ours": lambda callbacks: models["ours"].fit(
+            train, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
+        "classic": lambda callbacks: models["classic"].fit(
+            classic_batches, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
     }
     for fit in fits.values():  # warm-up: tracing, first allocations
         fit([])

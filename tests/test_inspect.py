@@ -23,8 +23,8 @@ def test_json_counts_rows_samples_and_steering(tmp_path, capsys):
     write_recording(tmp_path / "b", [0.25] * 20, style="bare")
     summary = run_json(capsys, str(tmp_path), "--correction", "0.1", "--bins", "5", "--bin-cap", "10")
     assert summary["rows"] == 70 and summary["images_missing"] == 0
-    assert summary["steering"] == pytest.approx({"min": -0.5, "max": 1.0, "mean": (0.005 + 1.0) * 5 / 70 + 0.25 * 20 / 70,
-                                                 "zero_fraction": 35 / 70})
+    mean = ((0.005 + 1.0) * 5 + 0.25 * 20) / 70
+    assert summary["steering"] == pytest.approx({"min": -0.5, "max": 1.0, "mean": mean, "zero_fraction": 35 / 70})
     assert summary["train_rows"] + summary["val_rows"] == 70
     assert summary["samples_with_side_cameras"] == 3 * summary["train_rows"]
     assert summary["balance"]["cap"] == 10 and max(summary["balance"]["counts_after"]) <= 10
