@@ -23,7 +23,7 @@ class Augmenter:
         ops = []
         if config.pan:
             # Nearest neighbour moves the content by whole pixels: no interpolation blur that unshifted frames
-            # lack, and cheaper. The keypoints report the unrounded shift: at most 0.5 px (0.002 steering) off.
+            # lack, and cheaper. The keypoints report the unrounded shift, at most 0.5 px off (0.002 at 0.004/px).
             shift = (-config.pan, config.pan)
             ops.append(iaa.Sometimes(p, iaa.Affine(translate_percent={"x": shift, "y": shift}, order=0), name="pan"))
         if tuple(config.zoom) != (1.0, 1.0):
