@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -66,8 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C while the model loads; once serving, Ctrl-C stops it cleanly
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its conversion chatter is not for drivers
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Imported here so `--help` answers at once, without loading TensorFlow.
     from drive.controller import SpeedController
@@ -84,26 +92,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelLoadError, RecordingError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
     controller = SpeedController(args.speed, kp=args.kp, ki=args.ki, max_throttle=args.max_throttle,
                                  corner_slowdown=args.corner_slowdown)
-    pilot = Pilot(runner, controller, monitor, recorder)
-    # SIGTERM (drive.launch, service managers) ends the server like Ctrl-C, so the cleanup below runs.
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app = create_app(pilot, max_message_bytes=int(args.max_message_mb * (1 << 20)))
         sock = listen(args.host, args.port)
     except ServerError as e:
+        if recorder:
+            recorder.close()
         print(f"error: {e}", file=sys.stderr)
         return 2
+    monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
+    app = create_app(Pilot(runner, controller, monitor, recorder),
+                     max_message_bytes=int(args.max_message_mb * (1 << 20)))
     if recorder:
         print(recorder.describe())
     print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")
     print(f"{READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
     try:
-        serve(app, sock)
-    except KeyboardInterrupt:
-        pass
+        serve(app, sock)  # returns on Ctrl-C or SIGTERM (drive.launch, service managers)
     finally:
         monitor.close()
         if recorder:
@@ -113,10 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.log_csv:
             print(f"per-frame log written to {args.log_csv}")
     return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _check_args(args: argparse.Namespace) -> None:

@@ -23,9 +23,22 @@ STOP_TIMEOUT_S = 15.0
 
 
 class DriveServerProcess(subprocess.Popen):
-    """A running `python -m drive`; `output` holds every line it printed so far (stdout and stderr)."""
+    """A running server; `output` holds every line it printed so far (stdout and stderr)."""
 
     output: list[str]
+    _printed: threading.Condition
+
+    def wait_for_output(self, text: str, start: int = 0, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """The lines from `output[start:]` on that contain `text`, once there are `count` of them."""
+        def matches() -> list[str] | None:
+            found = [line for line in self.output[start:] if text in line]
+            return found if len(found) >= count else None
+
+        with self._printed:
+            found = self._printed.wait_for(matches, timeout)
+        if found is None:
+            raise TimeoutError(f"the server printed fewer than {count} lines with {text!r} within {timeout:g} s")
+        return found
 
 
 @contextlib.contextmanager
@@ -47,11 +60,14 @@ def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[Dri
     proc = DriveServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []
+    proc._printed = threading.Condition()
     lines: queue.Queue[str | None] = queue.Queue()
 
     def drain() -> None:
         for line in proc.stdout:
-            proc.output.append(line.rstrip("\n"))
+            with proc._printed:
+                proc.output.append(line.rstrip("\n"))
+                proc._printed.notify_all()
             lines.put(line)
         lines.put(None)
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drive.controller import Command
+from training.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 
-LOG_NAME = "driving_log.csv"
-IMAGE_DIR = "IMG"
 QUEUE_FRAMES = 512  # ≈ 10 s at the fastest frame rates; beyond that frames are dropped, not queued
 _STOP = None
 
@@ -101,11 +100,17 @@ class Recorder:
         self.written += 1
 
     def _name(self, wall_time: float) -> str:
-        """center_YYYY_MM_DD_HH_MM_SS_mmm.jpg, one millisecond later than the previous name if needed."""
+        """center_YYYY_MM_DD_HH_MM_SS_mmm.jpg, unique: a millisecond later than the previous or an existing one."""
         ms = max(int(wall_time * 1000), self._last_ms + 1)
+        while (self.images / (name := _frame_name(ms))).exists():  # a continued recording's frames stay
+            ms += 1
         self._last_ms = ms
-        stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.localtime(ms // 1000))
-        return f"center_{stamp}_{ms % 1000:03d}.jpg"
+        return name
+
+
+def _frame_name(ms: int) -> str:
+    stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.localtime(ms // 1000))
+    return f"center_{stamp}_{ms % 1000:03d}.jpg"
 
 
 def _prepare(folder: Path) -> int:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
 import eventlet
 import eventlet.wsgi
+from eventlet.green import socket as green_socket
 import socketio
 
 from drive import wsmask
@@ -63,12 +66,31 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
 
 def listen(host: str, port: int) -> eventlet.greenio.GreenSocket:
     try:
-        return eventlet.listen((host, port))
+        # eventlet enables SO_REUSEPORT by default: a second server on the same port would then start
+        # silently and the kernel would split the simulator's connections between the two.
+        return eventlet.listen((host, port), reuse_port=False)
     except OSError as e:
         raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): another drive server may be "
                           "running there; stop it or pass --port") from None
 
 
-def serve(app: socketio.WSGIApp, sock: eventlet.greenio.GreenSocket) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM)."""
-    eventlet.wsgi.server(sock, app, log_output=False)
+def serve(app: socketio.WSGIApp, sock: eventlet.greenio.GreenSocket,
+          stop_on: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+    """Serve until one of `stop_on` arrives (Ctrl-C, SIGTERM), then return normally.
+
+    A KeyboardInterrupt raised by a signal handler lands in whichever greenlet happens to run and
+    can be swallowed there, so the handler only writes a byte to a socket pair the main greenlet
+    waits on (the self-pipe pattern), and the main greenlet stops the server.
+    """
+    wake, waker = green_socket.socketpair()
+    server = eventlet.spawn(eventlet.wsgi.server, sock, app, log_output=False)
+    server.link(lambda _: os.write(waker.fileno(), b"\0"))  # the server ending on its own also wakes us
+    previous = {sig: signal.signal(sig, lambda *_: os.write(waker.fileno(), b"\0")) for sig in stop_on}
+    try:
+        wake.recv(1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.kill()
+        wake.close()
+        waker.close()

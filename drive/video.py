@@ -1,0 +1,117 @@
+"""`python -m drive.video IMAGE_FOLDER [--fps 60] [--overlay] [--out FILE.mp4]`: a recorded run as MP4.
+
+Frames are the IMG/center_*.jpg files in name (= time) order. With --overlay each frame shows the
+steering sent for it, read from the folder's driving_log.csv (as `drive.py MODEL IMAGE_FOLDER` or
+the simulator writes it). The video is written beside the folder under a temporary name and moved
+into place when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+from pathlib import Path, PureWindowsPath
+from typing import Sequence
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from training.logs import IMAGE_DIR, LOG_NAME
+
+
+class VideoError(ValueError):
+    """The video cannot be made; the message says what to do."""
+
+
+def frame_paths(folder: Path) -> list[Path]:
+    paths = sorted((folder / IMAGE_DIR).glob("center_*.jpg"))
+    if not paths:
+        raise VideoError(f"no center_*.jpg frames in {folder / IMAGE_DIR}: pass a folder recorded with "
+                         "`python drive.py MODEL IMAGE_FOLDER` or by the simulator")
+    return paths
+
+
+def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
+    """Image file name → (steering, throttle − brake, speed) from the folder's driving_log.csv."""
+    log_path = folder / LOG_NAME
+    if not log_path.is_file():
+        raise VideoError(f"--overlay needs {log_path}, which does not exist: leave out --overlay")
+    commands = {}
+    with open(log_path, encoding="utf-8", errors="replace", newline="") as f:
+        for fields in csv.reader(f, skipinitialspace=True):
+            if len(fields) != 7 or fields[0].strip().lower() == "center":
+                continue  # a header or a decimal-comma row: that frame is shown without overlay
+            try:
+                steering, throttle, brake, speed = (float(x) for x in fields[3:])
+            except ValueError:
+                continue
+            # Windows paths parse with either separator; the file name is what IMG/ holds.
+            commands[PureWindowsPath(fields[0].strip()).name] = (steering, throttle - brake, speed)
+    return commands
+
+
+def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: float) -> np.ndarray:
+    """The frame (BGR) with a steering needle from the bottom centre and the numbers as text."""
+    height, width = frame.shape[:2]
+    base = (width // 2, height - 5)
+    angle = steering * math.radians(60)  # full lock drawn as 60° off vertical, clearly visible
+    length = height * 0.45
+    tip = (int(base[0] + length * math.sin(angle)), int(base[1] - length * math.cos(angle)))
+    cv2.line(frame, base, tip, (0, 255, 255), 2, cv2.LINE_AA)
+    cv2.putText(frame, f"steer {steering:+.3f}  thr {throttle:+.2f}  {speed:4.1f} mph", (5, 14),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False) -> int:
+    """Write `out` (mp4v) from the folder's frames; returns the number of frames written."""
+    paths = frame_paths(folder)
+    commands = logged_commands(folder) if overlay else {}
+    first = cv2.imread(str(paths[0]))
+    if first is None:
+        raise VideoError(f"cannot read {paths[0]}: is it a JPEG?")
+    height, width = first.shape[:2]
+    partial = out.with_name(out.stem + ".part" + out.suffix)
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise VideoError(f"OpenCV cannot write {partial}: check that the folder is writable")
+    written = 0
+    try:
+        for path in tqdm(paths, desc="video", unit="frame"):
+            frame = cv2.imread(str(path))
+            if frame is None or frame.shape[:2] != (height, width):
+                continue  # a damaged or odd-sized frame is skipped rather than ending the video
+            if path.name in commands:
+                frame = draw_overlay(frame, *commands[path.name])
+            writer.write(frame)
+            written += 1
+    finally:
+        writer.release()
+    os.replace(partial, out)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drive.video", description=__doc__.splitlines()[0])
+    parser.add_argument("image_folder", type=Path, help="a recorded run: IMG/center_*.jpg (+ driving_log.csv)")
+    parser.add_argument("--fps", type=float, default=60.0, help="frames per second of the video (default %(default)s)")
+    parser.add_argument("--overlay", action="store_true", help="draw the steering sent for each frame")
+    parser.add_argument("--out", type=Path, help="output file (default: IMAGE_FOLDER.mp4 beside the folder)")
+    args = parser.parse_args(argv)
+    out = args.out or args.image_folder.with_name(args.image_folder.name + ".mp4")
+    try:
+        if args.fps <= 0:
+            raise VideoError(f"--fps {args.fps} must be positive")
+        count = make_video(args.image_folder, out, args.fps, args.overlay)
+    except VideoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
