@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from training.callbacks import standard_callbacks
 from training.config import TrainConfig
 from training.dataplots import save_data_plots
 from training.dataset import make_datasets
-from training.distribute import make_distribution
-from training.logs import LOG_NAME
+from training.distribute import StrategyError, make_distribution
+from training.logs import LOG_NAME, LogError
 from training.model import build_model
 from training.options import build_parser, config_from_args
 from training.plots import save_loss_plot
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return train(args)
-    except (ValueError, OSError, TrainingFailed) as e:  # LogError, RunError, StrategyError, bad config
+    except (LogError, RunError, StrategyError, TrainingFailed, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the first epoch finished (later, train() keeps the best model)
@@ -61,7 +60,10 @@ def train(args: argparse.Namespace) -> int:
     if resume_dir and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
     progress = runs.read_progress(resume_dir) if resume_dir else {"epochs_done": 0, "best_val_loss": math.inf}
-    config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
+    try:
+        config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
+    except ValueError as e:  # an unreadable --config file or unknown keys
+        raise RunError(str(e)) from None
     if progress["epochs_done"] >= config.epochs:
         raise RunError(f"{resume_dir} already trained {progress['epochs_done']} of {config.epochs} epochs: "
                        "pass --epochs with a larger number to train longer")
@@ -76,22 +78,21 @@ def train(args: argparse.Namespace) -> int:
     global_batch, lr = dist.global_batch(config.batch_size), dist.scaled_lr(config.lr)
     if dist.replicas > 1:
         print(f"{config.strategy}: {dist.replicas} replicas → global batch {global_batch}, learning rate {lr:g}")
-    datasets = make_datasets(dataclasses.replace(config, batch_size=global_batch, lr=lr))
+    try:
+        datasets = make_datasets(dataclasses.replace(config, batch_size=global_batch, lr=lr))
+    except ValueError as e:  # LogError, and settings the data cannot satisfy (e.g. --bins 0)
+        raise LogError(str(e)) from None
     print(f"data: {datasets.train_samples} training samples, {datasets.val_samples} validation samples")
 
     # -- run folder: created only once the data has loaded -------------------------------------------
-    if not dist.is_chief:  # the other workers of a multi-worker run save into a scratch folder
-        run_dir = Path(tempfile.mkdtemp(prefix="worker-run-"))
-    else:
-        run_dir = resume_dir or runs.create_run_dir(config.out)
+    run_dir = resume_dir or runs.create_run_dir(config.out)
     callbacks, best, last, nan_stop = standard_callbacks(
         run_dir, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
     )
     try:
-        if dist.is_chief:
-            runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
-        if dist.is_chief and not resume_dir:
+        runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
+        if not resume_dir:
             save_data_plots(config, run_dir)
 
         # -- model -------------------------------------------------------------------------------------
@@ -121,12 +122,9 @@ def train(args: argparse.Namespace) -> int:
         if interrupted and not last.epochs_done:
             raise KeyboardInterrupt
     except BaseException:
-        if not dist.is_chief or (not resume_dir and not last.epochs_done):  # nothing worth keeping
+        if not resume_dir and not last.epochs_done:  # a new run with nothing worth keeping
             runs.discard_run_dir(run_dir)
         raise
-    if not dist.is_chief:
-        runs.discard_run_dir(run_dir)
-        return 0
 
     # -- results -------------------------------------------------------------------------------------------
     epochs_done = last.epochs_done or progress["epochs_done"]

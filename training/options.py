@@ -39,9 +39,10 @@ HELP = {
     "workers": "parallel workers that load and augment batches",
     "cache_mb": "keep decoded frames in memory up to this many megabytes",
     "strategy": (
-        "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy); multiworker: "
-        "several machines (MultiWorkerMirroredStrategy, set TF_CONFIG on each). With N replicas the "
-        "global batch is N × --batch-size and the learning rate N × --lr"
+        "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy; the CPU when "
+        "there is none); multiworker: several machines, refused for now because Keras 3's model.fit fails "
+        "under MultiWorkerMirroredStrategy (keras-team/keras#20585). With N replicas the global batch is "
+        "N × --batch-size and the learning rate N × --lr"
     ),
     "tensorboard": "also write TensorBoard logs to RUN/tensorboard",
 }
