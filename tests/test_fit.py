@@ -207,3 +207,13 @@ def test_a_full_disk_mid_save_keeps_the_previous_model(tmp_path, monkeypatch):
         runs.save_model_atomic(model, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_path, monkeypatch):
+    def no_space(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", no_space)
+    with pytest.raises(runs.RunError, match="No space left on device.*--out"):
+        runs.create_run_dir(tmp_path / "models")
+    assert list((tmp_path / "models").iterdir()) == []

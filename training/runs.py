@@ -68,7 +68,10 @@ def save_model_atomic(model: keras.Model, path: Path) -> Path:
 
 
 def create_run_dir(out: str | Path) -> Path:
-    """A new, empty `out/<timestamp>/` (suffixed if that second is taken); earlier runs untouched."""
+    """A new, empty `out/<timestamp>/` (suffixed if that second is taken); earlier runs untouched.
+
+    A small probe write fails here, before any training, when the folder is read-only or the disk full.
+    """
     out = Path(out)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
@@ -79,17 +82,17 @@ def create_run_dir(out: str | Path) -> Path:
                 run_dir.mkdir()
             except FileExistsError:
                 continue
-            _check_writable(run_dir)
+            try:
+                probe = run_dir / ".write-test"
+                probe.write_bytes(b"\0" * 65536)
+                probe.unlink()
+            except OSError:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
             return run_dir
     except OSError as e:
         raise RunError(f"cannot create a run folder in {out} ({e.strerror or e}): pass --out a writable folder") from e
     raise RunError(f"{out} already holds 100 runs started this second: pass --out another folder")
-
-
-def _check_writable(run_dir: Path) -> None:
-    probe = run_dir / ".write-test"
-    probe.write_bytes(b"\0" * 4096)
-    probe.unlink()
 
 
 def discard_run_dir(run_dir: Path) -> None:
