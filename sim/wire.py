@@ -16,6 +16,7 @@ import websocket
 import simulator_config
 
 MAX_WHEEL_ANGLE_DEG = simulator_config.max_wheel_angle_deg()
+DEFAULT_PING_INTERVAL_S = 25.0  # the simulator's own, used until the server's open packet says otherwise
 # Engine.IO packet types (protocol 3, which the simulator's client speaks whatever its URL says).
 _OPEN, _CLOSE, _PING, _PONG, _MESSAGE = "0", "1", "2", "3", "4"
 # Socket.IO packet types inside an Engine.IO message.
@@ -33,6 +34,8 @@ class SimulatorClient:
         self._ws: websocket.WebSocket | None = None
         self.address = ""
         self.open_info: dict = {}  # the server's Engine.IO open packet (sid, pingInterval, ...)
+        self._ping_interval_s = DEFAULT_PING_INTERVAL_S
+        self._last_ping = 0.0
 
     def connect(self, host: str, port: int, timeout: float = 5.0) -> "SimulatorClient":
         """Dial the server like the simulator and read its Engine.IO open packet."""
@@ -50,6 +53,8 @@ class SimulatorClient:
             raise SimulatorConnectionError(f"the server on {self.address} did not open an Engine.IO session "
                                            f"(sent {str(packet)[:40]!r}): is it a drive server?")
         self.open_info = json.loads(packet[1:])
+        self._ping_interval_s = self.open_info.get("pingInterval", DEFAULT_PING_INTERVAL_S * 1000) / 1000
+        self._last_ping = time.monotonic()
         return self
 
     def send_telemetry(self, steering_deg: float, throttle: float, speed_mph: float, jpeg: bytes) -> None:
@@ -62,12 +67,19 @@ class SimulatorClient:
         })
 
     def send_event(self, name: str, data: object) -> None:
-        """Emit any event with any JSON payload (for raw or deliberately bad messages)."""
+        """Emit any event with any JSON payload (for raw or deliberately bad messages).
+
+        Like the simulator, pings first when a ping interval has passed: an Engine.IO 3 server
+        closes a connection that has not pinged for pingInterval + pingTimeout.
+        """
+        if time.monotonic() - self._last_ping >= self._ping_interval_s:
+            self.ping()
         self._send(_MESSAGE + _SIO_EVENT + json.dumps([name, data], separators=(",", ":")))
 
     def ping(self) -> None:
         """An Engine.IO ping, as the simulator sends every 25 s; the server answers `3`."""
         self._send(_PING)
+        self._last_ping = time.monotonic()
 
     def receive(self, timeout: float = 5.0) -> tuple[str, dict]:
         """The next event (name, data); answers server pings and skips pongs and connect packets.

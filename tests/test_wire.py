@@ -20,7 +20,8 @@ OPEN = '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":60000}'
 class CaptureServer:
     """One websocket connection: records the request line and every text frame the client sends."""
 
-    def __init__(self, script: list[str], hang_up: bool = False) -> None:
+    def __init__(self, script: list[str], hang_up: bool = False, open_packet: str = OPEN) -> None:
+        self.open_packet = open_packet
         self.script = script  # frames sent after the open packet, one per frame received ("" = none)
         self.hang_up = hang_up  # close right after the script instead of waiting for the client to
         self.request_line = ""
@@ -42,7 +43,7 @@ class CaptureServer:
             accept = base64.b64encode(hashlib.sha1(headers["sec-websocket-key"].encode() + WS_GUID).digest())
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-            conn.sendall(_frame(OPEN))
+            conn.sendall(_frame(self.open_packet))
             for reply in self.script:
                 text = _read_frame(stream)
                 if text is None:
@@ -101,6 +102,16 @@ def test_client_answers_server_pings_and_skips_connect_packets() -> None:
         assert sim.receive() == ("manual", {})
         assert server.done.wait(5)
     assert server.received == ['42["telemetry",{}]', "3"]
+
+
+def test_client_pings_once_a_ping_interval_has_passed() -> None:
+    # pingInterval 0: every event is due a ping first, as an Engine.IO 3 server needs to keep the connection
+    server = CaptureServer(script=["", "", "", ""], open_packet=OPEN.replace("25000", "0"))
+    with SimulatorClient().connect("127.0.0.1", server.port) as sim:
+        sim.send_event("telemetry", {})
+        sim.send_event("telemetry", {})
+        assert server.done.wait(5)
+    assert server.received == ["2", '42["telemetry",{}]'] * 2
 
 
 def test_no_server_is_a_clear_error(free_port: int) -> None:
