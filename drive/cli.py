@@ -15,12 +15,16 @@ READY = "drive server ready on"  # drive.launch waits for this line
 DESCRIPTION = """\
 Drive the Udacity simulator with a trained steering model.
 
-1. Start this server:  python drive.py models/RUN            (or a .keras/.h5/.onnx/.tflite file)
+1. Start this server:  python drive.py models/latest     (the last `python -m training.fit` run,
+                                                          or any run folder / model file)
 2. Start the simulator, pick a track and "Autonomous Mode": it connects to 127.0.0.1:4567 by itself.
 
 The model steers; a PI controller holds --speed, slowing down in sharp bends. Press W or S in the
 simulator to take over (the server answers 'manual' while you do). A status line is printed about
 once a second; Ctrl-C stops the server.
+
+Record the drive:  python drive.py models/latest runs/drive1
+Make a video:      python -m drive.video runs/drive1 --overlay      (writes runs/drive1.mp4)
 """
 
 
@@ -28,10 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     connection = simulator_config.connection()
     parser = argparse.ArgumentParser(prog="drive.py", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path,
+    parser.add_argument("model", type=Path, metavar="MODEL",
                         help="trained model: a run folder from `python -m training.fit` (its model.keras), "
                              "a .keras file, a Keras-2-era .h5, or an exported .onnx/.tflite")
-    parser.add_argument("image_folder", type=Path, nargs="?",
+    parser.add_argument("image_folder", type=Path, nargs="?", metavar="IMAGE_FOLDER",
                         help="record the run here like the simulator does (IMG/ + driving_log.csv); a new or "
                              "empty folder, or an earlier recording to add to (nothing is ever deleted)")
     parser.add_argument("--host", default=connection["host"],

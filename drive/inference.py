@@ -17,10 +17,10 @@ from typing import Callable, Protocol
 import numpy as np
 
 from training.preprocess import FRAME_SHAPE
+from training.runs import BEST_MODEL  # the model a run folder's drive and evaluation use
 
 log = logging.getLogger(__name__)
 
-RUN_MODEL_NAME = "model.keras"  # what training.fit writes into a run folder
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 # Two intra-op threads use both cores of the target machine; more only adds scheduling noise.
 INFERENCE_THREADS = min(2, os.cpu_count() or 1)
@@ -140,10 +140,10 @@ def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
     """
     path = Path(path)
     if path.is_dir():
-        if not (path / RUN_MODEL_NAME).is_file():
-            raise ModelLoadError(f"{path} is a folder without {RUN_MODEL_NAME}: pass a run folder from "
+        if not (path / BEST_MODEL).is_file():
+            raise ModelLoadError(f"{path} is a folder without {BEST_MODEL}: pass a run folder from "
                                  "`python -m training.fit` or a model file (.keras, .h5, .onnx, .tflite)")
-        path = path / RUN_MODEL_NAME
+        path = path / BEST_MODEL
     if not path.is_file():
         raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
     suffix = path.suffix.lower()

@@ -17,9 +17,13 @@ import functools
 import logging
 import os
 import signal
-import eventlet
-import eventlet.wsgi
-from eventlet.green import socket as green_socket
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # eventlet announces its maintenance mode on import (a plain Warning)
+    import eventlet
+    import eventlet.wsgi
+    from eventlet.green import socket as green_socket
 import socketio
 
 from drive import wsmask

@@ -2,7 +2,8 @@
 
 The simulator sends every value as a string, numbers in the machine's locale ("12,5" on a German
 Windows) and the centre camera as base64 JPEG, 320×160 RGB. Anything else is reported as
-`BadTelemetry` so the server can answer with a safe command instead of crashing.
+`BadTelemetry` so the server can answer with a safe command instead of crashing. The car's current
+steering and throttle are not read: the model and the speed controller need only frame and speed.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import numpy as np
 import simulator_config
 
 FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
-MAX_WHEEL_ANGLE_DEG = simulator_config.max_wheel_angle_deg()
 # A real frame is 15–25 KB of JPEG (≈ 27 KB as base64); anything beyond this is not a camera frame.
 DEFAULT_MAX_IMAGE_BYTES = 1 << 20
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
@@ -32,8 +32,6 @@ class Telemetry:
     frame: np.ndarray  # (160, 320, 3) RGB uint8
     jpeg: bytes  # the image as received, or re-encoded as JPEG when it came in another form
     speed_mph: float
-    steering: float  # the car's current steering, normalised −1..1 (NaN if unreadable)
-    throttle: float  # NaN if unreadable
     note: str = ""  # what was adapted (another size or format), for one log line
 
 
@@ -73,8 +71,7 @@ def parse(data: dict, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Telemet
     except (binascii.Error, ValueError):
         raise BadTelemetry("image is not valid base64") from None
     frame, jpeg, note = _decode(raw)
-    return Telemetry(frame, jpeg, speed, _optional(data.get("steering_angle")) / MAX_WHEEL_ANGLE_DEG,
-                     _optional(data.get("throttle")), note)
+    return Telemetry(frame, jpeg, speed, note)
 
 
 def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
@@ -97,10 +94,3 @@ def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
         raw = encoded.tobytes()
     return frame, raw, "; ".join(notes)
 
-
-def _optional(text: object) -> float:
-    """A number the server only logs: NaN when missing or unreadable rather than a rejected frame."""
-    try:
-        return parse_number(text)
-    except BadTelemetry:
-        return math.nan

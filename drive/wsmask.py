@@ -8,8 +8,13 @@ original), hundreds of times faster.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from eventlet import websocket
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # eventlet announces its maintenance mode on import (a plain Warning)
+    from eventlet import websocket
 
 _original_apply_mask = websocket.RFC6455WebSocket._apply_mask
 

@@ -196,3 +196,13 @@ def test_recording_log_csv_and_transport_limit(model: Path, tmp_path: Path) -> N
     assert len((folder / "driving_log.csv").read_text().splitlines()) == 9
     rows = csv_log.read_text().splitlines()
     assert rows[0] == "time_s,speed_mph,steering,throttle,latency_ms" and len(rows) == 10
+
+
+def test_root_drive_py_help_explains_the_options_without_loading_tensorflow() -> None:
+    done = subprocess.run([sys.executable, "drive.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0
+    for option in ("MODEL", "IMAGE_FOLDER", "--host", "--port", "--speed", "--max-throttle", "--allow-unsafe",
+                   "--log-csv"):
+        assert option.lower() in done.stdout.lower()
+    assert "Autonomous Mode" in done.stdout
