@@ -4,6 +4,11 @@ The simulator sends every value as a string, numbers in the machine's locale ("1
 Windows) and the centre camera as base64 JPEG, 320×160 RGB. Anything else is reported as
 `BadTelemetry` so the server can answer with a safe command instead of crashing. The car's current
 steering and throttle are not read: the model and the speed controller need only frame and speed.
+
+Images in another format OpenCV reads (PNG, ...) or of another size are accepted, not rejected:
+resized to 320×160 (area interpolation) and re-encoded as JPEG for recording, with a warning line
+per frame, since driving on a rescaled view beats stopping. Truncated JPEGs, undecodable data,
+non-base64 text and images over `max_image_bytes` are rejected (the server then replies safely).
 """
 from __future__ import annotations
 

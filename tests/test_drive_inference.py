@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from drive.inference import ModelLoadError, load_runner
+from drive.inference import KerasRunner, ModelLoadError, load_runner
 from training.model import build_model
 from training.preprocess import FRAME_SHAPE
 
@@ -36,6 +36,19 @@ def test_keras_file_runs_on_onnx_runtime_with_keras_results(model, frames, tmp_p
     assert "ONNX Runtime" in runner.source
     np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=1e-4)
     assert runner.predict_one(frames[1]) == pytest.approx(float(_expected(model, frames)[1]), abs=1e-4)
+
+
+def test_batches_of_any_size_including_more_than_one_call(model, frames, tmp_path: Path) -> None:
+    model.save(tmp_path / "m.keras")
+    many = np.concatenate([frames] * 30)  # 90 frames: two ONNX Runtime calls
+    np.testing.assert_allclose(load_runner(tmp_path / "m.keras").predict(many), _expected(model, many), atol=1e-4)
+    assert load_runner(tmp_path / "m.keras").predict(frames[:0]).shape == (0,)
+
+
+def test_tf_function_fallback_gives_keras_results(model, frames) -> None:
+    runner = KerasRunner(model)
+    assert runner.predict_one(frames[0]) == pytest.approx(float(_expected(model, frames)[0]), abs=1e-5)
+    np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=1e-5)
 
 
 def test_run_folder_loads_its_model_keras(model, frames, tmp_path: Path) -> None:
