@@ -1,6 +1,7 @@
 """Start the drive server in a subprocess, wait until it listens, and stop it again.
 
-eventlet patches sockets process-wide, so demos and tests run the server in its own process. The
+The server's eventlet hub and its websocket patch (drive.wsmask) are process-wide, so demos,
+tests and benchmarks run it in its own process. The
 readiness wait reads the server's output line by line (no polling); afterwards a thread keeps
 draining it, so the server never blocks on a full pipe, and keeps the lines for inspection.
 """

@@ -61,7 +61,8 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
         log.info("simulator disconnected (%s)", sid)
 
     @sio.on("telemetry")
-    def telemetry(sid: str, data: object = None) -> None:
+    def telemetry(sid: str, data: object = None, *extra: object) -> None:
+        # Extra arguments are ignored rather than left to raise a TypeError that would close the connection.
         event, payload = pilot.on_telemetry(data)
         sio.emit(event, payload, room=sid)
 

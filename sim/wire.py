@@ -66,15 +66,15 @@ class SimulatorClient:
             "image": base64.b64encode(jpeg).decode("ascii"),
         })
 
-    def send_event(self, name: str, data: object) -> None:
-        """Emit any event with any JSON payload (for raw or deliberately bad messages).
+    def send_event(self, name: str, data: object, *more: object) -> None:
+        """Emit any event with any JSON payload (for raw or deliberately bad messages; `more`: extra arguments).
 
         Like the simulator, pings first when a ping interval has passed: an Engine.IO 3 server
-        closes a connection that has not pinged for pingInterval + pingTimeout.
+        (3.13) closes a connection that has not pinged for pingInterval + 5 s.
         """
         if time.monotonic() - self._last_ping >= self._ping_interval_s:
             self.ping()
-        self._send(_MESSAGE + _SIO_EVENT + json.dumps([name, data], separators=(",", ":")))
+        self._send(_MESSAGE + _SIO_EVENT + json.dumps([name, data, *more], separators=(",", ":")))
 
     def ping(self) -> None:
         """An Engine.IO ping, as the simulator sends every 25 s; the server answers `3`."""

@@ -100,6 +100,12 @@ def test_empty_telemetry_gets_manual(client) -> None:
     floats(client.request(0.0, 0.0, 3.0, scene_jpeg()))
 
 
+def test_telemetry_with_extra_arguments_is_still_answered(client) -> None:
+    client.send_event("telemetry", {}, {"unexpected": "second argument"})
+    assert client.receive() == ("manual", {})
+    floats(client.request(0.0, 0.0, 3.0, scene_jpeg()))
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
