@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import simulator_config  # noqa: E402
-from benchmarks import classic_drive  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
+    from benchmarks import classic_drive  # noqa: E402
 from drive.launch import serve_command, serve_in_subprocess  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 

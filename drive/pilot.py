@@ -7,6 +7,7 @@ speed controller's throttle. Values in replies are strings, as the simulator's `
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from drive.controller import Command, SpeedController, clamp, safe_command
@@ -52,9 +53,12 @@ class Pilot:
         except BadTelemetry as e:
             return self._bad_frame(str(e))
         try:
-            steering = clamp(self.runner.predict_one(telemetry.frame))
+            prediction = self.runner.predict_one(telemetry.frame)
         except Exception as e:  # the simulator stops its loop without a reply, so nothing may escape
             return self._bad_frame(f"inference failed ({type(e).__name__}: {e})")
+        if not math.isfinite(prediction):  # clamp() would turn NaN into full lock
+            return self._bad_frame(f"the model returned {prediction}")
+        steering = clamp(prediction)
         throttle = self.controller.throttle(telemetry.speed_mph, steering, time.monotonic())
         command = Command(steering, throttle)
         if telemetry.note:

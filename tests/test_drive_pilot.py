@@ -167,3 +167,16 @@ def test_pilot_records_good_frames_only(runner, tmp_path: Path) -> None:
     recorder.close()
     assert recorder.written == 2
     assert len(list((tmp_path / "run" / "IMG").glob("*.jpg"))) == 2
+
+
+def test_a_model_returning_nan_gets_a_safe_reply_not_full_lock(tmp_path: Path) -> None:
+    import keras
+
+    frames = keras.Input((160, 320, 3))
+    head = keras.layers.Dense(1)
+    nan_model = keras.Model(frames, head(keras.layers.GlobalAveragePooling2D()(frames)))
+    head.set_weights([np.full((3, 1), np.nan, np.float32), np.zeros(1, np.float32)])  # a diverged training run
+    nan_model.save(tmp_path / "nan.keras")
+    pilot = Pilot(load_runner(tmp_path / "nan.keras"), SpeedController(15.0))
+    steering, throttle = _floats(pilot.on_telemetry(message(jpeg(scene()))))
+    assert steering == 0.0 and throttle == 0.0
