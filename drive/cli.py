@@ -105,7 +105,13 @@ def _run(args: argparse.Namespace) -> int:
             recorder.close()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
+    try:
+        monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
+    except OSError as e:
+        if recorder:
+            recorder.close()
+        print(f"error: cannot write --log-csv {args.log_csv} ({e.strerror or e}): pick a writable path", file=sys.stderr)
+        return 2
     app = create_app(Pilot(runner, controller, monitor, recorder),
                      max_message_bytes=int(args.max_message_mb * (1 << 20)))
     if recorder:

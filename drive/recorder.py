@@ -45,12 +45,15 @@ class Recorder:
         self.folder = Path(folder).absolute()
         self.existing_rows = _prepare(self.folder)
         self.images = self.folder / IMAGE_DIR
-        self.images.mkdir(parents=True, exist_ok=True)
+        try:
+            self.images.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.folder / LOG_NAME, "a", encoding="utf-8", newline="\n")
+        except OSError as e:
+            raise RecordingError(f"cannot record into {self.folder} ({e.strerror or e}): pass a folder you can write to") from None
         self.written = 0
         self.dropped = 0
         self._last_ms = 0
         self._queue: queue.Queue[_Frame | None] = queue.Queue(maxsize=QUEUE_FRAMES)
-        self._log = open(self.folder / LOG_NAME, "a", encoding="utf-8", newline="\n")
         self._thread = threading.Thread(target=self._write_all, name="recorder", daemon=True)
         self._thread.start()
 
