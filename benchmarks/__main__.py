@@ -1,0 +1,59 @@
+"""Every figure of the project in one table: `python -m benchmarks [--quick] [--model RUN_OR_FILE]`.
+
+Input pipeline and training images/s, drive round-trip latency (each beside the classic approach,
+measured in the same run), renderer frames/s, and the closed-loop scores of a trained model on
+`lake` and `mountain` (default model: `models/latest`; skipped, saying so, where there is none).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import closed_loop, drive_latency, input_pipeline, renderer  # noqa: E402
+
+SECTIONS = [
+    ("input pipeline & training", input_pipeline),
+    ("drive server", drive_latency),
+    ("renderer", renderer),
+]
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier figures)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "latest",
+                        help="trained model or run folder for the closed-loop scores (default: models/latest)")
+    args = parser.parse_args()
+
+    rows: list[tuple[str, dict]] = []
+    for name, module in SECTIONS:
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        rows += [(name, row) for row in module.run(quick=args.quick)]
+    print("running closed loop …", file=sys.stderr, flush=True)
+    rows += [("closed loop", row) for row in closed_loop.run(args.model, quick=args.quick)]
+
+    print(f"{datetime.date.today()}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
+          f"{' (quick run)' if args.quick else ''}\n")
+    print("| section | metric | value | unit | classic | ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for section, row in rows:
+        ratio = row.get("ratio")
+        print(f"| {section} | {row['metric']} | {row['value']} | {row['unit']} | {_cell(row.get('classic'))} | "
+              f"{'' if ratio is None else f'{ratio}×'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
