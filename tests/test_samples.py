@@ -56,6 +56,16 @@ def test_side_cameras_shift_steering_by_the_correction_and_clip():
     assert samples[samples["camera"] == "left"]["image"].tolist() == rows["left"].tolist()
 
 
+def test_rows_without_side_images_stay_centre_only():
+    # drive.py records autonomous runs with the centre image in all three fields
+    rows = log_rows({"lake": 2, "autonomous": 2})
+    auto = rows["recording"] == "autonomous"
+    rows.loc[auto, "left"] = rows.loc[auto, "right"] = rows.loc[auto, "center"]
+    samples = with_side_cameras(rows, correction=0.2)
+    assert sorted(samples[samples["recording"] == "autonomous"]["camera"]) == ["center", "center"]
+    assert sorted(samples[samples["recording"] == "lake"]["camera"]) == ["center"] * 2 + ["left"] * 2 + ["right"] * 2
+
+
 def test_balance_caps_each_bin_keeps_order_and_is_seeded():
     steering = np.r_[np.zeros(500), np.full(40, 0.3), np.linspace(-1, 1, 60)]
     samples = pd.DataFrame({"image": [f"{i}" for i in range(len(steering))], "steering": steering})

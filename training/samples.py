@@ -80,12 +80,17 @@ def with_side_cameras(rows: pd.DataFrame, correction: float) -> pd.DataFrame:
     """Every row as three samples: centre as recorded, left +correction, right −correction (clipped to ±1).
 
     The left camera sees the road as if the car were left of where it is, so the label is to steer
-    back right (positive); the right camera the opposite.
+    back right (positive); the right camera the opposite. Rows whose side fields repeat the centre
+    image (an autonomous run recorded by `drive.py`, which sees only the centre camera) stay centre-only.
     """
+    has_sides = (rows["left"] != rows["center"]).to_numpy()
+    sided = rows[has_sides]
     steering = rows["steering"].to_numpy(dtype=float)
-    sides = [("center", steering), ("left", steering + correction), ("right", steering - correction)]
-    return pd.concat([_samples(rows, camera, np.clip(values, *STEERING_RANGE)) for camera, values in sides],
-                     ignore_index=True)
+    side_steering = sided["steering"].to_numpy(dtype=float)
+    parts = [_samples(rows, "center", steering),
+             _samples(sided, "left", np.clip(side_steering + correction, *STEERING_RANGE)),
+             _samples(sided, "right", np.clip(side_steering - correction, *STEERING_RANGE))]
+    return pd.concat(parts, ignore_index=True)
 
 
 def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
