@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -39,7 +38,6 @@ CONNECT_TIMEOUT_S = 5.0
 CONNECT_GRACE_S = 0.5
 FIRST_REPLY_TIMEOUT_S = 120.0  # the first frame may wait for the server's model to warm up
 REPLY_TIMEOUT_S = 30.0
-PING_SHARE = 0.8  # ping a little more often than the server's interval asks, as the simulator does
 DEFAULT_MIN_MPH = 5.0  # without --max-seconds a run stops when it is slower than this on average
 
 
@@ -66,6 +64,9 @@ def drive_session(
     if not laps > 0:
         raise ValueError(f"laps must be positive, not {laps}")
     the_track = load_track(track)
+    for path in (report, plot, video):
+        if path:  # made now, so a finished drive is never lost to a missing folder
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     goal_m = laps * the_track.length_m
     limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
     client = SimulatorClient().connect(host, port, CONNECT_TIMEOUT_S)
@@ -102,13 +103,7 @@ def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps:
     """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
     steering, throttle = 0.0, 0.0
     timeout = FIRST_REPLY_TIMEOUT_S
-    # Engine.IO 3 servers drop a client that has not pinged for their ping interval plus a grace period.
-    ping_every_s = PING_SHARE * client.open_info.get("pingInterval", 25000) / 1000
-    last_ping = time.monotonic()
     while card.progress_m < goal_m and card.elapsed_s < limit_s - 1e-9:
-        if time.monotonic() - last_ping > ping_every_s:
-            client.ping()
-            last_ping = time.monotonic()
         frame = renderer.render(vehicle.pose, "center")
         if recorder:
             recorder.add(frame)
