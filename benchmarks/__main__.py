@@ -18,16 +18,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import closed_loop, drive_latency, input_pipeline, renderer  # noqa: E402
+from benchmarks.table import markdown  # noqa: E402
 
 SECTIONS = [
     ("input pipeline & training", input_pipeline),
     ("drive server", drive_latency),
     ("renderer", renderer),
 ]
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
 
 
 def main() -> int:
@@ -37,21 +34,16 @@ def main() -> int:
                         help="trained model or run folder for the closed-loop scores (default: models/latest)")
     args = parser.parse_args()
 
-    rows: list[tuple[str, dict]] = []
+    rows: list[dict] = []
     for name, module in SECTIONS:
         print(f"running {name} …", file=sys.stderr, flush=True)
-        rows += [(name, row) for row in module.run(quick=args.quick)]
+        rows += [row | {"section": name} for row in module.run(quick=args.quick)]
     print("running closed loop …", file=sys.stderr, flush=True)
-    rows += [("closed loop", row) for row in closed_loop.run(args.model, quick=args.quick)]
+    rows += [row | {"section": "closed loop"} for row in closed_loop.run(args.model, quick=args.quick)]
 
     print(f"{datetime.date.today()}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
           f"{' (quick run)' if args.quick else ''}\n")
-    print("| section | metric | value | unit | classic | ratio |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for section, row in rows:
-        ratio = row.get("ratio")
-        print(f"| {section} | {row['metric']} | {row['value']} | {row['unit']} | {_cell(row.get('classic'))} | "
-              f"{'' if ratio is None else f'{ratio}×'} |")
+    print(markdown(rows, ours="this project", classic="classic approach"))
     return 0
 
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.table import markdown
 from sim.demo import DRIVES, score_model
 
 
@@ -36,5 +37,4 @@ if __name__ == "__main__":
     parser.add_argument("model", type=Path, nargs="?", default=Path("models/latest"))
     parser.add_argument("--quick", action="store_true", help="half a lap of each track")
     args = parser.parse_args()
-    for row in run(args.model, args.quick):
-        print(f"| {row['metric']} | {row['value']} | {row['unit']} |")
+    print(markdown(run(args.model, args.quick)))

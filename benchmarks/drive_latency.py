@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.table import markdown  # noqa: E402
 import simulator_config  # noqa: E402
 
 with warnings.catch_warnings():
@@ -115,16 +116,7 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| metric | this server | unit | classic drive.py | classic / this |", "| --- | --- | --- | --- | --- |"]
-    for row in rows:
-        classic = "" if row.get("classic") is None else row["classic"]
-        ratio = "" if row.get("ratio") is None else f"{row['ratio']}×"
-        lines.append(f"| {row['metric']} | {row['value']} | {row['unit']} | {classic} | {ratio} |")
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run, noisier figures)")
-    print(markdown(run(quick=parser.parse_args().quick)))
+    print(markdown(run(quick=parser.parse_args().quick), ours="this server", classic="classic drive.py"))

@@ -25,6 +25,7 @@ import matplotlib.image as mpimg  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
+from benchmarks.table import markdown  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.dataset import load_frames, make_datasets  # noqa: E402
 from training.imgaug_compat import iaa  # noqa: E402
@@ -182,16 +183,7 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| metric | value | unit | classic | ratio |", "| --- | ---: | --- | ---: | ---: |"]
-    for row in rows:
-        classic = f"{row['classic']:.1f}" if "classic" in row else ""
-        ratio = f"{row['ratio']:.2f}×" if "ratio" in row else ""
-        lines.append(f"| {row['metric']} | {row['value']:.2f} | {row['unit']} | {classic} | {ratio} |")
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer batches and steps (about a minute)")
-    print(markdown(run(parser.parse_args().quick)))
+    print(markdown(run(parser.parse_args().quick), ours="this pipeline", classic="tutorials' way"))

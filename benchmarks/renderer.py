@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.table import markdown  # noqa: E402
 from sim.camera import CAMERA_NAMES, Camera  # noqa: E402
 from sim.images import encode_jpeg  # noqa: E402
 from sim.pose import Pose  # noqa: E402
@@ -122,16 +123,7 @@ def _measure(quick: bool) -> list[dict]:
     ]
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| metric | sim.render | unit | plain NumPy / brute force | ratio |", "| --- | --- | --- | --- | --- |"]
-    for row in rows:
-        classic = "" if row.get("classic") is None else row["classic"]
-        ratio = "" if row.get("ratio") is None else f"{row['ratio']}×"
-        lines.append(f"| {row['metric']} | {row['value']} | {row['unit']} | {classic} | {ratio} |")
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run, noisier figures)")
-    print(markdown(run(quick=parser.parse_args().quick)))
+    print(markdown(run(quick=parser.parse_args().quick), ours="sim.render", classic="plain NumPy / brute force"))

@@ -12,15 +12,13 @@ from matplotlib.figure import Figure
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataset import load_frames
-from training.logs import read_recordings
-from training.samples import Balanced, prepare_samples
+from training.samples import Balanced, SampleSet
 
 GRID_ROWS, GRID_COLUMNS = 4, 4
 
 
-def save_data_plots(config: TrainConfig, out_dir: Path) -> list[Path]:
-    """Write `steering_histograms.png` and `augmentation_grid.png` for `config`'s data into `out_dir`."""
-    samples = prepare_samples(read_recordings(config.data, config.skip_missing), config)
+def save_data_plots(samples: SampleSet, config: TrainConfig, out_dir: Path) -> list[Path]:
+    """Write `steering_histograms.png` and `augmentation_grid.png` for prepared `samples` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [

@@ -24,7 +24,7 @@ from training.augment import Augmenter
 from training.config import TrainConfig
 from training.logs import LogError, scan_recordings, select_rows
 from training.preprocess import FRAME_SHAPE
-from training.samples import prepare_samples, summarize
+from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class Datasets:
     train_samples: int
     val_samples: int
     summary: dict[str, Any]
+    samples: SampleSet  # the split and balanced samples the datasets were built from
 
 
 def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
@@ -75,7 +76,7 @@ def make_datasets(config: TrainConfig) -> Datasets:
     train = _batches(frames, samples.train, config, augmenter, shuffle=True)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
-    return Datasets(train, val, len(samples.train), len(samples.val), summary)
+    return Datasets(train, val, len(samples.train), len(samples.val), summary, samples)
 
 
 class _FrameStore:

@@ -93,7 +93,7 @@ def train(args: argparse.Namespace) -> int:
     try:
         runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
         if not resume_dir:
-            save_data_plots(config, run_dir)
+            save_data_plots(datasets.samples, config, run_dir)
 
         # -- model -------------------------------------------------------------------------------------
         with dist.strategy.scope():

@@ -25,11 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(data=args.paths or None, skip_missing=args.skip_missing or None,
                              correction=args.correction, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
         recordings = scan_recordings(config.data)
-        summary = summarize(recordings, prepare_samples(select_rows(recordings, config.skip_missing), config))
+        samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
+        summary = summarize(recordings, samples)
         if args.plots is not None:
             from training.dataplots import save_data_plots  # decodes images: only when asked for
 
-            summary["plots"] = [str(path) for path in save_data_plots(config, args.plots)]
+            summary["plots"] = [str(path) for path in save_data_plots(samples, config, args.plots)]
     except ValueError as e:  # LogError and bad settings (config, split, bins)
         print(f"error: {e}", file=sys.stderr)
         return 2
