@@ -27,7 +27,7 @@ def run(model: Path, quick: bool = False) -> list[dict]:
             {"metric": f"{track}: autonomy over {laps:g} laps", "value": round(report["autonomy_percent"], 1), "unit": "%"},
             {"metric": f"{track}: interventions", "value": report["interventions"], "unit": "count"},
             {"metric": f"{track}: mean speed", "value": round(report["mean_speed_mph"], 1), "unit": "mph"},
-            {"metric": f"{track}: mean |offset|", "value": round(report["mean_abs_offset_m"], 2), "unit": "m"},
+            {"metric": f"{track}: mean abs offset from centre line", "value": round(report["mean_abs_offset_m"], 2), "unit": "m"},
         ]
     return rows
 

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = model if model.is_dir() else model.parent
     _stage(3, "drive: start the drive server, drive lake and mountain through it")
     scores = score_model(model, DRIVES, run_dir)
-    print("\n| track | laps | autonomy % | interventions | mean speed mph | mean |offset| m | max |offset| m |")
+    print("\n| track | laps | autonomy % | interventions | mean speed mph | mean abs offset m | max abs offset m |")
     print("|---|---|---|---|---|---|---|")
     for track, r in scores.items():
         print(f"| {track} | {r['laps_completed']} | {r['autonomy_percent']:.1f} | {r['interventions']} | "
