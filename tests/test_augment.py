@@ -76,3 +76,36 @@ def test_brightness_and_zoom_keep_the_label():
     np.testing.assert_allclose(labels, steering, atol=1e-5)  # zoom is about the centre: no shift
     assert out.mean() < 0.7 * images.mean()
     assert not np.array_equal(out, images)
+
+
+def test_a_pan_alone_is_an_exact_whole_pixel_shift_and_the_label_matches_it():
+    images, steering = batch(8)
+    config = TrainConfig(**(NO_OPS | dict(pan=0.1)), aug_probability=1.0, pan_steering_per_px=0.004)
+    out, labels = Augmenter(config)(images, steering, 5)
+    for image, shifted, before, after in zip(images, out, steering, labels):
+        dx = int(round((after - before) / 0.004))
+        np.testing.assert_allclose(after, before + dx * 0.004, atol=1e-6)
+        matches = [dy for dy in range(-16, 17) if np.array_equal(
+            shifted[max(dy, 0):160 + min(dy, 0), max(dx, 0):320 + min(dx, 0)],
+            image[max(-dy, 0):160 + min(-dy, 0), max(-dx, 0):320 + min(-dx, 0)])]
+        assert matches, f"no whole-pixel shift by {dx} px sideways reproduces the panned frame"
+
+
+def test_pan_zoom_brightness_and_flip_fire_independently_each_with_its_probability():
+    images = np.stack([frame(10 + i % 10) for i in range(512)])  # bluish frames: brightness is easy to measure
+    steering = np.full(512, 0.1, dtype=np.float32)
+    config = TrainConfig(pan=0.1, zoom=(1.25, 1.3), brightness=(0.4, 0.6), flip=True, aug_probability=0.5,
+                         pan_steering_per_px=0.004)
+    out, labels = Augmenter(config)(images, steering, 1)
+    row, original_row = out[:, 80].astype(float), images[:, 80].astype(float)
+    seen = row.max(axis=-1) > 0  # not the black border a pan leaves
+    dimming = np.array([np.median(r[s, 2]) / o[0, 2] for r, s, o in zip(row, seen, original_row)])
+    # The red channel rises left to right: mirrored, it falls; zoomed in, it rises slower.
+    slope = np.array([np.median((r[200:, 0] - r[:-200, 0])[s[200:] & s[:-200]]) for r, s in zip(row, seen)])
+    slope /= (original_row[0, 200:, 0] - original_row[0, :-200, 0]).mean() * dimming
+    flipped, zoomed, dimmed = slope < 0, np.abs(slope) < 0.88, dimming < 0.8
+    panned = ~np.isclose(np.where(flipped, -labels, labels), steering, atol=1e-4)
+    fired = np.stack([panned, zoomed, dimmed, flipped], axis=1)
+    assert (np.abs(fired.mean(axis=0) - 0.5) < 0.1).all(), fired.mean(axis=0)
+    both = fired[:, :, None] & fired[:, None, :]  # every pair of operations fires together about 1/4 of the time
+    assert (np.abs(both.mean(axis=0)[np.triu_indices(4, 1)] - 0.25) < 0.08).all()
