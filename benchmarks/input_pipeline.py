@@ -5,7 +5,7 @@ samples, reads each JPEG with matplotlib, augments it with imgaug augmenters mad
 image, preprocesses it with OpenCV (crop, YUV, blur, resize) and stacks a batch, fed to `fit` with
 `steps_per_epoch`. This pipeline: frames decoded once, batches gathered and augmented by parallel
 tf.data calls (imgaug draws a batch's parameters at once, one OpenCV warp per image applies pan, zoom
-and mirror together), preprocessing inside the model.
+and mirror together, to the rows the model crops to), preprocessing inside the model.
 
 `python -m benchmarks.input_pipeline [--quick]` prints a markdown table of medians and ratios.
 """

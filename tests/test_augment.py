@@ -6,6 +6,8 @@ import numpy as np
 from recording_writer import frame
 from training.augment import Augmenter
 from training.config import TrainConfig
+from training.model import build_model
+from training.preprocess import CROP_BOTTOM, CROP_TOP
 
 NO_OPS = dict(pan=0.0, zoom=(1.0, 1.0), brightness=(1.0, 1.0), flip=False)
 
@@ -109,3 +111,14 @@ def test_pan_zoom_brightness_and_flip_fire_independently_each_with_its_probabili
     assert (np.abs(fired.mean(axis=0) - 0.5) < 0.1).all(), fired.mean(axis=0)
     both = fired[:, :, None] & fired[:, None, :]  # every pair of operations fires together about 1/4 of the time
     assert (np.abs(both.mean(axis=0)[np.triu_indices(4, 1)] - 0.25) < 0.08).all()
+
+
+def test_augmenting_only_the_cropped_rows_gives_the_model_the_same_input():
+    images, steering = batch(16)
+    whole, whole_labels = Augmenter(TrainConfig())(images, steering, 2)
+    band, band_labels = Augmenter(TrainConfig(), rows=(CROP_TOP, CROP_BOTTOM))(images, steering, 2)
+    np.testing.assert_array_equal(band_labels, whole_labels)
+    np.testing.assert_array_equal(band[:, CROP_TOP:CROP_BOTTOM], whole[:, CROP_TOP:CROP_BOTTOM])
+    np.testing.assert_array_equal(band[:, :CROP_TOP], images[:, :CROP_TOP])
+    model = build_model()
+    np.testing.assert_array_equal(model.predict(band, verbose=0), model.predict(whole, verbose=0))

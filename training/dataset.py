@@ -4,7 +4,8 @@ Each JPEG is decoded once: the frames are kept in memory when they fit in `confi
 (otherwise every batch decodes its own). Batches are assembled and augmented by `config.workers`
 parallel calls; a batch's augmentation is seeded from the run's seed and the samples it holds, so a
 run is reproducible whatever order the workers finish in. Preprocessing lives in the model, so the
-batches are plain frames (B, 160, 320, 3) uint8 and steering (B,) float32.
+batches are plain frames (B, 160, 320, 3) uint8 and steering (B,) float32; augmentation touches only
+the rows the model crops to (the rest of a training frame keeps its original pixels).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.logs import LogError, scan_recordings, select_rows
-from training.preprocess import FRAME_SHAPE
+from training.preprocess import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def make_datasets(config: TrainConfig) -> Datasets:
         raise LogError(f"no validation rows: every recording is shorter than two blocks of val_block="
                        f"{config.val_block} rows; lower val_block, record longer, or set val_fraction to 0")
     frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"]]).unique(), config.cache_mb)
-    augmenter = Augmenter(config) if config.augment else None
+    # Only the rows the model crops to are augmented: the model never sees the others.
+    augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     train = _batches(frames, samples.train, config, augmenter, shuffle=True)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
