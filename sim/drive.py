@@ -10,9 +10,7 @@ time here, never driving quality.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +18,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 import simulator_config
+from sim.arguments import positive_float
 from sim.images import VideoFile, encode_jpeg
 from sim.plot import plot_drive
 from sim.pose import Pose
@@ -28,14 +27,12 @@ from sim.scoring import Scorecard
 from sim.tracks import TrackError, load_track
 from sim.vehicle import MPS_PER_MPH, Vehicle
 from sim.wire import SimulatorClient, SimulatorConnectionError
+from training.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 CONTROL_HZ = float(simulator_config.load()["headless"]["control_hz"])
 CONNECT_TIMEOUT_S = 5.0
-# A server written the classic way emits `steer` when a client connects, unasked; it is taken off
-# the wire before the first telemetry so that every later reply answers the frame just sent.
-CONNECT_GRACE_S = 0.5
 FIRST_REPLY_TIMEOUT_S = 120.0  # the first frame may wait for the server's model to warm up
 REPLY_TIMEOUT_S = 30.0
 DEFAULT_MIN_MPH = 5.0  # without --max-seconds a run stops when it is slower than this on average
@@ -92,7 +89,7 @@ def drive_session(
     result.update(laps_requested=laps, control_hz=CONTROL_HZ, finished=card.progress_m >= goal_m)
     log.info("drive on %s: %s", the_track.name, result)
     if report:
-        _write_json(report, result)
+        write_json_atomic(report, result)
     if plot:
         plot_drive(the_track, card.path, card.interventions, result, plot)
     return result
@@ -123,10 +120,13 @@ def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps:
 
 
 def _skip_greeting(client: SimulatorClient) -> None:
+    """Take off the wire what a server sent unasked on connect (the classic server emits `steer`),
+    so that every later reply answers the frame just sent."""
     try:
-        client.receive(CONNECT_GRACE_S)
+        client.flush(CONNECT_TIMEOUT_S)
     except TimeoutError:
-        pass  # a server that speaks only when spoken to
+        raise SimulatorConnectionError(f"the drive server on {client.address} does not answer Engine.IO pings "
+                                       "as the simulator's client needs (python-engineio 3.x)") from None
 
 
 def _number(text: object) -> float:
@@ -146,30 +146,17 @@ def _command(data: object) -> tuple[float, float]:
     return max(-1.0, min(1.0, _number(data["steering_angle"]))), _number(data["throttle"])
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     connection = simulator_config.connection()
     parser = argparse.ArgumentParser(prog="python -m sim.drive", description="Drive a track through a running drive server and score it.")
     parser.add_argument("--track", default="lake", help="track name (lake, mountain) or path to a track JSON file")
-    parser.add_argument("--laps", type=_positive, default=2.0, help="laps to drive (default 2)")
+    parser.add_argument("--laps", type=positive_float, default=2.0, help="laps to drive (default 2)")
     parser.add_argument("--host", default=connection["host"])
     parser.add_argument("--port", type=int, default=connection["port"])
     parser.add_argument("--report", type=Path, help="write the report as JSON here")
     parser.add_argument("--plot", type=Path, help="draw the track, the path and the interventions into this PNG")
     parser.add_argument("--video", type=Path, help="write what the centre camera saw into this MP4")
-    parser.add_argument("--max-seconds", type=_positive, help="stop after this much simulated time")
+    parser.add_argument("--max-seconds", type=positive_float, help="stop after this much simulated time")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -1,7 +1,6 @@
 """A drive on the track map: the road, the path driven, and where the car had to be put back."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 
 from sim.tracks import Track  # noqa: E402
+from training.atomic import write_atomic  # noqa: E402
 
 
 def plot_drive(track: Track, path: list[tuple[float, float]], interventions: list[tuple[float, float, float]], report: dict, out: Path) -> None:
@@ -37,7 +37,7 @@ def plot_drive(track: Track, path: list[tuple[float, float]], interventions: lis
         f"{report['mean_speed_mph']:.1f} mph mean, |offset| {report['mean_abs_offset_m']:.2f} m mean"
     )
     ax.legend(loc="best", fontsize=8)
-    tmp = out.with_name(f".{out.stem}.partial.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        write_atomic(out, lambda temp: fig.savefig(temp, dpi=110, bbox_inches="tight", format="png"))
+    finally:
+        plt.close(fig)

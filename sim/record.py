@@ -20,6 +20,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 import simulator_config
+from sim.arguments import positive_float
 from sim.camera import CAMERA_NAMES
 from sim.expert import Expert
 from sim.pose import Pose
@@ -70,17 +71,10 @@ def _progress(s_before: float, s_now: float, length: float) -> float:
     return (s_now - s_before + length / 2) % length - length / 2
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.record", description=__doc__.split("\n\n")[1])
     parser.add_argument("--track", default="lake", help="track name (lake, mountain) or path to a track JSON file")
-    parser.add_argument("--laps", type=_positive, default=3.0, help="laps to drive (default 3)")
+    parser.add_argument("--laps", type=positive_float, default=3.0, help="laps to drive (default 3)")
     parser.add_argument("--out", type=Path, required=True, help="recording folder (driving_log.csv and IMG/ go there)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the expert's speed profile and recovery episodes")
     parser.add_argument("--recovery", action="store_true", help="add episodes that drift toward an edge and recover")

@@ -87,8 +87,28 @@ class SimulatorClient:
         Raises TimeoutError when nothing arrives within `timeout` seconds and
         SimulatorConnectionError when the server closes the connection.
         """
-        ws = self._connected()
         deadline = time.monotonic() + timeout
+        while True:
+            event = self._next(deadline, timeout)
+            if event is not None:
+                return event
+
+    def flush(self, timeout: float = 5.0) -> list[tuple[str, dict]]:
+        """Ping, and return the events that arrive before the pong.
+
+        An Engine.IO 3 server answers a ping in order with what it sends, so once the pong is in,
+        nothing the server sent earlier (a classic server's `steer` on connect) is still on its way.
+        """
+        self.ping()
+        deadline = time.monotonic() + timeout
+        events = []
+        while (event := self._next(deadline, timeout)) is not None:
+            events.append(event)
+        return events
+
+    def _next(self, deadline: float, timeout: float) -> tuple[str, dict] | None:
+        """The next event, or None for a pong."""
+        ws = self._connected()
         while True:
             ws.settimeout(max(1e-3, deadline - time.monotonic()))
             try:
@@ -102,13 +122,15 @@ class SimulatorClient:
                 raise SimulatorConnectionError(f"the drive server on {self.address} closed the connection")
             if packet.startswith(_PING):
                 self._send(_PONG + packet[1:])
+            elif packet.startswith(_PONG):
+                return None
             elif packet.startswith(_MESSAGE + _SIO_EVENT):
                 payload = packet[2:]
                 name, *args = json.loads(payload[payload.index("["):])  # skips a namespace or ack id
                 return name, args[0] if args else {}
             elif packet.startswith(_MESSAGE + _SIO_DISCONNECT):
                 raise SimulatorConnectionError(f"the drive server on {self.address} disconnected this client")
-            # pongs, Socket.IO connect packets and no-ops carry nothing for the simulator
+            # Socket.IO connect packets and no-ops carry nothing for the simulator
 
     def request(self, steering_deg: float, throttle: float, speed_mph: float, jpeg: bytes,
                 timeout: float = 5.0) -> tuple[str, dict]:

@@ -20,8 +20,10 @@ OPEN = '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":60000}'
 class CaptureServer:
     """One websocket connection: records the request line and every text frame the client sends."""
 
-    def __init__(self, script: list[str], hang_up: bool = False, open_packet: str = OPEN) -> None:
+    def __init__(self, script: list[str], hang_up: bool = False, open_packet: str = OPEN,
+                 greeting: tuple[str, ...] = ()) -> None:
         self.open_packet = open_packet
+        self.greeting = greeting  # frames sent unasked right after the open packet
         self.script = script  # frames sent after the open packet, one per frame received ("" = none)
         self.hang_up = hang_up  # close right after the script instead of waiting for the client to
         self.request_line = ""
@@ -43,7 +45,8 @@ class CaptureServer:
             accept = base64.b64encode(hashlib.sha1(headers["sec-websocket-key"].encode() + WS_GUID).digest())
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-            conn.sendall(_frame(self.open_packet))
+            for text in (self.open_packet, *self.greeting):
+                conn.sendall(_frame(text))
             for reply in self.script:
                 text = _read_frame(stream)
                 if text is None:
@@ -112,6 +115,24 @@ def test_client_pings_once_a_ping_interval_has_passed() -> None:
         sim.send_event("telemetry", {})
         assert server.done.wait(5)
     assert server.received == ["2", '42["telemetry",{}]'] * 2
+
+
+def test_flush_returns_what_the_server_sent_unasked_before_its_pong() -> None:
+    # A classic server emits `steer` on connect; left on the wire, it would pass for the reply to the first frame.
+    greeting = '42["steer",{"steering_angle":"0.0","throttle":"0.0"}]'
+    server = CaptureServer(script=["3", '42["steer",{"steering_angle":"0.3","throttle":"0.1"}]'], greeting=("40", greeting))
+    with SimulatorClient().connect("127.0.0.1", server.port) as sim:
+        assert sim.flush() == [("steer", {"steering_angle": "0.0", "throttle": "0.0"})]
+        assert sim.request(0.0, 0.0, 0.0, b"jpeg") == ("steer", {"steering_angle": "0.3", "throttle": "0.1"})
+        assert server.done.wait(5)
+    assert server.received[0] == "2"
+
+
+def test_flush_of_a_quiet_server_is_empty() -> None:
+    server = CaptureServer(script=["3"])
+    with SimulatorClient().connect("127.0.0.1", server.port) as sim:
+        assert sim.flush() == []
+        assert server.done.wait(5)
 
 
 def test_no_server_is_a_clear_error(free_port: int) -> None:

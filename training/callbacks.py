@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 
 from training import runs
+from training.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class LastCheckpoint(keras.callbacks.Callback):
             return  # a NaN epoch is no state to resume from
         runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
         self.epochs_done = epoch + 1
-        runs.write_json_atomic(
+        write_json_atomic(
             self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.best.best}
         )
 

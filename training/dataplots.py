@@ -1,7 +1,6 @@
 """PNG figures of the training data: steering histograms around balancing, and augmented samples."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import pandas as pd
 # Figures are built without pyplot: no global state, no GUI backend, nothing to close.
 from matplotlib.figure import Figure
 
+from training.atomic import write_atomic
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataset import load_frames
@@ -67,10 +67,4 @@ def _augmentation_grid(train: pd.DataFrame, config: TrainConfig) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        figure.savefig(temporary, format="png", dpi=100)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda temp: figure.savefig(temp, format="png", dpi=100))

@@ -18,7 +18,8 @@ import numpy as np
 
 from drive.inference import ModelLoadError, load_runner
 from training.preprocess import FRAME_SHAPE
-from training.runs import RunError, resolve_model_path, write_atomic
+from training.atomic import write_atomic
+from training.runs import RunError, resolve_model_path
 
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}
 # Steering is in −1..1 and the car reacts to ~1e-2; float32 reorderings differ by ~1e-6.

@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 
 from training import runs
+from training.atomic import write_json_atomic, write_text_atomic
 from training.callbacks import standard_callbacks
 from training.config import TrainConfig
 from training.dataplots import save_data_plots
@@ -91,7 +92,7 @@ def train(args: argparse.Namespace) -> int:
         best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
     )
     try:
-        runs.write_text_atomic(run_dir / runs.CONFIG, config.to_json())
+        write_text_atomic(run_dir / runs.CONFIG, config.to_json())
         if not resume_dir:
             save_data_plots(datasets.samples, config, run_dir)
 
@@ -143,7 +144,7 @@ def train(args: argparse.Namespace) -> int:
         "interrupted": interrupted,
         "nan_loss": nan_stop.nan_epoch is not None,
     }
-    runs.write_json_atomic(run_dir / runs.METRICS, metrics)
+    write_json_atomic(run_dir / runs.METRICS, metrics)
     save_loss_plot(run_dir / runs.HISTORY, run_dir / runs.LOSS_PLOT)
     latest = runs.point_latest(run_dir)
 

@@ -1,22 +1,21 @@
 """The run folder: where one training run keeps its models, history, plots and figures.
 
-Every file here is written atomically (a temp file in the same folder, then `os.replace`), so a
-crash, a full disk or Ctrl-C mid-write leaves the previous version intact, never a torn file.
+Every file here is written atomically (`training.atomic`), so a crash, a full disk or Ctrl-C
+mid-write leaves the previous version intact, never a torn file.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import keras
+
+from training.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,35 +31,6 @@ LATEST = "latest"
 
 class RunError(ValueError):
     """A run folder cannot be created, written or resumed; the message says what to do."""
-
-
-@contextlib.contextmanager
-def _temp_beside(path: Path) -> Iterator[Path]:
-    """A fresh temp path in `path`'s folder (same suffix, so writers that go by it still work);
-    removed unless the caller moved it onto `path`. Not created here, so the writer's file gets the
-    usual permissions."""
-    temp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        yield temp
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Let `write(temp)` fill a temp file beside `path`, then move it onto `path` in one step."""
-    path = Path(path)
-    with _temp_beside(path) as temp:
-        write(temp)
-        os.replace(temp, path)
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
-
-
-def write_json_atomic(path: Path, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
