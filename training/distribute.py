@@ -4,21 +4,20 @@ The rule (also in `--help`): `--batch-size` is per replica, so the global batch 
 replicas, and the learning rate grows linearly with the replicas (Goyal et al., 2017: "Accurate,
 Large Minibatch SGD"). With one replica both stay as given.
 
-Several machines (MultiWorkerMirroredStrategy) are refused with an explanation: Keras 3's
-`model.fit` fails under that strategy (checked here with Keras 3.15 / TF 2.21 and two workers on
-loopback: first in `_maybe_symbolic_build`, which reduces the (x, y) batch structure as one value,
-then in `reduce_per_replica`, which reduces the scalar loss along axis 0), an open upstream bug:
-keras-team/keras#20585, tensorflow/tensorflow#72388.
+Several machines: MultiWorkerMirroredStrategy, configured by the TF_CONFIG environment variable the
+usual way (every worker runs the same command with its own `task`). Keras 3's `model.fit` needs two
+small fixes to run under it (`training.multiworker`). Only the chief (`chief`, or `worker` 0 when
+the cluster names no chief) keeps a run folder; the other workers write theirs to scratch space.
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 
-import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multiworker")
-MULTIWORKER_BUG = "https://github.com/keras-team/keras/issues/20585"
 
 
 class StrategyError(ValueError):
@@ -29,6 +28,7 @@ class StrategyError(ValueError):
 class Distribution:
     strategy: tf.distribute.Strategy
     replicas: int
+    is_chief: bool = True  # keeps the run folder; False only on the other workers of a cluster
 
     def global_batch(self, per_replica: int) -> int:
         return per_replica * self.replicas
@@ -47,8 +47,31 @@ def make_distribution(name: str) -> Distribution:
         strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
         return Distribution(strategy, strategy.num_replicas_in_sync)
     if name == "multiworker":
-        raise StrategyError(
-            f"--strategy multiworker: Keras {keras.__version__}'s model.fit fails under "
-            f"MultiWorkerMirroredStrategy (open upstream bug {MULTIWORKER_BUG}); train on one machine "
-            "with --strategy mirrored (all its GPUs)")
+        return _multiworker()
     raise StrategyError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+
+
+def _multiworker() -> Distribution:
+    is_chief = _is_chief()
+    from training import multiworker
+
+    multiworker.apply()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    return Distribution(strategy, strategy.num_replicas_in_sync, is_chief=is_chief)
+
+
+def _is_chief() -> bool:
+    """Whether this process is the chief, from TF_CONFIG; a StrategyError when TF_CONFIG is unusable."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise StrategyError('--strategy multiworker needs TF_CONFIG, e.g. TF_CONFIG=\'{"cluster": {"worker": '
+                            '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\' on each machine')
+    try:
+        config = json.loads(text)
+        cluster, task_type, index = config["cluster"], config["task"]["type"], int(config["task"]["index"])
+        if task_type not in cluster or not 0 <= index < len(cluster[task_type]):
+            raise KeyError(f"{task_type}[{index}]")
+    except (ValueError, KeyError, TypeError) as e:
+        raise StrategyError(f"TF_CONFIG is not a cluster with this task in it ({e}): set it to "
+                            '{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": N}}') from None
+    return task_type == "chief" or (task_type == "worker" and index == 0 and "chief" not in cluster)

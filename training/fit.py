@@ -85,15 +85,15 @@ def train(args: argparse.Namespace) -> int:
         raise LogError(str(e)) from None
     print(f"data: {datasets.train_samples} training samples, {datasets.val_samples} validation samples")
 
-    # -- run folder: created only once the data has loaded -------------------------------------------
-    run_dir = resume_dir or runs.create_run_dir(config.out)
+    # -- run folder: created only once the data has loaded; of a cluster's workers, the chief's ------
+    run_dir = (resume_dir or runs.create_run_dir(config.out)) if dist.is_chief else runs.scratch_run_dir()
     callbacks, best, last, nan_stop = standard_callbacks(
         run_dir, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
     )
     try:
         write_text_atomic(run_dir / runs.CONFIG, config.to_json())
-        if not resume_dir:
+        if not resume_dir and dist.is_chief:
             save_data_plots(datasets.samples, config, run_dir)
 
         # -- model -------------------------------------------------------------------------------------
@@ -123,9 +123,13 @@ def train(args: argparse.Namespace) -> int:
         if interrupted and not last.epochs_done:
             raise KeyboardInterrupt
     except BaseException:
-        if not resume_dir and not last.epochs_done:  # a new run with nothing worth keeping
+        if not dist.is_chief or (not resume_dir and not last.epochs_done):  # nothing worth keeping
             runs.discard_run_dir(run_dir)
         raise
+    if not dist.is_chief:
+        runs.discard_run_dir(run_dir)
+        print("worker done: the chief's run folder holds the trained model")
+        return 0
 
     # -- results -------------------------------------------------------------------------------------------
     epochs_done = last.epochs_done or progress["epochs_done"]

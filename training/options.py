@@ -40,8 +40,8 @@ HELP = {
     "cache_mb": "keep decoded frames in memory up to this many megabytes",
     "strategy": (
         "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy; the CPU when "
-        "there is none); multiworker: several machines, refused for now because Keras 3's model.fit fails "
-        "under MultiWorkerMirroredStrategy (keras-team/keras#20585). With N replicas the global batch is "
+        "there is none); multiworker: several machines (tf.distribute.MultiWorkerMirroredStrategy, set up by "
+        "TF_CONFIG on each; only the chief keeps a run folder). With N replicas the global batch is "
         "N × --batch-size and the learning rate N × --lr"
     ),
     "tensorboard": "also write TensorBoard logs to RUN/tensorboard",

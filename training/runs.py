@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,12 @@ def create_run_dir(out: str | Path) -> Path:
     except OSError as e:
         raise RunError(f"cannot create a run folder in {out} ({e.strerror or e}): pass --out a writable folder") from e
     raise RunError(f"{out} already holds 100 runs started this second: pass --out another folder")
+
+
+def scratch_run_dir() -> Path:
+    """Where a cluster worker other than the chief writes its copy of the run, discarded at the end
+    (Keras's own multi-worker advice: every worker saves, only the chief's copy is kept)."""
+    return Path(tempfile.mkdtemp(prefix="training-worker-"))
 
 
 def discard_run_dir(run_dir: Path) -> None:
