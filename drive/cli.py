@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 import simulator_config
+from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
+                              DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
+from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
 READY = "drive server ready on"  # drive.launch waits for this line
+MB = 1 << 20
 
 DESCRIPTION = """\
 Drive the Udacity simulator with a trained steering model.
@@ -43,15 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "always dials 127.0.0.1). 0.0.0.0 exposes the server to the network")
     parser.add_argument("--port", type=int, default=connection["port"],
                         help="port to listen on (default %(default)s, the one the simulator dials)")
-    parser.add_argument("--speed", type=float, default=15.0,
+    parser.add_argument("--speed", type=float, default=DEFAULT_SET_SPEED_MPH,
                         help="set speed in mph the throttle controller holds on straights (default "
-                             "%(default)s; the car's top speed is 30)")
-    parser.add_argument("--max-throttle", type=float, default=1.0,
+                             f"%(default)s; the car's top speed is {TOP_SPEED_MPH:g})")
+    parser.add_argument("--max-throttle", type=float, default=DEFAULT_MAX_THROTTLE,
                         help="upper limit of the throttle command, 0..1 (default %(default)s)")
-    parser.add_argument("--corner-slowdown", type=float, default=0.5,
+    parser.add_argument("--corner-slowdown", type=float, default=DEFAULT_CORNER_SLOWDOWN,
                         help="share of the set speed given up at full steering lock, 0..1 (default %(default)s)")
-    parser.add_argument("--kp", type=float, default=0.1, help="proportional gain, throttle per mph (default %(default)s)")
-    parser.add_argument("--ki", type=float, default=0.05,
+    parser.add_argument("--kp", type=float, default=DEFAULT_KP, help="proportional gain, throttle per mph (default %(default)s)")
+    parser.add_argument("--ki", type=float, default=DEFAULT_KI,
                         help="integral gain, throttle per mph·second (default %(default)s)")
     parser.add_argument("--allow-unsafe", action="store_true",
                         help="load models that contain Python code (Keras Lambda layers, e.g. the course's "
@@ -59,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-csv", type=Path, metavar="FILE",
                         help="write one CSV row per frame (time, speed, steering, throttle, latency) to FILE; "
                              "it appears when the server stops")
-    parser.add_argument("--max-message-mb", type=float, default=16.0,
+    parser.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_BYTES / MB,
                         help="largest websocket message read and answered (default %(default)s MB); a larger "
-                             "one closes the connection and the simulator reconnects. Images over 1 MB are "
-                             "answered with a safe command either way")
+                             "one closes the connection and the simulator reconnects. Images over "
+                             f"{DEFAULT_MAX_IMAGE_BYTES / MB:g} MB are answered with a safe command either way")
     parser.add_argument("--quiet", action="store_true", help="no status line, only warnings and errors")
     return parser
 
@@ -82,7 +86,6 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its conversion chatter is not for drivers
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Imported here so `--help` answers at once, without loading TensorFlow.
-    from drive.controller import SpeedController
     from drive.inference import ModelLoadError, load_runner
     from drive.monitor import Monitor
     from drive.pilot import Pilot
@@ -113,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: cannot write --log-csv {args.log_csv} ({e.strerror or e}): pick a writable path", file=sys.stderr)
         return 2
     app = create_app(Pilot(runner, controller, monitor, recorder),
-                     max_message_bytes=int(args.max_message_mb * (1 << 20)))
+                     max_message_bytes=int(args.max_message_mb * MB))
     if recorder:
         print(recorder.describe())
     print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")

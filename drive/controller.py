@@ -10,6 +10,11 @@ TOP_SPEED_MPH = float(simulator_config.load()["vehicle"]["top_speed_mph"])
 MAX_STEP_S = 0.2
 # Bad frames in a row after which the car brakes instead of coasting.
 BAD_FRAMES_BEFORE_BRAKE = 3
+# The speed controller's defaults (the drive CLI shows and overrides them).
+DEFAULT_SET_SPEED_MPH = 15.0
+DEFAULT_KP, DEFAULT_KI = 0.1, 0.05  # throttle per mph of error; per mph·second
+DEFAULT_MAX_THROTTLE = 1.0
+DEFAULT_CORNER_SLOWDOWN = 0.5
 EASE_OFF = 0.5  # share of the last throttle kept on an isolated bad frame
 BRAKE = -0.5
 STOPPED_MPH = 0.5  # below this, braking would reverse the car: coast instead
@@ -33,8 +38,8 @@ class SpeedController:
     the simulator runs several telemetry loops at once and the frame rate varies with them.
     """
 
-    def __init__(self, set_speed_mph: float, kp: float = 0.1, ki: float = 0.05,
-                 max_throttle: float = 1.0, corner_slowdown: float = 0.5) -> None:
+    def __init__(self, set_speed_mph: float = DEFAULT_SET_SPEED_MPH, kp: float = DEFAULT_KP, ki: float = DEFAULT_KI,
+                 max_throttle: float = DEFAULT_MAX_THROTTLE, corner_slowdown: float = DEFAULT_CORNER_SLOWDOWN) -> None:
         self.set_speed_mph = set_speed_mph
         self.kp, self.ki = kp, ki
         self.max_throttle = clamp(max_throttle, 0.0, 1.0)

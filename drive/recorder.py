@@ -9,6 +9,7 @@ thread does the disk work; the server only puts the received JPEG bytes on a que
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import queue
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import simulator_config
 from drive.controller import Command
 from training.logs import IMAGE_DIR, LOG_NAME
 
@@ -112,8 +114,8 @@ class Recorder:
 
 
 def _frame_name(ms: int) -> str:
-    stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.localtime(ms // 1000))
-    return f"center_{stamp}_{ms % 1000:03d}.jpg"
+    when = dt.datetime.fromtimestamp(ms // 1000).replace(microsecond=ms % 1000 * 1000)
+    return simulator_config.image_file_name("center", when)
 
 
 def _prepare(folder: Path) -> int:

@@ -28,10 +28,10 @@ import socketio
 
 from drive import wsmask
 from drive.pilot import Pilot
+from drive.telemetry import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
 
 
 class ServerError(OSError):

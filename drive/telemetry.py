@@ -25,6 +25,8 @@ import simulator_config
 FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
 # A real frame is 15–25 KB of JPEG (≈ 27 KB as base64); anything beyond this is not a camera frame.
 DEFAULT_MAX_IMAGE_BYTES = 1 << 20
+# Whole websocket messages: a bound on memory per message, well above any frame plus its image.
+DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
 
@@ -96,6 +98,8 @@ def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
     if notes:
         ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
                                    [cv2.IMWRITE_JPEG_QUALITY, simulator_config.load()["image"]["jpeg_quality"]])
+        if not ok:
+            raise BadTelemetry(f"a {width}×{height} image could not be re-encoded as JPEG for the recording")
         raw = encoded.tobytes()
     return frame, raw, "; ".join(notes)
 

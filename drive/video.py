@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.logs import IMAGE_DIR, LOG_NAME
+from training.logs import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME
 
 
 class VideoError(ValueError):
@@ -42,7 +42,7 @@ def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
     commands = {}
     with open(log_path, encoding="utf-8", errors="replace", newline="") as f:
         for fields in csv.reader(f, skipinitialspace=True):
-            if len(fields) != 7 or fields[0].strip().lower() == "center":
+            if len(fields) != len(FIELDS) or fields[0].strip().lower() == CAMERAS[0]:
                 continue  # a header or a decimal-comma row: that frame is shown without overlay
             try:
                 steering, throttle, brake, speed = (float(x) for x in fields[3:])

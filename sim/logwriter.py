@@ -25,17 +25,12 @@ from training.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 
-_STAMP = "%Y_%m_%d_%H_%M_%S"
 _STAMPED = re.compile(r"^center_(\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2})_(\d{3})\.jpg$")
 
 
 def format_number(value: float) -> str:
     """A float as C# float.ToString() prints it: 7 significant digits, `E-05` for small ones."""
     return f"{value + 0.0:.7G}"  # + 0.0 turns -0.0 into 0.0
-
-
-def image_name(camera: str, when: dt.datetime) -> str:
-    return f"{camera}_{when.strftime(_STAMP)}_{when.microsecond // 1000:03d}.jpg"
 
 
 class RecordingWriter:
@@ -54,7 +49,7 @@ class RecordingWriter:
         start = dt.datetime.fromisoformat(simulator_config.load()["recording"]["clock_start"])
         stamps = [m for m in map(_STAMPED.match, os.listdir(self.images)) if m]
         if stamps:
-            newest = max(dt.datetime.strptime(m[1], _STAMP) + dt.timedelta(milliseconds=int(m[2])) for m in stamps)
+            newest = max(dt.datetime.strptime(m[1], simulator_config.IMAGE_STAMP) + dt.timedelta(milliseconds=int(m[2])) for m in stamps)
             start = max(start, newest.replace(microsecond=0) + dt.timedelta(seconds=2))
         return start
 
@@ -63,7 +58,7 @@ class RecordingWriter:
         when = self.clock_start + dt.timedelta(milliseconds=round(elapsed_s * 1000))
         paths = []
         for camera in CAMERA_NAMES:
-            path = self.images / image_name(camera, when)
+            path = self.images / simulator_config.image_file_name(camera, when)
             path.write_bytes(encode_jpeg(frames[camera]))
             paths.append(str(path))
         numbers = (format_number(v) for v in (steering, throttle, brake, speed_mph))

@@ -18,7 +18,7 @@ import numpy as np
 import simulator_config
 from sim.camera import CAMERA_NAMES, Camera
 from sim.pose import Pose
-from sim.scenery import Objects, draw_objects, place_objects
+from sim.scenery import FOG_EXPONENT, Objects, draw_objects, place_objects
 from sim.tracks import Track
 from sim.world import WorldMap, build_world_map
 
@@ -37,7 +37,6 @@ class _View:
 
     def __init__(self, camera: Camera, track: Track, world: WorldMap, view_m: float) -> None:
         self.camera = camera
-        h, w = camera.height, camera.width
         self.first_ground_row = int(math.floor(camera.horizon_row - 0.5)) + 1
         gx, gz, dist = (a[self.first_ground_row :] for a in camera.ground)
         far = dist > view_m
@@ -45,7 +44,7 @@ class _View:
         scale = np.where(far, view_m / np.where(np.isfinite(dist), dist, np.inf), 1.0)
         self.ground_x = (gx * np.nan_to_num(scale, nan=0.0)).astype(np.float32)
         self.ground_z = np.where(np.isfinite(gz), gz * scale, view_m).astype(np.float32)
-        fog = np.minimum(1.0, np.where(far, 1.0, dist / view_m)) ** 1.5
+        fog = np.minimum(1.0, np.where(far, 1.0, dist / view_m)) ** FOG_EXPONENT
         self.fog = np.repeat(fog.astype(np.float32)[..., None], 3, axis=2)
         self.clear = 1 - self.fog
         haze = np.asarray(track.colours["haze"], np.float32)

@@ -29,6 +29,9 @@ SHAPES: dict[str, list[tuple[list[tuple[float, float]], int]]] = {
     "rock": [(_DOME, 0)],
 }
 NEAREST_M = 1.5  # objects closer to the camera than this are not drawn (they would fill the frame)
+# Haze grows as (distance / view)^FOG_EXPONENT; the renderer fades the ground by the same law, so
+# objects and the road beneath them fade alike.
+FOG_EXPONENT = 1.5
 SUBPIXEL_BITS = 4  # cv2 drawing with fractional coordinates, so objects move smoothly
 
 
@@ -87,7 +90,7 @@ def draw_objects(frame: np.ndarray, objects: Objects, camera: Camera, pose: Pose
     order = np.flatnonzero(visible)[np.argsort(-depth[visible])]
     if not len(order):
         return
-    fog = (np.minimum(1.0, depth[order] / view_m) ** 1.5)[:, None, None]
+    fog = (np.minimum(1.0, depth[order] / view_m) ** FOG_EXPONENT)[:, None, None]
     colours = objects.colours[order] * (1 - fog) + haze * fog
     # Project every polygon of every visible object in one go per kind, then draw far to near.
     polygons: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in order]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 from fit_helpers import save_untrained_model, write_log

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             save_steering_plot(samples["steering"].to_numpy(), predicted, Path(args.plot),
                                title=f"{model} on {args.split} frames")
-    except (ModelLoadError, ValueError, OSError) as e:  # ModelLoadError, LogError: bad model or data
+    except (ModelLoadError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:

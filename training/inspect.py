@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from training.config import TrainConfig, load_config
 from training.logs import scan_recordings, select_rows
-from training.samples import prepare_samples, summarize
+from training.samples import NEAR_ZERO, prepare_samples, summarize
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +70,7 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
     balance = summary["balance"]
     lines += [
         "",
-        "~0: share of rows with |steering| < 0.01 (centre camera); steering is normalised, + = right",
+        f"~0: share of rows with |steering| < {NEAR_ZERO} (centre camera); steering is normalised, + = right",
         f"rows used: {summary['rows_used']} → {summary['train_rows']} for training, {summary['val_rows']} for "
         f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%})",
         f"training samples: {summary['samples_with_side_cameras']} with side cameras (±{config.correction}) → "
