@@ -24,19 +24,18 @@ import cv2  # noqa: E402
 import keras  # noqa: E402
 import matplotlib.image as mpimg  # noqa: E402
 import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
 
 from benchmarks.table import markdown  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.dataset import load_frames, make_datasets  # noqa: E402
 from training.imgaug_compat import iaa  # noqa: E402
 from training.logs import read_recordings  # noqa: E402
-from training.model import build_model  # noqa: E402
+from training.model import build_model, nvidia_network  # noqa: E402
 from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH  # noqa: E402
 from training.samples import prepare_samples  # noqa: E402
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-BATCH = 64
+BATCH = TrainConfig().batch_size
 
 
 # --- the tutorials' way, as the classic notebook writes it --------------------------------------
@@ -85,15 +84,10 @@ def _classic_batch_generator(paths: list[str], steering: np.ndarray, batch_size:
 
 
 def _classic_model() -> keras.Model:
-    """The tutorials' NVIDIA network: the same layers as training.model, on preprocessed 66×200 input."""
-    model = keras.Sequential([keras.Input((MODEL_HEIGHT, MODEL_WIDTH, 3))])
-    for filters, size, stride in [(24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1)]:
-        model.add(layers.Conv2D(filters, size, strides=stride, activation="elu"))
-    model.add(layers.Flatten())
-    for units in (100, 50, 10):
-        model.add(layers.Dense(units, activation="elu"))
-    model.add(layers.Dense(1))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    """The tutorials' NVIDIA network: training.model's layers, on input preprocessed by the generator."""
+    images = keras.Input((MODEL_HEIGHT, MODEL_WIDTH, 3))
+    model = keras.Model(images, nvidia_network(images))
+    model.compile(optimizer=keras.optimizers.Adam(TrainConfig().lr), loss="mse")
     return model
 
 

@@ -7,10 +7,8 @@ from keras import layers
 from training.preprocess import FRAME_SHAPE, preprocess
 
 
-def build_model(dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Model:
-    """Raw RGB frames (batch, 160, 320, 3) in 0..255 → normalised steering (batch, 1); compiled."""
-    frames = keras.Input(shape=FRAME_SHAPE, name="frames")
-    x = preprocess(frames)
+def nvidia_network(x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTensor:
+    """The NVIDIA layers on preprocessed 66×200×3 input → steering (batch, 1)."""
     for filters, size, stride in [(24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1)]:
         x = layers.Conv2D(filters, size, strides=stride, activation="elu")(x)
     x = layers.Flatten()(x)  # 1 × 18 × 64 = 1152 features
@@ -18,7 +16,12 @@ def build_model(dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Mode
         x = layers.Dropout(dropout)(x)
     for units in (100, 50, 10):
         x = layers.Dense(units, activation="elu")(x)
-    steering = layers.Dense(1, name="steering")(x)
-    model = keras.Model(frames, steering, name="nvidia")
+    return layers.Dense(1, name="steering")(x)
+
+
+def build_model(dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Model:
+    """Raw RGB frames (batch, 160, 320, 3) in 0..255 → normalised steering (batch, 1); compiled."""
+    frames = keras.Input(shape=FRAME_SHAPE, name="frames")
+    model = keras.Model(frames, nvidia_network(preprocess(frames), dropout), name="nvidia")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     return model
