@@ -13,12 +13,8 @@ import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from benchmarks import closed_loop, drive_latency, input_pipeline, renderer  # noqa: E402
-from benchmarks.table import markdown  # noqa: E402
+from benchmarks import ROOT, closed_loop, drive_latency, input_pipeline, renderer
+from benchmarks.table import markdown
 
 SECTIONS = [
     ("input pipeline & training", input_pipeline),

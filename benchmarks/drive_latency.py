@@ -11,9 +11,7 @@ while recording the run (IMAGE_FOLDER), which must not slow it down.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -22,12 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from benchmarks.table import markdown  # noqa: E402
-import simulator_config  # noqa: E402
+import simulator_config
+from benchmarks import REALDATA
+from benchmarks.table import markdown
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
@@ -35,7 +30,6 @@ with warnings.catch_warnings():
 from drive.launch import serve_command, serve_in_subprocess  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 
-REALDATA = ROOT.parent / "shared" / "realdata"
 FRAMES_FROM = "track1_windows"
 WARMUP = 20
 

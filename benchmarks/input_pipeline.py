@@ -12,29 +12,25 @@ and mirror together, to the rows the model crops to), preprocessing inside the m
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import cv2
+import keras
+import matplotlib.image as mpimg
+import numpy as np
 
-import cv2  # noqa: E402
-import keras  # noqa: E402
-import matplotlib.image as mpimg  # noqa: E402
-import numpy as np  # noqa: E402
+from benchmarks import REALDATA
+from benchmarks.table import markdown
+from training.config import TrainConfig
+from training.dataset import load_frames, make_datasets
+from training.imgaug_compat import iaa
+from training.logs import read_recordings
+from training.model import build_model, nvidia_network
+from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH
+from training.samples import prepare_samples
 
-from benchmarks.table import markdown  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.dataset import load_frames, make_datasets  # noqa: E402
-from training.imgaug_compat import iaa  # noqa: E402
-from training.logs import read_recordings  # noqa: E402
-from training.model import build_model, nvidia_network  # noqa: E402
-from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH  # noqa: E402
-from training.samples import prepare_samples  # noqa: E402
-
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 BATCH = TrainConfig().batch_size
 
 

@@ -15,18 +15,13 @@ import argparse
 import math
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.table import markdown  # noqa: E402
+from benchmarks.table import markdown
 from sim.camera import CAMERA_NAMES, Camera  # noqa: E402
 from sim.images import encode_jpeg  # noqa: E402
 from sim.pose import Pose  # noqa: E402
