@@ -23,14 +23,13 @@ from tqdm import tqdm
 
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.logs import LogError, scan_recordings, select_rows
+from training.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.preprocess import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES = int(np.prod(FRAME_SHAPE))
-_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
     failed = [path for path, ok in zip(paths, decoded) if not ok]
     if failed:
         raise LogError(f"{len(failed)} of {len(paths)} images could not be read as {FRAME_SHAPE[1]}×{FRAME_SHAPE[0]} "
-                       f"JPEG frames (first: {', '.join(failed[:_SHOWN])}): replace them, or delete their rows from "
+                       f"JPEG frames (first: {', '.join(failed[:SHOWN_PATHS])}): replace them, or delete their rows from "
                        "the log")
     return frames
 

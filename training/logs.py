@@ -26,7 +26,7 @@ CAMERAS = ("center", "left", "right")
 NUMBERS = ("steering", "throttle", "brake", "speed")
 FIELDS = CAMERAS + NUMBERS
 COLUMNS = [*FIELDS, "recording", "row"]
-_SHOWN = 3  # how many offending paths an error message lists
+SHOWN_PATHS = 3  # how many offending paths an error message or summary lists
 
 
 class LogError(ValueError):
@@ -84,10 +84,10 @@ def select_rows(recordings: Sequence[Recording], skip_missing: bool) -> pd.DataF
     if missing and not skip_missing:
         rec, images = missing[0]
         total = sum(len(images) for _, images in missing)
-        listed = sum(3 * len(r.rows) for r in recordings)
+        listed = sum(len(CAMERAS) * len(r.rows) for r in recordings)
         raise LogError(
             f"{total} of {listed} images are missing or unreadable, {len(images)} of them in {rec.log} "
-            f"(first: {', '.join(images[:_SHOWN])}; also looked by file name in {rec.log.parent / IMAGE_DIR}): "
+            f"(first: {', '.join(images[:SHOWN_PATHS])}; also looked by file name in {rec.log.parent / IMAGE_DIR}): "
             "restore them, or pass --skip-missing (skip_missing) to drop their rows")
     if missing:
         dropped = sum(int((~rec.rows["complete"]).sum()) for rec, _ in missing)

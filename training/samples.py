@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import TrainConfig
-from training.logs import Recording
+from training.logs import CAMERAS, SHOWN_PATHS, Recording
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,9 @@ def _recording_summary(rec: Recording) -> dict[str, Any]:
         "folder": rec.folder,
         "rows": len(rec.rows),
         "rows_complete": int(complete.sum()),
-        "images_found": 3 * len(rec.rows) - len(rec.missing_images),
+        "images_found": len(CAMERAS) * len(rec.rows) - len(rec.missing_images),
         "images_missing": len(rec.missing_images),
-        "first_missing": rec.missing_images[:3],
+        "first_missing": rec.missing_images[:SHOWN_PATHS],
         "steering": _steering_stats(rec.rows["steering"].to_numpy(dtype=float)[complete]),
     }
 
