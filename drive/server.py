@@ -33,7 +33,6 @@ from drive.telemetry import DEFAULT_MAX_MESSAGE_BYTES
 log = logging.getLogger(__name__)
 
 
-
 class ServerError(OSError):
     """The server cannot listen; the message says what to do."""
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from training import multiworker
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -53,8 +55,6 @@ def make_distribution(name: str) -> Distribution:
 
 def _multiworker() -> Distribution:
     is_chief = _is_chief()
-    from training import multiworker
-
     multiworker.apply()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     return Distribution(strategy, strategy.num_replicas_in_sync, is_chief=is_chief)
