@@ -27,7 +27,7 @@ from benchmarks.table import markdown
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
     from benchmarks import classic_drive  # noqa: E402
-from drive.launch import serve_command, serve_in_subprocess  # noqa: E402
+from drive.launch import free_loopback_port, serve_command, serve_in_subprocess  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 
 FRAMES_FROM = "track1_windows"
@@ -41,14 +41,6 @@ def real_frames(count: int) -> list[bytes]:
         raise SystemExit(f"error: no real frames under {REALDATA / FRAMES_FROM}: the benchmark needs ../shared/realdata")
     quality = simulator_config.load()["image"]["jpeg_quality"]
     return [cv2.imencode(".jpg", cv2.imread(str(p)), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for p in paths]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def round_trips(port: int, frames: list[bytes], count: int, greeting: bool = False) -> list[float]:
@@ -91,13 +83,13 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
         model = Path(folder) / "model.keras"
         build_model().save(model)
-        port = free_port()
+        port = free_loopback_port()
         with serve_in_subprocess(model, port, extra_args=["--quiet"]):
             ours = summary(round_trips(port, frames, ours_count))
-        port = free_port()
+        port = free_loopback_port()
         with serve_in_subprocess(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
             recording = summary(round_trips(port, frames, ours_count))
-        port = free_port()
+        port = free_loopback_port()
         with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):
             classic = summary(round_trips(port, frames, classic_count, greeting=True))
     rows = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,18 @@ from drive.cli import READY
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0  # TensorFlow import and ONNX conversion take 5–20 s on a loaded 2-core machine
 STOP_TIMEOUT_S = 15.0
+
+
+def free_loopback_ports(count: int = 1) -> list[int]:
+    """`count` different TCP ports on 127.0.0.1 that were free a moment ago (held together while
+    chosen, so they differ)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.create_server(("127.0.0.1", 0))) for _ in range(count)]
+        return [s.getsockname()[1] for s in sockets]
+
+
+def free_loopback_port() -> int:
+    return free_loopback_ports(1)[0]
 
 
 class DriveServerProcess(subprocess.Popen):

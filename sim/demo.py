@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from drive.launch import serve_in_subprocess
+from drive.launch import free_loopback_port, serve_in_subprocess
 from sim.drive import drive_session
 from sim.record import record_session
 from training.logs import find_logs
@@ -26,12 +25,6 @@ DRIVES = [("lake", 3.0), ("mountain", 2.0)]
 # The expert records at 15–20 mph; the drive server's default set speed (15) averages just under
 # 15 mph once it slows for bends, so the demo asks for the top of the expert's range.
 DRIVE_SPEED_MPH = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stage(n: int, text: str) -> None:
@@ -65,7 +58,7 @@ def _train(data: Path, out: Path, extra: list[str]) -> Path:
 def score_model(model: Path, drives: list[tuple[str, float]], out_dir: Path | None = None,
                 speed_mph: float = DRIVE_SPEED_MPH) -> dict[str, dict]:
     """Start the drive server on `model`, drive each (track, laps) through it, return the reports."""
-    port = _free_port()
+    port = free_loopback_port()
     scores = {}
     with serve_in_subprocess(model, port, extra_args=["--speed", str(speed_mph), "--quiet"]):
         for track, laps in drives:

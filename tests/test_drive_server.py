@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drive.launch import ROOT, serve_in_subprocess
+from drive.launch import ROOT, free_loopback_port, serve_in_subprocess
 from sim.wire import SimulatorClient, SimulatorConnectionError
 from training.model import build_model
 
@@ -26,12 +25,6 @@ def scene_jpeg(shift: int = 0) -> bytes:
     frame[60:] += np.uint8([80, 85, 90])
     cv2.line(frame, (80 + shift, 160), (160 + shift, 60), (240, 240, 240), 3)
     return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes()
-
-
-def loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def floats(reply: tuple[str, dict]) -> tuple[float, float]:
@@ -52,7 +45,7 @@ def model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(model: Path):
-    port = loopback_port()
+    port = free_loopback_port()
     with serve_in_subprocess(model, port) as proc:
         proc.port = port
         yield proc
@@ -166,7 +159,7 @@ def test_model_that_cannot_drive_fails_before_listening(tmp_path: Path) -> None:
 
     inputs = keras.Input((66, 200, 3))
     keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs))).save(tmp_path / "small.keras")
-    port = loopback_port()
+    port = free_loopback_port()
     done = subprocess.run([sys.executable, "-m", "drive", str(tmp_path / "small.keras"), "--port", str(port)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
@@ -183,7 +176,7 @@ def test_second_server_on_a_busy_port_is_refused(server, model: Path) -> None:
 
 
 def test_recording_log_csv_and_transport_limit(model: Path, tmp_path: Path) -> None:
-    port = loopback_port()
+    port = free_loopback_port()
     folder, csv_log = tmp_path / "run", tmp_path / "frames.csv"
     args = [str(folder), "--log-csv", str(csv_log), "--max-message-mb", "2"]
     with serve_in_subprocess(model, port, extra_args=args) as proc:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from drive.launch import free_loopback_ports
 from fit_helpers import fit_args, write_log
 from training import fit
 from training.distribute import make_distribution
@@ -48,19 +48,11 @@ def test_default_strategy_is_one_replica():
     assert (dist.replicas, dist.global_batch(64), dist.scaled_lr(1e-3)) == (1, 64, 1e-3)
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def test_multiworker_trains_on_two_workers_and_only_the_chief_keeps_the_run(tmp_path):
     write_log(tmp_path / "rec")
     argv = fit_args(tmp_path / "rec", tmp_path / "models", "--strategy", "multiworker", "--batch-size", "8",
                     "--lr", "0.0005", "--epochs", "2")
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_loopback_ports(2)]
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     processes = []
