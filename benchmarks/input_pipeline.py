@@ -26,9 +26,10 @@ from benchmarks.table import markdown
 from training.config import TrainConfig
 from training.dataset import load_frames, make_datasets
 from training.imgaug_compat import iaa
-from training.logs import read_recordings
+from base.logs import read_recordings
 from training.model import build_model, nvidia_network
-from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH
+from base.frames import CROP_BOTTOM, CROP_TOP
+from training.preprocess import MODEL_HEIGHT, MODEL_WIDTH
 from training.samples import prepare_samples
 
 BATCH = TrainConfig().batch_size

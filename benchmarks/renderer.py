@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from benchmarks.table import markdown
-from sim.camera import CAMERA_NAMES, Camera  # noqa: E402
+from base.cameras import CAMERA_NAMES, Camera  # noqa: E402
 from sim.images import encode_jpeg  # noqa: E402
 from sim.pose import Pose  # noqa: E402
 from sim.render import Renderer  # noqa: E402

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its conversion chatter is not for drivers
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Imported here so `--help` answers at once, without loading TensorFlow.
-    from drive.inference import ModelLoadError, load_runner
+    from base.runtime import ModelLoadError, load_runner
     from drive.monitor import Monitor
     from drive.pilot import Pilot
     from drive.recorder import Recorder, RecordingError

@@ -11,7 +11,7 @@ import math
 import time
 
 from drive.controller import Command, SpeedController, clamp, safe_command
-from drive.inference import Runner
+from base.runtime import Runner
 from drive.monitor import Monitor
 from drive.recorder import Recorder
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, BadTelemetry, parse

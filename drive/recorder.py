@@ -20,7 +20,7 @@ from pathlib import Path
 
 import simulator_config
 from drive.controller import Command
-from training.logs import IMAGE_DIR, LOG_NAME
+from base.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 

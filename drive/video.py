@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.logs import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME
+from base.logs import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME
 
 
 class VideoError(ValueError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from drive.launch import free_loopback_port, serve_in_subprocess
 from sim.drive import drive_session
 from sim.record import record_session
-from training.logs import find_logs
+from base.logs import find_logs
 
 RECORD_LAPS = 5
 DRIVES = [("lake", 3.0), ("mountain", 2.0)]

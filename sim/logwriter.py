@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import simulator_config
-from sim.camera import CAMERA_NAMES
+from base.cameras import CAMERA_NAMES
 from sim.images import encode_jpeg
-from training.logs import IMAGE_DIR, LOG_NAME
+from base.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 

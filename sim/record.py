@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 import simulator_config
 from sim.arguments import positive_float
-from sim.camera import CAMERA_NAMES
+from base.cameras import CAMERA_NAMES
 from sim.expert import Expert
 from sim.pose import Pose
 from sim.render import shared_renderer

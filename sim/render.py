@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 import simulator_config
-from sim.camera import CAMERA_NAMES, Camera
+from base.cameras import CAMERA_NAMES, Camera
 from sim.pose import Pose
 from sim.scenery import FOG_EXPONENT, Objects, draw_objects, place_objects
 from sim.tracks import Track

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import shapely
 
-from sim.camera import Camera
+from base.cameras import Camera
 from sim.pose import Pose
 from sim.tracks import Track
 

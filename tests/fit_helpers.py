@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.preprocess import FRAME_SHAPE
+from base.frames import FRAME_SHAPE
 
 HEIGHT, WIDTH, _ = FRAME_SHAPE
 

@@ -7,7 +7,7 @@ from recording_writer import frame
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.model import build_model
-from training.preprocess import CROP_BOTTOM, CROP_TOP
+from base.frames import CROP_BOTTOM, CROP_TOP
 
 NO_OPS = dict(pan=0.0, zoom=(1.0, 1.0), brightness=(1.0, 1.0), flip=False)
 

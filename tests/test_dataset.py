@@ -13,7 +13,7 @@ import tensorflow as tf
 from recording_writer import frame, write_recording
 from training.config import TrainConfig
 from training.dataset import load_frames, make_datasets
-from training.logs import LogError, read_recordings
+from base.logs import LogError, read_recordings
 from training.samples import prepare_samples
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from drive.inference import KerasRunner, ModelLoadError, load_runner
+from base.runtime import KerasRunner, ModelLoadError, load_runner
 from training.model import build_model
-from training.preprocess import FRAME_SHAPE
+from base.frames import FRAME_SHAPE
 
 
 @pytest.fixture(scope="module")

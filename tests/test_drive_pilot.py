@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from drive.controller import BAD_FRAMES_BEFORE_BRAKE, Command, SpeedController, safe_command
-from drive.inference import load_runner
+from base.runtime import load_runner
 from drive.pilot import Pilot
 from drive.telemetry import BadTelemetry, parse, parse_number
 from training.model import build_model

@@ -11,7 +11,7 @@ import pytest
 from drive.controller import Command
 from drive.recorder import Recorder, RecordingError
 from drive.video import main as video_main
-from training.logs import read_recordings
+from base.logs import read_recordings
 
 NAME = re.compile(r"center_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}_\d{3}\.jpg")
 

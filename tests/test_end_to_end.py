@@ -11,7 +11,7 @@ from drive.launch import serve_in_subprocess
 from sim.drive import drive_session
 from sim.record import record_session
 from training import fit
-from training.logs import read_recordings
+from base.logs import read_recordings
 
 
 def test_record_train_serve_and_drive(tmp_path, free_port):

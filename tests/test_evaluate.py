@@ -11,7 +11,7 @@ import pytest
 from fit_helpers import save_untrained_model, write_log
 from training import evaluate, export
 from training.dataset import load_frames
-from training.logs import read_recordings
+from base.logs import read_recordings
 
 
 @pytest.fixture(scope="module")

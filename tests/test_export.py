@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from drive.inference import load_runner
+from base.runtime import load_runner
 from fit_helpers import road_frame, save_untrained_model
 from training import export
 

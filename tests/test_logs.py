@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recording_writer import write_recording
-from training.logs import COLUMNS, LogError, find_logs, read_recordings
+from base.logs import COLUMNS, LogError, find_logs, read_recordings
 
 STEERING = [0.0, -0.25, 0.5, 1.0, -1.0]
 
@@ -67,7 +67,7 @@ def test_missing_images_fail_with_count_and_first_paths(tmp_path):
 def test_skip_missing_drops_those_rows_and_warns_with_the_count(tmp_path, caplog):
     write_recording(tmp_path, STEERING, style="windows")
     (tmp_path / "IMG" / "left_2026_11_25_21_00_00_002.jpg").unlink()
-    with caplog.at_level(logging.WARNING, logger="training.logs"):
+    with caplog.at_level(logging.WARNING, logger="base.logs"):
         rows = read_recordings([tmp_path], skip_missing=True)
     assert rows["row"].tolist() == [0, 1, 3, 4]
     assert "skipping 1 rows with 1 missing or unreadable images" in caplog.text

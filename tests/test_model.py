@@ -8,7 +8,8 @@ import pytest
 
 from fit_helpers import road_frame
 from training.model import build_model
-from training.preprocess import CROP_BOTTOM, CROP_TOP, MODEL_HEIGHT, MODEL_WIDTH
+from base.frames import CROP_BOTTOM, CROP_TOP
+from training.preprocess import MODEL_HEIGHT, MODEL_WIDTH
 
 BORDER = 2  # the Keras blur pads with zeros and OpenCV reflects: compare away from the edges
 # OpenCV rounds YUV to uint8 before blurring (±0.5 of 255 levels); the layers keep float.

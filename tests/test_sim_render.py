@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.camera import Camera
+from base.cameras import Camera
 from sim.pose import Pose
 from sim.render import Renderer, shared_renderer
 from sim.tracks import load_track

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
-from training.preprocess import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
+from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from drive.inference import ModelLoadError, load_runner
-from training.preprocess import FRAME_SHAPE
+from base.runtime import ModelLoadError, load_runner
+from base.frames import FRAME_SHAPE
 from training.atomic import write_atomic
 from training.runs import RunError, resolve_model_path
 

@@ -27,7 +27,7 @@ from training.config import TrainConfig
 from training.dataplots import save_data_plots
 from training.dataset import make_datasets
 from training.distribute import StrategyError, make_distribution
-from training.logs import LOG_NAME, LogError
+from base.logs import LOG_NAME, LogError
 from training.model import build_model
 from training.options import build_parser, config_from_args
 from training.plots import save_loss_plot

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from training.config import TrainConfig, load_config
-from training.logs import scan_recordings, select_rows
+from base.logs import scan_recordings, select_rows
 from training.samples import NEAR_ZERO, prepare_samples, summarize
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.preprocess import FRAME_SHAPE, preprocess
+from base.frames import FRAME_SHAPE
+from training.preprocess import preprocess
 
 
 def nvidia_network(x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTensor:

@@ -11,12 +11,8 @@ import keras
 import numpy as np
 from keras import layers
 
-import simulator_config
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_HEIGHT
 
-FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
-FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH, 3)
-# Rows 60..135 keep the road: above is sky, below is the car's hood.
-CROP_TOP, CROP_BOTTOM = 60, 135
 MODEL_HEIGHT, MODEL_WIDTH = 66, 200
 
 # OpenCV's COLOR_RGB2YUV for 8-bit images: Y = .299R + .587G + .114B, U = .492(B−Y) + 128,

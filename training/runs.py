@@ -16,11 +16,11 @@ from typing import Any
 
 import keras
 
+from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
 from training.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
-BEST_MODEL = "model.keras"  # best validation loss: what drive.py and evaluate load
 LAST_MODEL = "last.keras"  # end of the latest epoch, optimizer state included: what --resume loads
 PROGRESS = "progress.json"  # epochs done and best validation loss so far, written after last.keras
 CONFIG = "config.json"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import TrainConfig
-from training.logs import CAMERAS, SHOWN_PATHS, Recording
+from base.logs import CAMERAS, SHOWN_PATHS, Recording
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from training.preprocess import FRAME_SHAPE
-from training.runs import BEST_MODEL  # the model a run folder's drive and evaluation use
+from base.frames import FRAME_SHAPE
+
 
 log = logging.getLogger(__name__)
 
+BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 # Two intra-op threads use both cores of the target machine; more only adds scheduling noise.
 INFERENCE_THREADS = min(2, os.cpu_count() or 1)

@@ -1,0 +1,7 @@
+"""The base layer: what the simulator, training and the drive server share, importing none of them.
+
+It holds the simulator's data contract (the recording log, the frames, the cameras and the views
+synthesised from them) and the model runtime (load any model format, run it on raw frames).
+`training`, `drive` and `sim` sit on it and on `simulator_config`; they meet only through it and
+the drive server's socket.
+"""

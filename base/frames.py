@@ -1,0 +1,10 @@
+"""The simulator's camera frames, as every part of the project meets them."""
+from __future__ import annotations
+
+import simulator_config
+
+FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
+FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH, 3)  # raw RGB, uint8, as the simulator's JPEGs decode
+# Rows 60..135 keep the road: above is sky, below is the car's hood. The model crops to them, so
+# training augments only these rows and views are compared on them.
+CROP_TOP, CROP_BOTTOM = 60, 135
