@@ -27,7 +27,7 @@ from sim.scoring import Scorecard
 from sim.tracks import TrackError, load_track
 from sim.vehicle import MPS_PER_MPH, Vehicle
 from sim.wire import SimulatorClient, SimulatorConnectionError
-from training.atomic import write_json_atomic
+from base.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ class Expert:
 
     def pursue(self, vehicle: Vehicle, offset: float = 0.0, lookahead_scale: float = 1.0) -> float:
         """Pure-pursuit steering (normalised) toward the line `offset` metres right of the centre."""
-        p = vehicle.params
+        p = vehicle.params.steering
         lookahead = lookahead_scale * max(self.cfg["lookahead_min_m"], self.cfg["lookahead_s"] * abs(vehicle.speed_mps))
         # Pure pursuit steers the rear axle, half a wheelbase behind the car's centre.
         rear_x, rear_y = vehicle.pose.to_world(0.0, -p.wheelbase_m / 2)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,9 @@ import numpy as np
 import simulator_config
 from base.cameras import CAMERA_NAMES
 from sim.images import encode_jpeg
-from base.logs import IMAGE_DIR, LOG_NAME
+from base.logs import IMAGE_DIR, LOG_NAME, frame_time
 
 log = logging.getLogger(__name__)
-
-_STAMPED = re.compile(r"^center_(\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2})_(\d{3})\.jpg$")
 
 
 def format_number(value: float) -> str:
@@ -47,10 +44,9 @@ class RecordingWriter:
 
     def _clock_start(self) -> dt.datetime:
         start = dt.datetime.fromisoformat(simulator_config.load()["recording"]["clock_start"])
-        stamps = [m for m in map(_STAMPED.match, os.listdir(self.images)) if m]
+        stamps = [when for when in map(frame_time, os.listdir(self.images)) if when]
         if stamps:
-            newest = max(dt.datetime.strptime(m[1], simulator_config.IMAGE_STAMP) + dt.timedelta(milliseconds=int(m[2])) for m in stamps)
-            start = max(start, newest.replace(microsecond=0) + dt.timedelta(seconds=2))
+            start = max(start, max(stamps).replace(microsecond=0) + dt.timedelta(seconds=2))
         return start
 
     def add(self, elapsed_s: float, frames: dict[str, np.ndarray], steering: float, throttle: float, brake: float, speed_mph: float) -> None:

@@ -10,15 +10,13 @@ import math
 from dataclasses import dataclass
 
 import simulator_config
+from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from sim.pose import Pose
-
-MPS_PER_MPH = 0.44704
 
 
 @dataclass(frozen=True)
 class VehicleParams:
-    wheelbase_m: float
-    max_wheel_angle_rad: float
+    steering: Steering
     top_speed_mps: float
     reverse_top_speed_mps: float
     acceleration_mps2: float
@@ -30,8 +28,7 @@ class VehicleParams:
     def from_config(cls) -> VehicleParams:
         v = simulator_config.load()["vehicle"]
         return cls(
-            wheelbase_m=float(v["wheelbase_m"]),
-            max_wheel_angle_rad=math.radians(simulator_config.max_wheel_angle_deg()),
+            steering=Steering.from_config(),
             top_speed_mps=float(v["top_speed_mph"]) * MPS_PER_MPH,
             reverse_top_speed_mps=float(v["reverse_top_speed_mph"]) * MPS_PER_MPH,
             acceleration_mps2=float(v["acceleration_mps2"]),
@@ -56,7 +53,7 @@ class Vehicle:
 
     @property
     def steering_deg(self) -> float:
-        return self.steering * math.degrees(self.params.max_wheel_angle_rad)
+        return self.steering * math.degrees(self.params.steering.max_wheel_angle_rad)
 
     def reset(self, pose: Pose) -> None:
         """Put the car at `pose`, keeping its speed."""
@@ -77,13 +74,4 @@ class Vehicle:
         slow = (brake * p.brake_deceleration_mps2 + p.coast_deceleration_mps2) * dt  # rolling resistance and drag
         v = math.copysign(max(0.0, abs(v) - slow), v)
         self.speed_mps = v = min(p.top_speed_mps, max(-p.reverse_top_speed_mps, v))
-        # Kinematic bicycle about the car's centre, halfway between the axles.
-        delta = self.steering * p.max_wheel_angle_rad
-        slip = math.atan(0.5 * math.tan(delta))  # the velocity points this far right of the heading
-        x, y, heading = self.pose
-        direction = heading - slip
-        self.pose = Pose(
-            x + v * math.cos(direction) * dt,
-            y + v * math.sin(direction) * dt,
-            heading - v * math.cos(slip) * math.tan(delta) / p.wheelbase_m * dt,
-        )
+        self.pose = Pose(*bicycle_step(self.pose, v, self.steering, dt, p.steering))

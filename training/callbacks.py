@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 
 from training import runs
-from training.atomic import write_json_atomic
+from base.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import pandas as pd
 # Figures are built without pyplot: no global state, no GUI backend, nothing to close.
 from matplotlib.figure import Figure
 
-from training.atomic import write_atomic
+from base.atomic import write_atomic
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataset import load_frames

@@ -18,7 +18,7 @@ import numpy as np
 
 from base.runtime import ModelLoadError, load_runner
 from base.frames import FRAME_SHAPE
-from training.atomic import write_atomic
+from base.atomic import write_atomic
 from training.runs import RunError, resolve_model_path
 
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}

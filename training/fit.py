@@ -6,7 +6,8 @@
     python -m training.fit --help                           # every option and its default
 
 Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (best validation loss),
-last.keras (for --resume), history.csv, loss.png, the data plots, config.json and metrics.json.
+last.keras (for --resume), history.csv, loss.png, the data plots, config.json, split.json (the
+held-out rows) and metrics.json.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from pathlib import Path
 import keras
 
 from training import runs
-from training.atomic import write_json_atomic, write_text_atomic
+from base.atomic import write_json_atomic, write_text_atomic
+from base.split import save_split
 from training.callbacks import standard_callbacks
 from training.config import TrainConfig
 from training.dataplots import save_data_plots
@@ -94,6 +96,7 @@ def train(args: argparse.Namespace) -> int:
     try:
         write_text_atomic(run_dir / runs.CONFIG, config.to_json())
         if not resume_dir and dist.is_chief:
+            save_split(run_dir, datasets.samples.rows, datasets.samples.val_rows)
             save_data_plots(datasets.samples, config, run_dir)
 
         # -- model -------------------------------------------------------------------------------------

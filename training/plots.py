@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import simulator_config
-from training.atomic import write_atomic
+from base.atomic import write_atomic
 
 
 def save_loss_plot(history_csv: Path, out: Path) -> Path:

@@ -1,6 +1,6 @@
 """The run folder: where one training run keeps its models, history, plots and figures.
 
-Every file here is written atomically (`training.atomic`), so a crash, a full disk or Ctrl-C
+Every file here is written atomically (`base.atomic`), so a crash, a full disk or Ctrl-C
 mid-write leaves the previous version intact, never a torn file.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import keras
 
 from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
-from training.atomic import write_atomic
+from base.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

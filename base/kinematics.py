@@ -1,0 +1,57 @@
+"""The car's kinematic bicycle model: how a steering value turns into a path.
+
+One definition for the headless simulator's vehicle, the replay of recordings and the labels of
+synthesised viewpoints, so that all three move a car the same way. Steering is normalised −1..1
+(× the maximum wheel angle, positive turns right); poses are (x, y, heading) on flat ground, heading
+in radians counter-clockwise from +x, about the car's centre halfway between the axles.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+import simulator_config
+
+MPS_PER_MPH = 0.44704
+
+
+@dataclass(frozen=True)
+class Steering:
+    """The geometry that relates steering to curvature."""
+
+    wheelbase_m: float
+    max_wheel_angle_rad: float
+
+    @classmethod
+    def from_config(cls) -> Steering:
+        vehicle = simulator_config.load()["vehicle"]
+        return cls(float(vehicle["wheelbase_m"]), math.radians(simulator_config.max_wheel_angle_deg()))
+
+    def slip_and_curvature(self, steering: float) -> tuple[float, float]:
+        """(slip, yaw per metre travelled) at this steering: the velocity points `slip` radians right
+        of the heading and the heading turns clockwise by the curvature times the distance."""
+        delta = min(1.0, max(-1.0, steering)) * self.max_wheel_angle_rad
+        slip = math.atan(0.5 * math.tan(delta))
+        return slip, math.cos(slip) * math.tan(delta) / self.wheelbase_m
+
+    def steering_for_curvature(self, curvature: float | np.ndarray) -> float | np.ndarray:
+        """The inverse of `slip_and_curvature`: normalised steering (unclipped) that turns at `curvature`
+        (1/m, positive to the right)."""
+        # curvature = cos(atan(tan δ / 2)) tan δ / W  ⇔  tan δ = 2 k W / sqrt(4 − (k W)²)
+        kw = np.clip(np.asarray(curvature, dtype=float) * self.wheelbase_m, -1.999, 1.999)
+        delta = np.arctan(2 * kw / np.sqrt(4 - kw**2))
+        result = delta / self.max_wheel_angle_rad
+        return float(result) if np.ndim(result) == 0 else result
+
+
+def bicycle_step(pose: tuple[float, float, float], speed_mps: float, steering: float, dt: float,
+                 geometry: Steering) -> tuple[float, float, float]:
+    """The pose after `dt` seconds at `speed_mps` (signed) and `steering` (Euler step; keep dt small)."""
+    slip, curvature = geometry.slip_and_curvature(steering)
+    x, y, heading = pose
+    direction = heading - slip
+    return (x + speed_mps * math.cos(direction) * dt,
+            y + speed_mps * math.sin(direction) * dt,
+            heading - speed_mps * curvature * dt)

@@ -1,0 +1,297 @@
+"""A closed loop made of recorded footage (NVIDIA's DAVE-2 simulator, arXiv 1604.07316).
+
+The recorded steering, integrated by the kinematic bicycle model at the recorded speeds and times,
+gives the recorded path. A policy then drives a car from the same start: at each recorded step it
+sees the view synthesised (`base.viewpoint`) from the recorded frame nearest to where the car is,
+moved to the car's offset from the path and turned to its heading error, and its steering moves the
+car for one recorded time step. Leaving the path by more than `max_offset_m`, or turning more than
+`max_heading_error_deg` off it, is an intervention: the car is put back on the path and charged the
+simulator's penalty (6 s), as `sim.drive` charges leaving the road.
+
+Where the recording pauses (a gap of more than `max_gap_s`, a standstill, the end of a held-out
+block, another recording) the path breaks and the car restarts on it: each unbroken stretch is a
+segment. The recorded steering itself, driven through the same loop, stays on the path exactly: a
+check of the integrator that every report carries, beside driving with zero steering.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+import pandas as pd
+
+import simulator_config
+from base.cameras import CAMERA_NAMES
+from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
+from base.logs import frame_time
+from base.viewpoint import Shift, ViewSynthesizer
+
+RULES = simulator_config.load()["replay"]
+PENALTY_S = float(simulator_config.load()["headless"]["intervention_penalty_s"])
+PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
+SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
+
+
+class ReplayError(ValueError):
+    """Footage that cannot be replayed; the message (one line) says what to do."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    max_offset_m: float = float(RULES["max_offset_m"])
+    max_heading_error_deg: float = float(RULES["max_heading_error_deg"])
+
+
+@dataclass(frozen=True)
+class Footage:
+    """Recorded rows ready to replay: per row its time, speed, steering and frames."""
+
+    times_s: np.ndarray
+    speeds_mps: np.ndarray
+    steering: np.ndarray
+    frames: dict[str, np.ndarray]  # camera → image path per row ("" where that camera's frame is absent)
+    segments: list[tuple[int, int]]  # [first, last] row of each unbroken stretch (last inclusive)
+    timed: bool  # False when the frame names carry no time stamps and `untimed_hz` was assumed
+
+    @property
+    def cameras(self) -> list[str]:
+        """The cameras that have a frame in every row."""
+        return [name for name, paths in self.frames.items() if all(paths)]
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame) -> Footage:
+        """Log rows (as `base.logs` reads them, in log order, any subset) → footage.
+
+        Side frames count only where they exist and differ from the centre frame (a run recorded by
+        `drive.py` repeats the centre path there).
+        """
+        if rows.empty:
+            raise ReplayError("no rows to replay: pass a recording with driving in it")
+        centre = rows["center"].astype(str).to_numpy()
+        frames = {"center": centre}
+        for side in CAMERA_NAMES[1:]:
+            paths = rows[side].astype(str).to_numpy()
+            frames[side] = np.array([p if p != c and _exists(p) else "" for p, c in zip(paths, centre)], dtype=object)
+        stamps = [frame_time(path) for path in centre]
+        timed = all(stamps)
+        if timed:
+            start = stamps[0]
+            times = np.array([(when - start).total_seconds() for when in stamps])
+        else:
+            times = np.arange(len(rows)) / float(RULES["untimed_hz"])
+        speeds = rows["speed"].to_numpy(dtype=float) * MPS_PER_MPH
+        steering = np.clip(rows["steering"].to_numpy(dtype=float), -1.0, 1.0)
+        # An interval is driven when it is short, forward in time, between consecutive rows of one
+        # recording, and the car moves.
+        dt = np.diff(times)
+        consecutive = (np.diff(rows["row"].to_numpy()) == 1) & (rows["recording"].to_numpy()[1:] == rows["recording"].to_numpy()[:-1])
+        moving = 0.5 * (speeds[1:] + speeds[:-1]) >= float(RULES["standstill_mph"]) * MPS_PER_MPH
+        driven = (dt > 0) & (dt <= float(RULES["max_gap_s"])) & consecutive & moving
+        return cls(times, speeds, steering, frames, _runs(driven), timed)
+
+    @property
+    def driven_s(self) -> float:
+        return float(sum(self.times_s[last] - self.times_s[first] for first, last in self.segments))
+
+
+class Policy(Protocol):
+    """What drives the replayed car: a synthesised view (or None, when `sees` is False) → steering."""
+
+    sees: bool
+
+    def __call__(self, view: np.ndarray | None, row: int) -> float:
+        ...
+
+
+class ZeroSteering:
+    sees = False
+
+    def __call__(self, view: np.ndarray | None, row: int) -> float:
+        return 0.0
+
+
+class RecordedSteering:
+    """The human's steering, row by row: it retraces the recorded path."""
+
+    sees = False
+
+    def __init__(self, footage: Footage) -> None:
+        self.steering = footage.steering
+
+    def __call__(self, view: np.ndarray | None, row: int) -> float:
+        return float(self.steering[row])
+
+
+class ModelPolicy:
+    """A steering model (`base.runtime.Runner`) on the synthesised centre view."""
+
+    sees = True
+
+    def __init__(self, predict_one: Callable[[np.ndarray], float]) -> None:
+        self.predict_one = predict_one
+
+    def __call__(self, view: np.ndarray | None, row: int) -> float:
+        return float(self.predict_one(view))
+
+
+@dataclass
+class Trace:
+    """What happened at each driven step, for scoring, plots and video."""
+
+    times_s: list[float] = field(default_factory=list)  # recorded time at the end of the step
+    offsets_m: list[float] = field(default_factory=list)  # signed, right of the path, before any reset
+    headings_deg: list[float] = field(default_factory=list)  # heading error, right positive
+    steering: list[float] = field(default_factory=list)  # the policy's command for the step
+    recorded: list[float] = field(default_factory=list)  # the human's steering for the step
+    intervened: list[bool] = field(default_factory=list)
+    step_s: list[float] = field(default_factory=list)  # how long each step took
+
+    @property
+    def elapsed_s(self) -> float:
+        return float(sum(self.step_s))
+
+    def report(self) -> dict:
+        """The figures `sim.drive` reports, under its names, plus interventions per minute."""
+        interventions = int(sum(self.intervened))
+        elapsed = self.elapsed_s
+        offsets = np.abs(np.asarray(self.offsets_m, dtype=float))
+        return {
+            "autonomy_percent": round((1 - interventions * PENALTY_S / elapsed) * 100, 2) if elapsed else None,
+            "interventions": interventions,
+            "interventions_per_min": round(interventions / elapsed * 60, 2) if elapsed else None,
+            "mean_abs_offset_m": round(float(offsets.mean()), 3) if len(offsets) else None,
+            "max_abs_offset_m": round(float(offsets.max()), 3) if len(offsets) else None,
+            "elapsed_s": round(elapsed, 2),
+            "frames": len(self.times_s),
+        }
+
+
+class _Path:
+    """The recorded path of one segment: the pose at every physics sub-step, and at every row."""
+
+    def __init__(self, footage: Footage, first: int, last: int, steering: Steering) -> None:
+        poses = [(0.0, 0.0, 0.0)]
+        row_at = [0]  # sub-step index of each row's pose
+        self.substeps: list[int] = []
+        for row in range(first, last):
+            dt, speed, n = _interval(footage, row)
+            pose = poses[-1]
+            for _ in range(n):
+                pose = bicycle_step(pose, speed, footage.steering[row], dt / n, steering)
+                poses.append(pose)
+            row_at.append(len(poses) - 1)
+            self.substeps.append(n)
+        self.poses = np.array(poses)
+        self.row_at = np.array(row_at)
+        self.first = first
+        step_m = np.hypot(*np.diff(self.poses[:, :2], axis=0).T)
+        self.s = np.concatenate([[0.0], np.cumsum(step_m)])  # arc length at each sub-step
+
+    def nearest(self, x: float, y: float, near: int, window: int) -> int:
+        """The sub-step whose pose is closest to (x, y), looked for within `window` of `near`."""
+        lo, hi = max(0, near - window), min(len(self.poses), near + window + 1)
+        d2 = (self.poses[lo:hi, 0] - x) ** 2 + (self.poses[lo:hi, 1] - y) ** 2
+        return lo + int(np.argmin(d2))
+
+    def row_near(self, substep: int) -> int:
+        """The row (absolute) whose recorded pose is nearest along the path to this sub-step."""
+        k = int(np.searchsorted(self.row_at, substep))
+        if k >= len(self.row_at) or (k > 0 and self.s[substep] - self.s[self.row_at[k - 1]] < self.s[self.row_at[k]] - self.s[substep]):
+            k -= 1
+        return self.first + k
+
+
+def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), synthesizer: ViewSynthesizer | None = None,
+           on_step: Callable[[int, np.ndarray | None, Trace], None] | None = None) -> Trace:
+    """Drive `policy` along every segment of `footage`; returns the trace of what happened.
+
+    `on_step(row, view, trace)` is called after each step (progress bars, video).
+    """
+    steering = Steering.from_config()
+    synthesizer = synthesizer or (ViewSynthesizer(sources=footage.cameras) if policy.sees else None)
+    frames = _FrameCache(footage)
+    max_heading = math.radians(rules.max_heading_error_deg)
+    trace = Trace()
+    for first, last in footage.segments:
+        path = _Path(footage, first, last, steering)
+        window = int(SEARCH_S * PHYSICS_HZ)
+        pose, near = tuple(path.poses[0]), 0
+        for row in range(first, last):
+            view = None
+            if policy.sees:
+                anchor = path.row_near(near)
+                x0, y0, h0 = path.poses[path.row_at[anchor - first]]
+                dx, dy = pose[0] - x0, pose[1] - y0
+                shift = Shift(lateral_m=dx * math.sin(h0) - dy * math.cos(h0),
+                              yaw_rad=_wrap(h0 - pose[2]),
+                              forward_m=dx * math.cos(h0) + dy * math.sin(h0))
+                source = synthesizer.nearest_source(shift)
+                view = synthesizer.synthesize({source: frames.get(source, anchor)}, shift, source)
+            command = policy(view, row)
+            dt, speed, n = _interval(footage, row)
+            for _ in range(n):
+                pose = bicycle_step(pose, speed, command, dt / n, steering)
+            near = path.nearest(pose[0], pose[1], near + n, window)
+            px, py, ph = path.poses[near]
+            offset = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
+            heading = _wrap(ph - pose[2])
+            out = abs(offset) > rules.max_offset_m or abs(heading) > max_heading
+            trace.times_s.append(float(footage.times_s[row + 1]))
+            trace.offsets_m.append(offset)
+            trace.headings_deg.append(math.degrees(heading))
+            trace.steering.append(command)
+            trace.recorded.append(float(footage.steering[row]))
+            trace.intervened.append(out)
+            trace.step_s.append(dt)
+            if out:  # back on the path where the car is along it, heading along it
+                pose = (px, py, ph)
+            if on_step:
+                on_step(row, view, trace)
+    return trace
+
+
+def _interval(footage: Footage, row: int) -> tuple[float, float, int]:
+    """(seconds, speed m/s, physics sub-steps) of the step from `row` to the next row."""
+    dt = float(footage.times_s[row + 1] - footage.times_s[row])
+    speed = 0.5 * float(footage.speeds_mps[row] + footage.speeds_mps[row + 1])
+    return dt, speed, max(1, math.ceil(dt * PHYSICS_HZ - 1e-9))
+
+
+def _runs(driven: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of driven intervals as [first row, last row] (interval i joins rows i and i+1)."""
+    edges = np.diff(np.concatenate([[0], driven.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def _exists(path: str) -> bool:
+    return bool(path) and Path(path).is_file()
+
+
+class _FrameCache:
+    """Decoded frames by (camera, row); the replay asks for the same few frames over and over."""
+
+    def __init__(self, footage: Footage, size: int = 8) -> None:
+        self.footage, self.size = footage, size
+        self.cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(self, camera: str, row: int) -> np.ndarray:
+        key = (camera, row)
+        frame = self.cache.get(key)
+        if frame is None:
+            path = self.footage.frames[camera][row]
+            frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+            if frame is None:
+                raise ReplayError(f"cannot read the frame {path}: replace it, or delete its row from the log")
+            if len(self.cache) >= self.size:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[key] = frame
+        return frame

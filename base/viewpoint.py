@@ -1,0 +1,100 @@
+"""Views from where the car is not: a recorded camera frame re-projected to a moved and turned car.
+
+NVIDIA's DAVE-2 assumption (arXiv 1604.07316): what lies below the horizon is flat ground, what lies
+above it is infinitely far. Under it a frame from one recorded camera shows what a camera at another
+pose of the same height and pitch would see, and one `cv2.remap` makes it. The rays of the target
+camera are fixed in the car frame and turning the car about its vertical axis keeps them on or off
+the ground, so per view only a rotation, a scaled translation and a projection remain — all
+vectorised. The hood rows (from CROP_BOTTOM down) are part of the car, so they keep their recorded
+pixels. The replay (`base.replay`) and training's viewpoint augmentation share this one definition.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from base.cameras import CAMERA_NAMES, Camera
+from base.frames import CROP_BOTTOM
+
+HOOD_TOP = CROP_BOTTOM  # the first row of the car's own hood: the crop stops above it for that reason
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Where the synthesised car is, in the frame of the recorded car (metres, radians)."""
+
+    lateral_m: float = 0.0  # to the right
+    yaw_rad: float = 0.0  # turned right (clockwise seen from above)
+    forward_m: float = 0.0
+
+
+class ViewSynthesizer:
+    """Synthesises what the `target` camera of a shifted car sees from one of the recorded cameras."""
+
+    def __init__(self, target: str = "center", sources: Sequence[str] = CAMERA_NAMES) -> None:
+        self.target = Camera.from_config(target)
+        self.sources = {name: Camera.from_config(name) for name in sources}
+        if not self.sources:
+            raise ValueError("no source cameras: pass at least one of " + ", ".join(CAMERA_NAMES))
+        cam = self.target
+        rays = cam.rays[:HOOD_TOP].astype(np.float64)
+        on_ground = rays[..., 1] < -1e-9
+        # A ground pixel sees the point (camera + t·ray) with t fixed in the car frame; a sky pixel
+        # sees the direction alone, which the same formula gives with no translation and t = 1.
+        self._ray_x, self._ray_y, self._ray_z = (rays[..., i] for i in range(3))
+        self._reach = np.where(on_ground, cam.position[1] / np.where(on_ground, -rays[..., 1], 1.0), 1.0)
+        self._translates = on_ground.astype(np.float64)
+        self._scaled_y = self._reach * self._ray_y  # the vertical part never rotates
+
+    def nearest_source(self, shift: Shift, available: Sequence[str] | None = None) -> str:
+        """The recorded camera (of `available`, default all sources) closest sideways to the synthesised one."""
+        x, _ = self.target_position(shift)
+        names = [name for name in (available or self.sources) if name in self.sources]
+        return min(names, key=lambda name: abs(self.sources[name].position[0] - x))
+
+    def target_position(self, shift: Shift) -> tuple[float, float]:
+        """(x right, z forward) of the synthesised camera in the recorded car's frame."""
+        cx, _, cz = self.target.position
+        c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
+        return shift.lateral_m + cx * c + cz * s, shift.forward_m - cx * s + cz * c
+
+    def maps(self, shift: Shift, source: str) -> tuple[np.ndarray, np.ndarray]:
+        """cv2.remap maps (rows above the hood × width, float32): where in the `source` frame each
+        pixel of the shifted view is."""
+        src = self.sources[source]
+        tx, tz = self.target_position(shift)
+        sx, sy, sz = src.position
+        c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
+        # The ray turned into the recorded car's frame (a car turned right looks further right).
+        reach = self._reach
+        qx = (self._ray_x * c + self._ray_z * s) * reach + self._translates * (tx - sx)
+        qz = (self._ray_z * c - self._ray_x * s) * reach + self._translates * (tz - sz)
+        qy = self._scaled_y + self._translates * (self.target.position[1] - sy)
+        pc, ps = math.cos(src.pitch_down_rad), math.sin(src.pitch_down_rad)
+        depth = np.maximum(qz * pc - qy * ps, 1e-6)  # points behind the source camera land off-frame
+        focal = src.focal_px / depth
+        # Pixel i spans [i, i+1) in the projection; remap addresses pixel centres at integers.
+        map_x = (src.width / 2 - 0.5) + qx * focal
+        map_y = (src.height / 2 - 0.5) - (qy * pc + qz * ps) * focal
+        return map_x.astype(np.float32), map_y.astype(np.float32)
+
+    def synthesize(self, frames: Mapping[str, np.ndarray], shift: Shift, source: str | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """The view of the shifted car, from `frames[source]` (default: the nearest camera in `frames`).
+
+        `frames` maps camera names to uint8 RGB frames (H, W, 3) taken at the recorded pose.
+        """
+        source = source or self.nearest_source(shift, list(frames))
+        frame = frames[source]
+        if out is None:
+            out = np.empty_like(frame)
+        map_x, map_y = self.maps(shift, source)
+        # Edge pixels repeated where the view turns past the recorded frame: a black wedge would tell
+        # a network how far it is turned without looking at the road.
+        cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, dst=out[:HOOD_TOP], borderMode=cv2.BORDER_REPLICATE)
+        out[HOOD_TOP:] = frame[HOOD_TOP:]
+        return out
