@@ -26,6 +26,7 @@ import pandas as pd
 
 import simulator_config
 from base.cameras import CAMERA_NAMES
+from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from base.logs import frame_time
 from base.viewpoint import Shift, ViewSynthesizer
@@ -205,14 +206,15 @@ class _Path:
         return self.first + k
 
 
-def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), synthesizer: ViewSynthesizer | None = None,
+def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views: bool = False,
            on_step: Callable[[int, np.ndarray | None, Trace], None] | None = None) -> Trace:
     """Drive `policy` along every segment of `footage`; returns the trace of what happened.
 
-    `on_step(row, view, trace)` is called after each step (progress bars, video).
+    `on_step(row, view, trace)` is called after each step (progress bars, video). The views are
+    synthesised in the rows the model crops to, or with `whole_views` down from the sky (for video).
     """
     steering = Steering.from_config()
-    synthesizer = synthesizer or (ViewSynthesizer(sources=footage.cameras) if policy.sees else None)
+    synthesizer = ViewSynthesizer(sources=footage.cameras, top=0 if whole_views else CROP_TOP) if policy.sees else None
     frames = _FrameCache(footage)
     max_heading = math.radians(rules.max_heading_error_deg)
     trace = Trace()

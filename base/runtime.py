@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 
 BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-# Two intra-op threads use both cores of the target machine; more only adds scheduling noise.
-INFERENCE_THREADS = min(2, os.cpu_count() or 1)
+
+
+def inference_threads() -> int:
+    """Two intra-op threads use both cores of the target machine; more only adds scheduling noise, and a
+    process pinned to fewer cores (a container, a one-core benchmark) gets no more threads than cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(2, cores))
+
 BATCH = 64  # frames per call in batch prediction (evaluation), where throughput matters, not latency
 
 
@@ -72,7 +78,7 @@ class OnnxRunner(_SingleFrameRunner):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = INFERENCE_THREADS
+        options.intra_op_num_threads = inference_threads()
         options.inter_op_num_threads = 1
         # Idle workers would otherwise spin for a while after each frame, taking the cores the
         # server's network loop and the simulator need between frames.
@@ -227,8 +233,8 @@ def _tflite_interpreter(path: Path):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its deprecation notice in favour of ai_edge_litert
-            return tf.lite.Interpreter(str(path), num_threads=INFERENCE_THREADS)
-    return Interpreter(str(path), num_threads=INFERENCE_THREADS)
+            return tf.lite.Interpreter(str(path), num_threads=inference_threads())
+    return Interpreter(str(path), num_threads=inference_threads())
 
 
 def _check_input_shape(shape: list) -> None:

@@ -6,7 +6,7 @@ pose of the same height and pitch would see, and one `cv2.remap` makes it. The r
 camera are fixed in the car frame and turning the car about its vertical axis keeps them on or off
 the ground, so per view only a rotation, a scaled translation and a projection remain — all
 vectorised. The hood rows (from CROP_BOTTOM down) are part of the car, so they keep their recorded
-pixels. The replay (`base.replay`) and training's viewpoint augmentation share this one definition.
+pixels; where only the model will look, only the rows it crops to need synthesising. The replay (`base.replay`) and training's viewpoint augmentation share this one definition.
 """
 from __future__ import annotations
 
@@ -35,13 +35,18 @@ class Shift:
 class ViewSynthesizer:
     """Synthesises what the `target` camera of a shifted car sees from one of the recorded cameras."""
 
-    def __init__(self, target: str = "center", sources: Sequence[str] = CAMERA_NAMES) -> None:
+    def __init__(self, target: str = "center", sources: Sequence[str] = CAMERA_NAMES, top: int = 0) -> None:
+        """`top`: synthesise rows `top` to the hood only; the rows above keep the source frame's pixels.
+        The model crops to rows CROP_TOP–CROP_BOTTOM, so it sees the same whether `top` is 0 or CROP_TOP."""
+        if not 0 <= top < HOOD_TOP:
+            raise ValueError(f"top is {top}: use a row in [0, {HOOD_TOP})")
+        self.top = top
         self.target = Camera.from_config(target)
         self.sources = {name: Camera.from_config(name) for name in sources}
         if not self.sources:
             raise ValueError("no source cameras: pass at least one of " + ", ".join(CAMERA_NAMES))
         cam = self.target
-        rays = cam.rays[:HOOD_TOP]
+        rays = cam.rays[top:HOOD_TOP]
         on_ground = rays[..., 1] < -1e-9
         # A ground pixel sees the point (camera + t·ray) with t fixed in the car frame; a sky pixel
         # sees the direction alone, which the same formula gives with no translation and t = 1. The
@@ -65,7 +70,7 @@ class ViewSynthesizer:
         return shift.lateral_m + cx * c + cz * s, shift.forward_m - cx * s + cz * c
 
     def maps(self, shift: Shift, source: str) -> tuple[np.ndarray, np.ndarray]:
-        """cv2.remap maps (rows above the hood × width, float32): where in the `source` frame each
+        """cv2.remap maps (rows `top` to the hood × width, float32): where in the `source` frame each
         pixel of the shifted view is."""
         src = self.sources[source]
         tx, tz = self.target_position(shift)
@@ -104,6 +109,7 @@ class ViewSynthesizer:
         map_x, map_y = self.maps(shift, source)
         # Edge pixels repeated where the view turns past the recorded frame: a black wedge would tell
         # a network how far it is turned without looking at the road.
-        cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, dst=out[:HOOD_TOP], borderMode=cv2.BORDER_REPLICATE)
+        cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, dst=out[self.top:HOOD_TOP], borderMode=cv2.BORDER_REPLICATE)
+        out[:self.top] = frame[:self.top]
         out[HOOD_TOP:] = frame[HOOD_TOP:]
         return out

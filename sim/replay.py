@@ -64,7 +64,8 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
                 bar.update()
                 if writer and view is not None:
                     writer.add(view, trace)
-            model_trace = replay(footage, ModelPolicy(runner.predict_one), rules, on_step=on_step)
+            model_trace = replay(footage, ModelPolicy(runner.predict_one), rules, whole_views=bool(writer),
+                                 on_step=on_step)
     except BaseException:
         if writer:
             writer.discard()

@@ -98,3 +98,13 @@ def test_on_real_footage_the_centre_moved_to_a_side_camera_looks_more_like_that_
             moved_error.append(crop_error(SYNTH.synthesize(frames, shift, source="center"), frames["right"]))
             unmoved_error.append(crop_error(frames["center"], frames["right"]))
         assert np.mean(moved_error) < 0.85 * np.mean(unmoved_error), (recording, moved_error, unmoved_error)
+
+
+def test_synthesising_only_the_models_rows_gives_those_rows_bit_for_bit():
+    rng = np.random.default_rng(2)
+    frames = {name: rng.integers(0, 256, FRAME_SHAPE, dtype=np.uint8) for name in ("center", "right")}
+    shift = Shift(lateral_m=0.5, yaw_rad=math.radians(-4))
+    whole = SYNTH.synthesize(frames, shift)
+    band = ViewSynthesizer(top=CROP_TOP).synthesize(frames, shift)
+    np.testing.assert_array_equal(band[CROP_TOP:], whole[CROP_TOP:])
+    np.testing.assert_array_equal(band[:CROP_TOP], frames[SYNTH.nearest_source(shift)][:CROP_TOP])
