@@ -1,0 +1,168 @@
+"""Does the replay rank models the way the true closed loop does? Checked in the headless simulator.
+
+    python -m benchmarks.replay_ranking [--work DIR]      # about 15 minutes on 2 cores
+
+Models of clearly different quality are trained on a headless recording of `lake` (the checkpoints
+after 1, 2, 4 and 10 epochs of one run, a model trained on the centre camera alone, and a model
+that always steers 0). Each is then scored twice on `lake` and `mountain` (never trained on):
+by `sim.drive` — the true closed loop, frames rendered at the car's real pose, through the drive
+server — and by the replay of a fresh headless recording of each track (`base.replay`: frames
+synthesised from the recorded ones, NVIDIA's 1 m rule). The table gives both scores side by side
+and Spearman's rank correlation between them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from base.logs import LOG_NAME, find_logs, read_recordings
+from base.replay import Footage, ModelPolicy, Rules, replay
+from benchmarks import ROOT
+from benchmarks.table import markdown
+
+TRAIN_LAPS = 2.0
+STAGES = [1, 2, 4, 10]  # epochs after which the run's model is kept
+CENTRE_ONLY_EPOCHS = 4
+DRIVE_LAPS = {"lake": 1.0, "mountain": 1.0}
+REPLAY_LAPS = 1.0
+
+
+def _record(folder: Path, track: str, laps: float, seed: int, recovery: bool) -> Path:
+    from sim.record import record_session
+
+    try:
+        if find_logs([folder]):
+            return folder
+    except ValueError:
+        pass
+    record_session(track, laps=laps, out=folder, seed=seed, recovery=recovery)
+    return folder
+
+
+def _fit(*args: str) -> None:
+    cmd = [sys.executable, "-m", "training.fit", *args]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def _centre_only(source: Path, target: Path) -> Path:
+    """A copy of the log whose side fields repeat the centre frame: training then sees no side camera."""
+    target.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in (source / LOG_NAME).read_text().splitlines():
+        centre, _, _, *numbers = line.split(",")
+        lines.append(",".join([centre, centre, centre, *numbers]))
+    (target / LOG_NAME).write_text("\n".join(lines) + "\n")
+    return target
+
+
+def _zero_model(path: Path) -> Path:
+    """The NVIDIA network with its output layer zeroed: a real model file that always steers 0."""
+    from training.model import build_model
+
+    model = build_model()
+    last = model.layers[-1]
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    model.save(path)
+    return path
+
+
+def train_models(work: Path) -> dict[str, Path]:
+    data = _record(work / "train_lake", "lake", TRAIN_LAPS, seed=1, recovery=True)
+    models: dict[str, Path] = {}
+    run = work / "run"
+    kept = {epochs: work / f"epochs_{epochs}.keras" for epochs in STAGES}
+    if not all(path.exists() for path in kept.values()):
+        shutil.rmtree(run, ignore_errors=True)
+        for i, epochs in enumerate(STAGES):
+            if i == 0:
+                _fit("--data", str(data), "--out", str(run), "--epochs", str(epochs), "--early-stopping-patience", "100")
+            else:
+                _fit("--resume", str(run / "latest"), "--epochs", str(epochs))
+            shutil.copy(run / "latest" / "last.keras", kept[epochs])
+    models.update({f"{epochs} epoch{'s' if epochs > 1 else ''}": path for epochs, path in kept.items()})
+    centre_only = work / f"centre_only_{CENTRE_ONLY_EPOCHS}.keras"
+    if not centre_only.exists():
+        only = _centre_only(data, work / "train_lake_centre_only")
+        _fit("--data", str(only), "--out", str(work / "run_centre"), "--epochs", str(CENTRE_ONLY_EPOCHS))
+        shutil.copy(work / "run_centre" / "latest" / "model.keras", centre_only)
+    models[f"centre camera only, {CENTRE_ONLY_EPOCHS} epochs"] = centre_only
+    zero = work / "zero.keras"
+    models["always steers 0"] = zero if zero.exists() else _zero_model(zero)
+    return models
+
+
+def score(models: dict[str, Path], work: Path) -> list[dict]:
+    from base.runtime import load_runner
+    from sim.demo import score_model
+
+    footage = {track: Footage.from_rows(read_recordings([_record(work / f"replay_{track}", track, REPLAY_LAPS, seed=5, recovery=False)]))
+               for track in DRIVE_LAPS}
+    results = []
+    for name, path in models.items():
+        drives = score_model(path, list(DRIVE_LAPS.items()))
+        runner = load_runner(path)
+        replays = {track: replay(f, ModelPolicy(runner.predict_one), Rules()).report() for track, f in footage.items()}
+        results.append({"model": name, "drive": drives, "replay": replays})
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def _autonomy(reports: list[dict]) -> float:
+    interventions = sum(r["interventions"] for r in reports)
+    elapsed = sum(r["elapsed_s"] for r in reports)
+    return (1 - interventions * 6.0 / elapsed) * 100
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Rank correlation, ties sharing their mean rank."""
+    def ranks(values: list[float]) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        order = np.argsort(values, kind="stable")
+        r = np.empty(len(values))
+        r[order] = np.arange(len(values))
+        for v in np.unique(values):
+            r[values == v] = r[values == v].mean()
+        return r
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def table(results: list[dict]) -> tuple[list[dict], float]:
+    rows = []
+    drive_scores, replay_scores = [], []
+    for r in results:
+        drive, rep = _autonomy(list(r["drive"].values())), _autonomy(list(r["replay"].values()))
+        drive_scores.append(drive)
+        replay_scores.append(rep)
+        rows.append({"metric": r["model"], "value": round(rep, 1), "unit": "% (replay, 1 m)",
+                     "classic": round(drive, 1), "ratio": None,
+                     "detail": ", ".join(f"{t}: drive {r['drive'][t]['interventions']} / replay {r['replay'][t]['interventions']} "
+                                         f"({r['replay'][t]['interventions_per_min']:.1f}/min)" for t in DRIVE_LAPS)})
+    return rows, spearman(drive_scores, replay_scores)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "replay_ranking",
+                        help="where recordings, models and results go (reused when present)")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = score(train_models(args.work), args.work)
+    (args.work / "results.json").write_text(json.dumps(results, indent=2))
+    rows, rho = table(results)
+    print(markdown(rows, ours="replay autonomy", classic="sim.drive autonomy"))
+    print()
+    for row in rows:
+        print(f"- {row['metric']}: {row['detail']} interventions")
+    print(f"\nSpearman rank correlation, replay vs sim.drive autonomy: {rho:.2f} ({len(rows)} models)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
