@@ -11,11 +11,16 @@ how far it moves the image centre sideways. Training augments only the rows the 
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
+from base.frames import CROP_TOP
+from base.viewpoint import Shift, ViewSynthesizer
 from training.config import TrainConfig
 from training.imgaug_compat import imgaug
+from training.recovery import recovery_steering
 from training.samples import STEERING_RANGE
 
 iap = imgaug.parameters
@@ -90,3 +95,39 @@ class Augmenter:
 def _exact(values: np.ndarray) -> np.ndarray:
     """`values` rounded to multiples of 2^-10, which sums and integer multiples keep exact in float64."""
     return np.round(values * 1024) / 1024
+
+
+class ViewpointAugmenter:
+    """Moves and turns the car (DAVE-2's augmentation): each firing sample's frame becomes the view
+    from up to `shift_m` beside its camera and `yaw_deg` turned, synthesised by `base.viewpoint` (the
+    replay's own synthesis) from that camera — the nearest one, since the side cameras sit 0.8 m out
+    and the shift stays within half that — and labelled with the steering that returns to the path
+    (`training.recovery`). Only the rows the model crops to are synthesised."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.probability = config.viewpoint_probability
+        self.shift_m = config.shift_m
+        self.yaw_rad = math.radians(config.yaw_deg)
+        self.return_s = config.return_s
+        self.synth = ViewSynthesizer(top=CROP_TOP)
+        self.forward = {name: cam.position[2] - self.synth.target.position[2] for name, cam in self.synth.sources.items()}
+
+    def __call__(self, images: np.ndarray, labels: np.ndarray, samples: dict[str, np.ndarray],
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 frames (B, H, W, 3), their labels (B,) and per sample `camera`, `lateral_m`,
+        `recorded` steering and `speed_mps` → frames with the firing ones replaced, and their labels."""
+        rng = np.random.default_rng(seed)
+        count = len(images)
+        fires = rng.random(count) < self.probability
+        shift = rng.uniform(-self.shift_m, self.shift_m, count)
+        yaw = rng.uniform(-self.yaw_rad, self.yaw_rad, count)
+        out, labels = images.copy(), labels.astype(np.float32).copy()
+        for i in np.flatnonzero(fires):
+            camera = samples["camera"][i]
+            where = Shift(lateral_m=float(samples["lateral_m"][i] + shift[i]), yaw_rad=float(yaw[i]),
+                          forward_m=self.forward[camera])
+            self.synth.synthesize({camera: images[i]}, where, camera, out=out[i])
+        if fires.any():
+            labels[fires] = recovery_steering(samples["recorded"][fires], samples["lateral_m"][fires] + shift[fires],
+                                              yaw[fires], samples["speed_mps"][fires], self.return_s)
+        return out, labels

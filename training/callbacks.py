@@ -1,4 +1,5 @@
-"""Keras callbacks of a training run: atomic checkpoints, a clear NaN stop, and the standard set."""
+"""Keras callbacks of a training run: the closed-loop replay of the held-out blocks, atomic checkpoints of
+the epoch that drives best, a clear NaN stop, and the standard set."""
 from __future__ import annotations
 
 import logging
@@ -6,29 +7,64 @@ import math
 from pathlib import Path
 
 import keras
+import pandas as pd
 
-from training import runs
 from base.atomic import write_json_atomic
+from base.replay import Footage, ModelPolicy, Rules, replay
+from base.runtime import KerasRunner
+from training import runs
 
 log = logging.getLogger(__name__)
 
 
-class BestCheckpoint(keras.callbacks.Callback):
-    """Saves `model.keras` atomically whenever the validation loss improves on the best so far."""
+class ReplayValidation(keras.callbacks.Callback):
+    """Drives the model closed-loop on the held-out blocks after every epoch (`base.replay`, the loop
+    of `sim.replay`) and adds `val_autonomy` and `val_interventions` to the epoch's logs.
 
-    def __init__(self, path: Path, best: float = math.inf):
+    Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying
+    on the road, which is what the model is for. Must come before the callbacks that read the logs.
+    """
+
+    def __init__(self, val_rows: pd.DataFrame, max_offset_m: float) -> None:
+        super().__init__()
+        self.footage = Footage.from_rows(val_rows)
+        self.rules = Rules(max_offset_m=max_offset_m)
+        self._runner: KerasRunner | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None or not self.footage.segments:
+            return
+        if self._runner is None:  # one tf.function over the model: its weights change, the trace does not
+            self._runner = KerasRunner(self.model)
+        report = replay(self.footage, ModelPolicy(self._runner.predict_one), self.rules).report()
+        logs["val_autonomy"] = report["autonomy_percent"]
+        logs["val_interventions"] = float(report["interventions"])
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves `model.keras` atomically whenever the epoch beats the best so far: by the replay's
+    validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone."""
+
+    def __init__(self, path: Path, best: float = math.inf, by: str = "loss", best_autonomy: float = -math.inf):
         super().__init__()
         self.path = Path(path)
-        self.best = best
+        self.best = best  # the validation loss of the kept epoch
+        self.best_autonomy = best_autonomy
+        self.by = by
         self.best_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        val_loss = (logs or {}).get("val_loss")
-        if val_loss is None or not math.isfinite(val_loss) or val_loss >= self.best:
+        logs = logs or {}
+        val_loss = logs.get("val_loss")
+        if val_loss is None or not math.isfinite(val_loss):
+            return
+        autonomy = logs.get("val_autonomy", -math.inf) if self.by == "autonomy" else -math.inf
+        if (autonomy, -val_loss) <= (self.best_autonomy, -self.best):
             return
         runs.save_model_atomic(self.model, self.path)
-        log.info("epoch %d: best val_loss so far (%.5f), saved %s", epoch + 1, val_loss, self.path)
-        self.best, self.best_epoch = float(val_loss), epoch + 1
+        shown = f"val_autonomy {autonomy:.1f} %, " if self.by == "autonomy" else ""
+        log.info("epoch %d: best so far (%sval_loss %.5f), saved %s", epoch + 1, shown, val_loss, self.path)
+        self.best, self.best_autonomy, self.best_epoch = float(val_loss), float(autonomy), epoch + 1
 
 
 class LastCheckpoint(keras.callbacks.Callback):
@@ -48,9 +84,8 @@ class LastCheckpoint(keras.callbacks.Callback):
             return  # a NaN epoch is no state to resume from
         runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
         self.epochs_done = epoch + 1
-        write_json_atomic(
-            self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.best.best}
-        )
+        write_json_atomic(self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.best.best,
+                                                         "best_val_autonomy": self.best.best_autonomy})
 
 
 class StopOnNaN(keras.callbacks.Callback):
@@ -78,17 +113,29 @@ def standard_callbacks(
     best_val_loss: float = math.inf,
     tensorboard: bool = False,
     append_history: bool = False,
+    val_rows: pd.DataFrame | None = None,
+    select_by: str = "loss",
+    val_max_offset_m: float = 1.0,
+    best_val_autonomy: float = -math.inf,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
-    """The callbacks of a run, in order, and the three whose state the CLI reads afterwards."""
+    """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
+
+    With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
+    and early stopping follow the replay's autonomy.
+    """
     nan_stop = StopOnNaN()
-    best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss)
+    by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
+    best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by="autonomy" if by_autonomy else "loss",
+                          best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
     last = LastCheckpoint(run_dir, best)
     callbacks: list[keras.callbacks.Callback] = [
+        *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
         nan_stop,
         best,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=reduce_lr_patience, verbose=1),
         keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True, verbose=1
+            monitor="val_autonomy" if by_autonomy else "val_loss", mode="max" if by_autonomy else "min",
+            patience=early_stopping_patience, restore_best_weights=True, verbose=1
         ),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.

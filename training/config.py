@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 
+SELECT_BY = ("autonomy", "loss")
+
+
 @dataclass
 class TrainConfig:
     # data
     data: list[str] = field(default_factory=lambda: ["data"])  # recording folders, searched recursively
     skip_missing: bool = False  # skip rows whose images are missing instead of failing
-    correction: float = 0.2  # steering added for the left camera, subtracted for the right
+    correction: float | None = 0.2  # steering added for the left camera, subtracted for the right; None: pure pursuit (return_s)
+    label_smoothing_s: float = 0.0  # centred moving average of the steering labels over this many seconds (0: off)
     bins: int = 25  # steering histogram bins for balancing
     bin_cap: int | None = None  # samples kept per bin; None: twice the mean bin count
     val_fraction: float = 0.2  # share of each recording held out for validation
@@ -30,6 +34,15 @@ class TrainConfig:
     zoom: tuple[float, float] = (1.0, 1.3)
     brightness: tuple[float, float] = (0.4, 1.2)
     flip: bool = True
+    # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
+    viewpoint: bool = False
+    viewpoint_probability: float = 0.5
+    shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
+    yaw_deg: float = 6.0  # turned up to this much
+    return_s: float = 2.0  # labels return the car to the recorded path in about this time
+    # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
+    select_by: str = "autonomy"  # autonomy: the best replay autonomy (ties: lower val_loss) | loss: val_loss
+    val_max_offset_m: float = 1.0  # the replay's intervention rule for that choice
     # optimisation
     epochs: int = 10
     batch_size: int = 64
@@ -64,6 +77,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown configuration keys {unknown}: known keys are {sorted(known)}")
+    if values.get("select_by", "autonomy") not in SELECT_BY:
+        raise ValueError(f"select_by is {values['select_by']!r}: use one of {', '.join(SELECT_BY)}")
     for key in ("zoom", "brightness"):
         if key in values:
             values[key] = tuple(values[key])

@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from training.augment import Augmenter
+from training.augment import Augmenter, ViewpointAugmenter
 from training.config import TrainConfig
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
@@ -74,7 +74,8 @@ def make_datasets(config: TrainConfig) -> Datasets:
     frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"]]).unique(), config.cache_mb)
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
-    train = _batches(frames, samples.train, config, augmenter, shuffle=True)
+    viewpoint = ViewpointAugmenter(config) if config.augment and config.viewpoint else None
+    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
     return Datasets(train, val, len(samples.train), len(samples.val), summary, samples)
@@ -102,14 +103,17 @@ class _FrameStore:
 
 
 def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
-             shuffle: bool) -> tf.data.Dataset:
+             shuffle: bool, viewpoint: ViewpointAugmenter | None = None) -> tf.data.Dataset:
     images = samples["image"].to_numpy()
     steering = samples["steering"].to_numpy(dtype=np.float32)
+    where = {name: samples[name].to_numpy() for name in ("camera", "lateral_m", "recorded", "speed_mps")}
 
     def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = frames.get(images[indices]), steering[indices]
         if augmenter is not None:
-            seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(1)[0]
+            seed, view_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(2)
+            if viewpoint is not None:  # first the car moves, then the camera's picture is panned, zoomed, lit
+                x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
             x, y = augmenter(x, y, int(seed))
         return x, y
 

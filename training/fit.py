@@ -62,7 +62,8 @@ def train(args: argparse.Namespace) -> int:
     resume_dir = Path(args.resume).resolve() if args.resume else None
     if resume_dir and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
-    progress = runs.read_progress(resume_dir) if resume_dir else {"epochs_done": 0, "best_val_loss": math.inf}
+    progress = (runs.read_progress(resume_dir) if resume_dir
+                else {"epochs_done": 0, "best_val_loss": math.inf, "best_val_autonomy": -math.inf})
     try:
         config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
     except ValueError as e:  # an unreadable --config file or unknown keys
@@ -92,6 +93,8 @@ def train(args: argparse.Namespace) -> int:
     callbacks, best, last, nan_stop = standard_callbacks(
         run_dir, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=progress["best_val_loss"], tensorboard=config.tensorboard, append_history=bool(resume_dir),
+        val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
+        best_val_autonomy=progress["best_val_autonomy"],
     )
     try:
         write_text_atomic(run_dir / runs.CONFIG, config.to_json())
@@ -141,6 +144,8 @@ def train(args: argparse.Namespace) -> int:
         "train_samples": datasets.train_samples,
         "val_samples": datasets.val_samples,
         "best_val_loss": best.best,
+        "best_val_autonomy": best.best_autonomy if best.by == "autonomy" else None,
+        "selected_by": best.by,
         "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE
         "best_epoch": best.best_epoch,
         "epochs": epochs_done,
@@ -156,7 +161,9 @@ def train(args: argparse.Namespace) -> int:
     latest = runs.point_latest(run_dir)
 
     best_model = run_dir / runs.BEST_MODEL
-    print(f"best model: {best_model} (val_loss {best.best:.5f}, steering RMSE {metrics['val_rmse']:.4f})"
+    chosen = f"replay autonomy {best.best_autonomy:.1f} % on the held-out blocks, " if best.by == "autonomy" else ""
+    print(f"best model: {best_model} (epoch {best.best_epoch}: {chosen}val_loss {best.best:.5f}, "
+          f"steering RMSE {metrics['val_rmse']:.4f})"
           f"{f'; {latest} points to it' if latest else ''}")
     if nan_stop.nan_epoch:
         raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the best model before it is "

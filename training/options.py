@@ -10,13 +10,15 @@ import dataclasses
 import typing
 from typing import Any
 
-from training.config import TrainConfig, load_config
+from training.config import SELECT_BY, TrainConfig, load_config
 from training.distribute import STRATEGIES
 
 HELP = {
     "data": "recording folders (or driving_log.csv files), searched recursively for driving_log.csv",
     "skip_missing": "skip log rows whose images are missing instead of stopping with an error",
-    "correction": "steering added for the left camera's frames and subtracted for the right camera's",
+    "correction": "steering added for the left camera's frames and subtracted for the right camera's; unset: "
+                  "pure pursuit back to the path in --return-s seconds",
+    "label_smoothing_s": "smooth the steering labels over this many seconds (centred moving average; 0: off)",
     "bins": "steering histogram bins used to balance the data",
     "bin_cap": "samples kept per steering bin; unset means twice the mean bin count",
     "val_fraction": "share of each recording held out for validation",
@@ -28,6 +30,15 @@ HELP = {
     "zoom": "zoom factor range (MIN MAX)",
     "brightness": "brightness factor range (MIN MAX)",
     "flip": "mirror frames left-right (and negate steering)",
+    "viewpoint": "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled "
+                 "with the steering back to the recorded path",
+    "viewpoint_probability": "probability with which a training frame is moved and turned",
+    "shift_m": "largest sideways move, metres beside the frame's camera",
+    "yaw_deg": "largest turn, degrees",
+    "return_s": "labels of moved and side-camera frames return the car to the path in about this many seconds",
+    "select_by": "keep the epoch with the best replay autonomy on the held-out blocks (autonomy) or the lowest "
+                 "validation loss (loss)",
+    "val_max_offset_m": "metres off the recorded path that count as an intervention when replaying the held-out blocks",
     "epochs": "number of epochs (early stopping may end sooner)",
     "batch_size": "batch size per replica; the global batch is this × replicas",
     "lr": "Adam learning rate for one replica; scaled linearly with the replicas",
@@ -76,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs.update(nargs=2, type=float, metavar=("MIN", "MAX"))
         elif name == "strategy":
             kwargs.update(choices=STRATEGIES)
+        elif name == "select_by":
+            kwargs.update(choices=SELECT_BY)
         else:
             kwargs["type"] = _scalar_type(hint)
             kwargs["metavar"] = "N" if kwargs["type"] is int else "X"

@@ -6,6 +6,7 @@ mid-write leaves the previous version intact, never a torn file.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import shutil
@@ -105,7 +106,8 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
         )
     try:
         progress = json.loads((run_dir / PROGRESS).read_text(encoding="utf-8"))
-        return {"epochs_done": int(progress["epochs_done"]), "best_val_loss": float(progress["best_val_loss"])}
+        return {"epochs_done": int(progress["epochs_done"]), "best_val_loss": float(progress["best_val_loss"]),
+                "best_val_autonomy": float(progress.get("best_val_autonomy", -math.inf))}
     except (ValueError, KeyError, TypeError) as e:
         raise RunError(f"--resume {run_dir}: {PROGRESS} is unreadable ({e}); start a new run") from e
 

@@ -13,14 +13,19 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from base.cameras import Camera
+from base.kinematics import MPS_PER_MPH
+from base.logs import CAMERAS, SHOWN_PATHS, Recording, frame_time
 from training.config import TrainConfig
-from base.logs import CAMERAS, SHOWN_PATHS, Recording
+from training.recovery import recovery_steering
 
 log = logging.getLogger(__name__)
 
-SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row"]
+# steering: the label; recorded: what the driver steered; lateral_m: where the camera sits (right +).
+SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row", "recorded", "lateral_m", "speed_mps"]
 STEERING_RANGE = (-1.0, 1.0)  # normalised steering, as the simulator clamps it
 NEAR_ZERO = 0.01  # |steering| below this counts as driving straight
+CAMERA_X = {name: Camera.from_config(name).position[0] for name in CAMERAS}  # metres right of the centre camera
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,9 @@ def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
     return _samples(rows, "center", rows["steering"].to_numpy(dtype=float))
 
 
-def with_side_cameras(rows: pd.DataFrame, correction: float) -> pd.DataFrame:
-    """Every row as three samples: centre as recorded, left +correction, right −correction (clipped to ±1).
+def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: float = 2.0) -> pd.DataFrame:
+    """Every row as three samples: centre as recorded, left +correction, right −correction (clipped to ±1);
+    `correction` None: the pure-pursuit steering back to the path in about `return_s` (training.recovery).
 
     The left camera sees the road as if the car were left of where it is, so the label is to steer
     back right (positive); the right camera the opposite. Rows whose side fields repeat the centre
@@ -85,12 +91,36 @@ def with_side_cameras(rows: pd.DataFrame, correction: float) -> pd.DataFrame:
     """
     has_sides = (rows["left"] != rows["center"]).to_numpy()
     sided = rows[has_sides]
-    steering = rows["steering"].to_numpy(dtype=float)
-    side_steering = sided["steering"].to_numpy(dtype=float)
-    parts = [_samples(rows, "center", steering),
-             _samples(sided, "left", np.clip(side_steering + correction, *STEERING_RANGE)),
-             _samples(sided, "right", np.clip(side_steering - correction, *STEERING_RANGE))]
+    parts = [_samples(rows, "center", rows["steering"].to_numpy(dtype=float))]
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        recorded = sided["steering"].to_numpy(dtype=float)
+        if correction is None:
+            label = recovery_steering(recorded, CAMERA_X[side], 0.0, sided["speed"].to_numpy(dtype=float) * MPS_PER_MPH,
+                                      return_s)
+        else:
+            label = np.clip(recorded + sign * correction, *STEERING_RANGE)
+        parts.append(_samples(sided, side, label))
     return pd.concat(parts, ignore_index=True)
+
+
+def smooth_labels(rows: pd.DataFrame, seconds: float) -> pd.DataFrame:
+    """`rows` with the steering averaged over a centred window of `seconds`, within each recording.
+
+    Keyboard steering is short full-lock taps between zeros; their average over a fraction of a
+    second is closer to the wheel angle the road asks for at each moment.
+    """
+    if seconds <= 0:
+        return rows
+    out = rows.copy()
+    for _, members in rows.groupby("recording", sort=False).indices.items():
+        part = rows.iloc[members]
+        times = np.array([(when - frame_time(part["center"].iloc[0])).total_seconds() if when else np.nan
+                          for when in map(frame_time, part["center"])])
+        step = np.nanmedian(np.diff(times)) if np.isfinite(times).sum() > 1 else 0.1
+        window = max(1, int(round(seconds / step)))
+        out.iloc[members, out.columns.get_loc("steering")] = (
+            part["steering"].rolling(window, center=True, min_periods=1).mean().to_numpy())
+    return out
 
 
 def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
@@ -120,7 +150,8 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     """Split off validation, add side cameras to the training rows, then balance them."""
     train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    with_sides = with_side_cameras(train_rows, config.correction)
+    with_sides = with_side_cameras(smooth_labels(train_rows, config.label_smoothing_s), config.correction,
+                                   config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
     log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
              len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
@@ -181,4 +212,7 @@ def _samples(rows: pd.DataFrame, camera: str, steering: np.ndarray) -> pd.DataFr
         "camera": camera,
         "recording": rows["recording"].to_numpy(dtype=object),
         "row": rows["row"].to_numpy(),
+        "recorded": rows["steering"].to_numpy(dtype=np.float32),
+        "lateral_m": CAMERA_X[camera],
+        "speed_mps": (rows["speed"].to_numpy(dtype=float) * MPS_PER_MPH).astype(np.float32),
     }, columns=SAMPLE_COLUMNS)
