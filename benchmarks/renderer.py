@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import time
 from typing import Callable
 
-import cv2
 import numpy as np
 
+from benchmarks.one_core import one_core
 from benchmarks.table import markdown
 from base.cameras import CAMERA_NAMES, Camera  # noqa: E402
 from sim.images import encode_jpeg  # noqa: E402
@@ -69,17 +68,8 @@ def per_call(fn: Callable[[int], object], count: int, repeats: int = 5) -> float
 
 
 def run(quick: bool = False) -> list[dict]:
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    threads = cv2.getNumThreads()
-    if affinity:
-        os.sched_setaffinity(0, {min(affinity)})
-    cv2.setNumThreads(1)
-    try:
+    with one_core():
         return _measure(quick)
-    finally:
-        cv2.setNumThreads(threads)
-        if affinity:
-            os.sched_setaffinity(0, affinity)
 
 
 def _measure(quick: bool) -> list[dict]:

@@ -78,19 +78,22 @@ def train_models(work: Path) -> dict[str, Path]:
     models: dict[str, Path] = {}
     run = work / "run"
     kept = {epochs: work / f"epochs_{epochs}.keras" for epochs in STAGES}
-    if not all(path.exists() for path in kept.values()):
-        shutil.rmtree(run, ignore_errors=True)
-        for i, epochs in enumerate(STAGES):
-            if i == 0:
-                _fit("--data", str(data), "--out", str(run), "--epochs", str(epochs), "--early-stopping-patience", "100")
-            else:
-                _fit("--resume", str(run / "latest"), "--epochs", str(epochs))
-            shutil.copy(run / "latest" / "last.keras", kept[epochs])
+    for i, epochs in enumerate(STAGES):  # stages already kept are skipped: an interrupted run goes on
+        if kept[epochs].exists():
+            continue
+        if i == 0:
+            shutil.rmtree(run, ignore_errors=True)
+            _fit("--data", str(data), "--out", str(run), "--epochs", str(epochs), "--early-stopping-patience", "100",
+                 "--select-by", "loss")
+        else:
+            _fit("--resume", str(run / "latest"), "--epochs", str(epochs))
+        shutil.copy(run / "latest" / "last.keras", kept[epochs])
     models.update({f"{epochs} epoch{'s' if epochs > 1 else ''}": path for epochs, path in kept.items()})
     centre_only = work / f"centre_only_{CENTRE_ONLY_EPOCHS}.keras"
     if not centre_only.exists():
         only = _centre_only(data, work / "train_lake_centre_only")
-        _fit("--data", str(only), "--out", str(work / "run_centre"), "--epochs", str(CENTRE_ONLY_EPOCHS))
+        _fit("--data", str(only), "--out", str(work / "run_centre"), "--epochs", str(CENTRE_ONLY_EPOCHS),
+             "--select-by", "loss")
         shutil.copy(work / "run_centre" / "latest" / "model.keras", centre_only)
     models[f"centre camera only, {CENTRE_ONLY_EPOCHS} epochs"] = centre_only
     zero = work / "zero.keras"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from base.logs import read_recordings
 from base.replay import Footage, ModelPolicy, Rules, replay
 from base.viewpoint import HOOD_TOP, Shift, ViewSynthesizer
 from benchmarks import REALDATA
+from benchmarks.one_core import one_core
 from benchmarks.table import markdown
 
 NAIVE_STEPS = 8
@@ -66,17 +66,8 @@ def _footage() -> tuple[Footage, str]:
 
 
 def run(quick: bool = False) -> list[dict]:
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    threads = cv2.getNumThreads()
-    if affinity:
-        os.sched_setaffinity(0, {min(affinity)})
-    cv2.setNumThreads(1)
-    try:
+    with one_core():
         return _measure(quick)
-    finally:
-        cv2.setNumThreads(threads)
-        if affinity:
-            os.sched_setaffinity(0, affinity)
 
 
 def _measure(quick: bool) -> list[dict]:
