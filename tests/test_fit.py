@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fit_helpers import fit_args, write_log
-from training import evaluate, fit, runs
+from training import callbacks, evaluate, fit, runs
 from training.config import TrainConfig
 from training.options import build_parser, config_from_args
 
@@ -145,13 +145,13 @@ def ctrl_c_in_epoch(monkeypatch):
                 if self.index + 1 == epoch:
                     raise KeyboardInterrupt
 
-        original = fit.standard_callbacks
+        original = callbacks.standard_callbacks
 
         def with_ctrl_c(*args, **kwargs):
-            callbacks, *rest = original(*args, **kwargs)
-            return [*callbacks, CtrlC()], *rest
+            standard, *rest = original(*args, **kwargs)
+            return [*standard, CtrlC()], *rest
 
-        monkeypatch.setattr(fit, "standard_callbacks", with_ctrl_c)
+        monkeypatch.setattr(callbacks, "standard_callbacks", with_ctrl_c)  # fit imports it when it trains
 
     return arm
 
