@@ -5,7 +5,10 @@ import dataclasses
 import errno
 import hashlib
 import json
+import logging
 import math
+import re
+import sys
 from pathlib import Path
 
 import keras
@@ -78,7 +81,27 @@ def test_run_folder_holds_models_history_plots_config_and_metrics(finished_run, 
     assert math.isclose(metrics["val_rmse"], math.sqrt(metrics["best_val_loss"]))
     assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
     history = pd.read_csv(run / "history.csv")
-    assert list(history["epoch"]) == [0] and "learning_rate" in history
+    assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
+
+
+def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
+    handler = logging.StreamHandler(sys.stdout)  # the terminal shows the log and the progress bar together
+    logger = logging.getLogger("training.callbacks")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.linspace(0, 1, 64).reshape(32, 2), np.linspace(0, 1, 32)
+    try:
+        standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2)
+        model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=standard, verbose=1)  # as on a terminal
+    finally:
+        logger.removeHandler(handler)
+    shown = re.sub(r"\x1b\[[0-9;]*m|\x08", "", capsys.readouterr().out)  # colours and backspaces
+    lines = re.split(r"[\r\n]", shown)
+    messages = [line for line in lines if "best val_loss so far" in line]
+    assert len(messages) == 2 and all(line.startswith("epoch ") for line in messages), messages
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2]
 
 
 def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):
@@ -102,9 +125,16 @@ def test_resume_continues_the_epoch_count_in_the_same_folder(recording, tmp_path
     run = (tmp_path / runs.LATEST).resolve()
     assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name != runs.LATEST] == [run.name]
-    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [0, 1]
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
     assert json.loads((run / "progress.json").read_text())["epochs_done"] == 2
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
+
+
+def test_resuming_a_finished_run_asks_for_more_epochs(finished_run, capsys):
+    assert fit.main(["--resume", str(finished_run)]) == 2
+    line = one_error_line(capsys)
+    assert "trained all 1 of its 1 epochs" in line and "--epochs with a number above 1" in line
+    assert "None" not in line
 
 
 def test_a_second_run_leaves_the_first_untouched(recording, finished_run):
