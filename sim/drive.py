@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import simulator_config
 from base.arguments import port_number
-from sim.arguments import positive_float, track_name
+from sim.arguments import positive_float, track_name, track_names
 from sim.wire import SimulatorClient, SimulatorConnectionError
 
 if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once the arguments are checked
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "  python drive.py models/latest\n"
                "  python -m sim.drive --track mountain --laps 2 --report run.json --plot run.png --video run.mp4")
     parser.add_argument("--track", type=track_name, default="lake",
-                        help="track name (lake, mountain) or path to a track JSON file (default: %(default)s)")
+                        help=f"track name ({', '.join(track_names())}) or path to a track JSON file (default: %(default)s)")
     parser.add_argument("--laps", type=positive_float, default=2.0, help="laps to drive (default: %(default)s)")
     parser.add_argument("--host", default=connection["host"], help="the drive server's address (default: %(default)s)")
     parser.add_argument("--port", type=port_number, default=connection["port"],

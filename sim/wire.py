@@ -1,4 +1,4 @@
-"""A Socket.IO client that talks exactly like the Udacity simulator (the README's "The simulator's protocol").
+"""A Socket.IO client that talks exactly like the Udacity simulator (README, "4. Drive").
 
 Websocket only, `EIO=4` in the URL, no Socket.IO CONNECT packet (`40`), its own Engine.IO pings,
 every telemetry value a string with four decimals (C# "N4"), steering in degrees and speed in mph.
