@@ -58,5 +58,6 @@ def _advice(error: OSError, host: str, port: int) -> str:
                     f"(the simulator dials {SIMULATOR['port']})")
         return "the system does not let this program listen there; pass another --port"
     if error.errno == errno.EADDRNOTAVAIL:
-        return f"{host} is not an address of this machine; use {SIMULATOR['host']} (where the simulator dials) or 0.0.0.0"
+        return (f"{host} is not an address of this machine; use {SIMULATOR['host']} (where the simulator dials) "
+                "or 0.0.0.0")
     return "pass another --host or --port"

@@ -175,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "  python drive.py models/latest\n"
                "  python -m sim.drive --track mountain --laps 2 --report run.json --plot run.png --video run.mp4")
     parser.add_argument("--track", type=track_name, default="lake",
-                        help=f"track name ({', '.join(track_names())}) or path to a track JSON file (default: %(default)s)")
+                        help=f"track name ({', '.join(track_names())}) or path to a track JSON file "
+                             "(default: %(default)s)")
     parser.add_argument("--laps", type=positive_float, default=2.0, help="laps to drive (default: %(default)s)")
     parser.add_argument("--host", default=connection["host"], help="the drive server's address (default: %(default)s)")
     parser.add_argument("--port", type=port_number, default=connection["port"],
@@ -184,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="keep dialling a drive server that is not running yet for this many seconds "
                              "(default: %(default)s)")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write the report as JSON here")
-    parser.add_argument("--plot", type=Path, metavar="FILE", help="draw the track, the path and the interventions into this PNG")
+    parser.add_argument("--plot", type=Path, metavar="FILE",
+                        help="draw the track, the path and the interventions into this PNG")
     parser.add_argument("--video", type=Path, metavar="FILE", help="write what the centre camera saw into this MP4")
     parser.add_argument("--max-seconds", type=positive_float, metavar="S", help="stop after this much simulated time")
     args = parser.parse_args(argv)

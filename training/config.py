@@ -73,8 +73,10 @@ class TrainConfig:
         need(0 <= self.dropout < 1, "dropout", "from 0 up to (not including) 1")
         need(0 <= self.aug_probability <= 1, "aug_probability", "from 0 to 1")
         need(0 <= self.pan < 1, "pan", "a share of the frame from 0 up to (not including) 1")
-        need(len(self.zoom) == 2 and 0 < self.zoom[0] <= self.zoom[1], "zoom", "MIN MAX with 0 < MIN <= MAX")
-        need(len(self.brightness) == 2 and 0 <= self.brightness[0] <= self.brightness[1], "brightness", "MIN MAX with 0 <= MIN <= MAX")
+        low, high = self.zoom if len(self.zoom) == 2 else (0, 0)  # a JSON list of another length fails too
+        need(0 < low <= high, "zoom", "MIN MAX with 0 < MIN <= MAX")
+        low, high = self.brightness if len(self.brightness) == 2 else (-1, -1)
+        need(0 <= low <= high, "brightness", "MIN MAX with 0 <= MIN <= MAX")
         for name in ("early_stopping_patience", "reduce_lr_patience", "cache_mb"):
             need(getattr(self, name) >= 0, name, "0 or more")
         need(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")

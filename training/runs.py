@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
+from base.runtime import BEST_MODEL  # noqa: F401  (runs.BEST_MODEL: the model a run folder's drive and evaluation use)
 from training.atomic import write_atomic
 
 if TYPE_CHECKING:  # Keras is imported by whoever has a model to save, not by every user of this module
