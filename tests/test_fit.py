@@ -57,6 +57,7 @@ def test_help_explains_every_config_field_with_its_default(capsys):
         flag = field.name.replace("_", "-")
         assert f"--{flag}" in text or f"--no-{flag}" in text, field.name
     assert "(default: 64)" in text and "(default: models)" in text and "global batch" in text
+    assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
 
 
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
