@@ -106,10 +106,16 @@ def read_log(log_path: Path) -> Recording:
     records = list(csv.reader((text for _, text in lines), skipinitialspace=True))
     for (line_no, _), fields in zip(lines, records):
         if len(fields) != len(FIELDS):
+            # "0,1234" or "7,843922E-05" split in two: only whole numbers after the three image paths.
+            decimal_comma = len(fields) > len(FIELDS) and all(
+                re.fullmatch(r"-?\d+([eE][-+]?\d+)?", field.strip()) for field in fields[len(CAMERAS):])
             raise LogError(
                 f"{log_path} line {line_no} has {len(fields)} fields, expected {len(FIELDS)} "
-                "(center,left,right,steering,throttle,brake,speed); a decimal comma from the recording "
-                "machine's locale does this: record with a '.' decimal separator or fix the line")
+                "(center,left,right,steering,throttle,brake,speed); " + (
+                    "a decimal comma from the recording machine's locale does this: record with a '.' decimal "
+                    "separator or fix the line" if decimal_comma else
+                    "it is not a row the simulator writes: fix or delete that line, or check that the file is "
+                    "the simulator's driving_log.csv"))
     table = pd.DataFrame(records, columns=list(FIELDS)).apply(lambda column: column.str.strip())
     for name in NUMBERS:
         values = pd.to_numeric(table[name], errors="coerce")

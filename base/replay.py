@@ -177,7 +177,6 @@ class _Path:
     def __init__(self, footage: Footage, first: int, last: int, steering: Steering) -> None:
         poses = [(0.0, 0.0, 0.0)]
         row_at = [0]  # sub-step index of each row's pose
-        self.substeps: list[int] = []
         for row in range(first, last):
             dt, speed, n = _interval(footage, row)
             pose = poses[-1]
@@ -185,7 +184,6 @@ class _Path:
                 pose = bicycle_step(pose, speed, footage.steering[row], dt / n, steering)
                 poses.append(pose)
             row_at.append(len(poses) - 1)
-            self.substeps.append(n)
         self.poses = np.array(poses)
         self.row_at = np.array(row_at)
         self.first = first

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+import socket
 import sys
 from pathlib import Path
 from typing import Sequence
 
+import base.quiet_tensorflow  # noqa: F401  (before anything imports TensorFlow)
 import simulator_config
+from base.arguments import port_number
+from base.modelfile import check_model_file
+from base.runtime import ModelLoadError
+from drive.listening import ServerError, bind, listen
 from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
                               DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
@@ -45,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=connection["host"],
                         help="address to listen on (default %(default)s: this machine only; the simulator "
                              "always dials 127.0.0.1). 0.0.0.0 exposes the server to the network")
-    parser.add_argument("--port", type=int, default=connection["port"],
+    parser.add_argument("--port", type=port_number, default=connection["port"],
                         help="port to listen on (default %(default)s, the one the simulator dials)")
     parser.add_argument("--speed", type=float, default=DEFAULT_SET_SPEED_MPH,
                         help="set speed in mph the throttle controller holds on straights (default "
@@ -84,30 +89,39 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its conversion chatter is not for drivers
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Imported here so `--help` answers at once, without loading TensorFlow.
+    # Every argument, path and the port are checked before anything slow is imported or loaded.
+    try:
+        _check_args(args)
+        model = check_model_file(args.model)
+        if args.image_folder:
+            from drive.recorder import check_folder  # pandas, through the log format: 0.3 s
+
+            check_folder(args.image_folder)
+        sock = bind(args.host, args.port)
+    except (ModelLoadError, ServerError, ValueError) as e:  # RecordingError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with sock:
+        return _serve(args, model, sock)
+
+
+def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
+    # The slow imports (eventlet, ONNX Runtime, for Keras models TensorFlow) once every check passed.
     from base.runtime import ModelLoadError, load_runner
     from drive.monitor import Monitor
     from drive.pilot import Pilot
     from drive.recorder import Recorder, RecordingError
-    from drive.server import ServerError, create_app, listen, serve
+    from drive.server import create_app, serve
 
     try:
-        _check_args(args)
-        runner = load_runner(args.model, allow_unsafe=args.allow_unsafe)
+        runner = load_runner(model, allow_unsafe=args.allow_unsafe)
+        listen(sock)  # from here on the simulator's connections wait for serve() below, milliseconds away
         recorder = Recorder(args.image_folder) if args.image_folder else None
-    except (ModelLoadError, RecordingError, ValueError) as e:
+    except (ModelLoadError, ServerError, RecordingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     controller = SpeedController(args.speed, kp=args.kp, ki=args.ki, max_throttle=args.max_throttle,
                                  corner_slowdown=args.corner_slowdown)
-    try:
-        sock = listen(args.host, args.port)
-    except ServerError as e:
-        if recorder:
-            recorder.close()
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     try:
         monitor = Monitor(report=lambda line: None if args.quiet else print(line, flush=True), csv_path=args.log_csv)
     except OSError as e:
@@ -141,5 +155,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-throttle {args.max_throttle} must be in (0, 1]")
     if not 0 <= args.corner_slowdown <= 1:
         raise ValueError(f"--corner-slowdown {args.corner_slowdown} must be in [0, 1]")
+    if args.max_message_mb <= 0:
+        raise ValueError(f"--max-message-mb {args.max_message_mb} must be positive")
     if args.log_csv and not args.log_csv.parent.is_dir():
         raise ValueError(f"--log-csv: folder {args.log_csv.parent} does not exist: create it or pick another path")

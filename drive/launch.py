@@ -70,7 +70,7 @@ def serve_in_subprocess(model: Path, port: int, host: str = "127.0.0.1",
 @contextlib.contextmanager
 def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[DriveServerProcess]:
     """`python *python_args` in the repository root, yielded once it prints a line starting with `ready_prefix`."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = DriveServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []

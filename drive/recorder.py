@@ -45,7 +45,7 @@ class Recorder:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder).absolute()
-        self.existing_rows = _prepare(self.folder)
+        self.existing_rows = check_folder(self.folder)
         self.images = self.folder / IMAGE_DIR
         try:
             self.images.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def _frame_name(ms: int) -> str:
     return simulator_config.image_file_name("center", when)
 
 
-def _prepare(folder: Path) -> int:
+def check_folder(folder: Path) -> int:
     """Rows already logged in `folder` (0 for a new or empty one); refuses a non-empty non-recording."""
     if folder.exists() and not folder.is_dir():
         raise RecordingError(f"{folder} is a file: pass a folder to record into")

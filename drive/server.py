@@ -1,6 +1,6 @@
 """The Socket.IO endpoint the simulator dials: python-socketio 4 + python-engineio 3.13 on eventlet.
 
-That stack is the one that works with the simulator's old client (../shared/SIMULATOR.md): it
+That stack is the one that works with the simulator's old client (README, "4. Drive"): it
 accepts `EIO=4` websockets that never send a Socket.IO CONNECT packet. Handlers run inline in the
 connection's receive loop (`async_handlers=False`): one frame's work is about a millisecond, a
 greenlet per message would only add scheduling, and the simulator's concurrent telemetry loops are
@@ -17,11 +17,13 @@ import functools
 import logging
 import os
 import signal
+import socket
 import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet announces its maintenance mode on import (a plain Warning)
     import eventlet
+    import eventlet.greenio
     import eventlet.wsgi
     from eventlet.green import socket as green_socket
 import socketio
@@ -31,10 +33,6 @@ from drive.pilot import Pilot
 from drive.telemetry import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
-
-
-class ServerError(OSError):
-    """The server cannot listen; the message says what to do."""
 
 
 def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> socketio.WSGIApp:
@@ -68,26 +66,17 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
     return socketio.WSGIApp(sio)
 
 
-def listen(host: str, port: int) -> eventlet.greenio.GreenSocket:
-    try:
-        # eventlet enables SO_REUSEPORT by default: a second server on the same port would then start
-        # silently and the kernel would split the simulator's connections between the two.
-        return eventlet.listen((host, port), reuse_port=False)
-    except OSError as e:
-        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): another drive server may be "
-                          "running there; stop it or pass --port") from None
-
-
-def serve(app: socketio.WSGIApp, sock: eventlet.greenio.GreenSocket,
+def serve(app: socketio.WSGIApp, sock: socket.socket,
           stop_on: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
-    """Serve until one of `stop_on` arrives (Ctrl-C, SIGTERM), then return normally.
+    """Serve on the listening socket `sock` (`drive.listening.listen`) until one of `stop_on` arrives
+    (Ctrl-C, SIGTERM), then return normally.
 
     A KeyboardInterrupt raised by a signal handler lands in whichever greenlet happens to run and
     can be swallowed there, so the handler only writes a byte to a socket pair the main greenlet
     waits on (the self-pipe pattern), and the main greenlet stops the server.
     """
     wake, waker = green_socket.socketpair()
-    server = eventlet.spawn(eventlet.wsgi.server, sock, app, log_output=False)
+    server = eventlet.spawn(eventlet.wsgi.server, eventlet.greenio.GreenSocket(sock), app, log_output=False)
     server.link(lambda _: os.write(waker.fileno(), b"\0"))  # the server ending on its own also wakes us
     previous = {sig: signal.signal(sig, lambda *_: os.write(waker.fileno(), b"\0")) for sig in stop_on}
     try:

@@ -13,13 +13,10 @@ import math
 import os
 import sys
 from pathlib import Path, PureWindowsPath
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import cv2
-import numpy as np
-from tqdm import tqdm
-
-from base.logs import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME
+if TYPE_CHECKING:  # OpenCV and the log format (pandas) load when a video is made, not for --help
+    import numpy as np
 
 
 class VideoError(ValueError):
@@ -27,6 +24,8 @@ class VideoError(ValueError):
 
 
 def frame_paths(folder: Path) -> list[Path]:
+    from base.logs import IMAGE_DIR
+
     paths = sorted((folder / IMAGE_DIR).glob("center_*.jpg"))
     if not paths:
         raise VideoError(f"no center_*.jpg frames in {folder / IMAGE_DIR}: pass a folder recorded with "
@@ -36,6 +35,8 @@ def frame_paths(folder: Path) -> list[Path]:
 
 def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
     """Image file name → (steering, throttle − brake, speed) from the folder's driving_log.csv."""
+    from base.logs import CAMERAS, FIELDS, LOG_NAME
+
     log_path = folder / LOG_NAME
     if not log_path.is_file():
         raise VideoError(f"--overlay needs {log_path}, which does not exist: leave out --overlay")
@@ -55,6 +56,8 @@ def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
 
 def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: float) -> np.ndarray:
     """The frame (BGR) with a steering needle from the bottom centre and the numbers as text."""
+    import cv2
+
     height, width = frame.shape[:2]
     base = (width // 2, height - 5)
     angle = steering * math.radians(60)  # full lock drawn as 60° off vertical, clearly visible
@@ -68,6 +71,9 @@ def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: flo
 
 def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False) -> int:
     """Write `out` (mp4v) from the folder's frames; returns the number of frames written."""
+    import cv2
+    from tqdm import tqdm
+
     paths = frame_paths(folder)
     commands = logged_commands(folder) if overlay else {}
     first = cv2.imread(str(paths[0]))
@@ -105,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.fps <= 0:
             raise VideoError(f"--fps {args.fps} must be positive")
+        if not args.image_folder.is_dir():
+            raise VideoError(f"{args.image_folder} is not a folder: pass the IMAGE_FOLDER of "
+                             "`python drive.py MODEL IMAGE_FOLDER` or a simulator recording")
         count = make_video(args.image_folder, out, args.fps, args.overlay)
     except VideoError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,7 +1,10 @@
-"""Argument types shared by the simulator's command lines."""
+"""Argument types shared by the simulator's command lines, each checked without importing anything slow."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from simulator_config import TRACKS_DIR
 
 
 def positive_float(text: str) -> float:
@@ -13,3 +16,24 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {text}")
     return value
+
+
+def track_name(text: str) -> str:
+    """argparse type: a track name from simulator_config/tracks/ or the path of a track JSON file.
+
+    Only whether it names a file is checked here, in milliseconds; `sim.tracks.load_track` (which
+    needs SciPy, a second to import) checks the file itself once the arguments are all good.
+    """
+    names = track_names()
+    if text in names or Path(text).expanduser().is_file():
+        return text
+    if text.endswith(".json") or "/" in text or "\\" in text:
+        raise argparse.ArgumentTypeError(f"track file {text} does not exist: give an existing JSON file "
+                                         f"or a track name ({', '.join(names)})")
+    raise argparse.ArgumentTypeError(f"unknown track {text!r}: use one of {', '.join(names)} or the path "
+                                     "of a track JSON file")
+
+
+def track_names() -> list[str]:
+    """The tracks that ship with the project, by name."""
+    return sorted(p.stem for p in TRACKS_DIR.glob("*.json"))

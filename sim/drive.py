@@ -5,7 +5,8 @@ does (`sim.wire.SimulatorClient`), and scores the run (`sim.scoring`). Lockstep:
 camera frame goes out as telemetry, the simulator waits for the `steer` reply, then simulated time
 advances by one control period (`headless.control_hz`, 15 Hz — the rate the recordings are made at;
 the command is held for the 4 physics steps of 1/60 s in it). Server latency therefore costs wall
-time here, never driving quality.
+time here, never driving quality. Like the simulator it may be started before the drive server:
+it keeps dialling until one answers (`--connect-timeout`).
 """
 from __future__ import annotations
 
@@ -13,26 +14,26 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import simulator_config
-from sim.arguments import positive_float
-from sim.images import VideoFile, encode_jpeg
-from sim.plot import plot_drive
-from sim.pose import Pose
-from sim.render import Renderer, shared_renderer
-from sim.scoring import Scorecard
-from sim.tracks import TrackError, load_track
-from sim.vehicle import MPS_PER_MPH, Vehicle
+from base.arguments import port_number
+from sim.arguments import positive_float, track_name, track_names
 from sim.wire import SimulatorClient, SimulatorConnectionError
-from base.atomic import write_json_atomic
+
+if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once the arguments are checked
+    from tqdm import tqdm
+
+    from sim.images import VideoFile
+    from sim.render import Renderer
+    from sim.scoring import Scorecard
+    from sim.vehicle import Vehicle
 
 log = logging.getLogger(__name__)
 
 CONTROL_HZ = float(simulator_config.load()["headless"]["control_hz"])
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 120.0  # how long to keep dialling a drive server that is not there yet
+HANDSHAKE_TIMEOUT_S = 5.0  # once a server accepted the connection
 FIRST_REPLY_TIMEOUT_S = 120.0  # the first frame may wait for the server's model to warm up
 REPLY_TIMEOUT_S = 30.0
 DEFAULT_MIN_MPH = 5.0  # without --max-seconds a run stops when it is slower than this on average
@@ -52,12 +53,26 @@ def drive_session(
     video: Path | None = None,
     max_seconds: float | None = None,
     progress: bool = True,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    on_waiting: Callable[[str], None] | None = None,
 ) -> dict:
     """Drive `laps` laps of `track` through the drive server at host:port; returns the report.
 
     Stops after `laps` laps or `max_seconds` simulated seconds (default: the time the laps take
-    at 5 mph). Raises SimulatorConnectionError when no server answers, TrackError for a bad track.
+    at 5 mph). Keeps dialling a server that is not there yet for up to `connect_timeout` seconds,
+    saying so once through `on_waiting` (default: the log). Raises SimulatorConnectionError when
+    no server answers, TrackError for a bad track.
     """
+    from tqdm import tqdm
+
+    from sim.images import VideoFile
+    from sim.pose import Pose
+    from sim.render import shared_renderer
+    from sim.scoring import Scorecard
+    from sim.tracks import load_track
+    from sim.vehicle import MPS_PER_MPH, Vehicle
+    from base.atomic import write_json_atomic
+
     if not laps > 0:
         raise ValueError(f"laps must be positive, not {laps}")
     the_track = load_track(track)
@@ -66,7 +81,8 @@ def drive_session(
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     goal_m = laps * the_track.length_m
     limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
-    client = SimulatorClient().connect(host, port, CONNECT_TIMEOUT_S)
+    client = SimulatorClient().connect(host, port, HANDSHAKE_TIMEOUT_S, wait_s=connect_timeout,
+                                       on_waiting=on_waiting or log.info)
     recorder = None
     try:
         renderer = shared_renderer(the_track)
@@ -91,6 +107,8 @@ def drive_session(
     if report:
         write_json_atomic(report, result)
     if plot:
+        from sim.plot import plot_drive  # matplotlib: only for a plot
+
         plot_drive(the_track, card.path, card.interventions, result, plot)
     return result
 
@@ -98,6 +116,8 @@ def drive_session(
 def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps: int, card: Scorecard,
            recorder: VideoFile | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
     """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
+    from sim.images import encode_jpeg
+
     steering, throttle = 0.0, 0.0
     timeout = FIRST_REPLY_TIMEOUT_S
     while card.progress_m < goal_m and card.elapsed_s < limit_s - 1e-9:
@@ -123,7 +143,7 @@ def _skip_greeting(client: SimulatorClient) -> None:
     """Take off the wire what a server sent unasked on connect (the classic server emits `steer`),
     so that every later reply answers the frame just sent."""
     try:
-        client.flush(CONNECT_TIMEOUT_S)
+        client.flush(HANDSHAKE_TIMEOUT_S)
     except TimeoutError:
         raise SimulatorConnectionError(f"the drive server on {client.address} does not answer Engine.IO pings "
                                        "as the simulator's client needs (python-engineio 3.x)") from None
@@ -148,19 +168,35 @@ def _command(data: object) -> tuple[float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     connection = simulator_config.connection()
-    parser = argparse.ArgumentParser(prog="python -m sim.drive", description="Drive a track through a running drive server and score it.")
-    parser.add_argument("--track", default="lake", help="track name (lake, mountain) or path to a track JSON file")
-    parser.add_argument("--laps", type=positive_float, default=2.0, help="laps to drive (default 2)")
-    parser.add_argument("--host", default=connection["host"])
-    parser.add_argument("--port", type=int, default=connection["port"])
-    parser.add_argument("--report", type=Path, help="write the report as JSON here")
-    parser.add_argument("--plot", type=Path, help="draw the track, the path and the interventions into this PNG")
-    parser.add_argument("--video", type=Path, help="write what the centre camera saw into this MP4")
-    parser.add_argument("--max-seconds", type=positive_float, help="stop after this much simulated time")
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.drive", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Drive a track of the headless simulator through a drive server and score the run.",
+        epilog="Start the drive server first or second, as with the real simulator:\n"
+               "  python drive.py models/latest\n"
+               "  python -m sim.drive --track mountain --laps 2 --report run.json --plot run.png --video run.mp4")
+    parser.add_argument("--track", type=track_name, default="lake",
+                        help=f"track name ({', '.join(track_names())}) or path to a track JSON file "
+                             "(default: %(default)s)")
+    parser.add_argument("--laps", type=positive_float, default=2.0, help="laps to drive (default: %(default)s)")
+    parser.add_argument("--host", default=connection["host"], help="the drive server's address (default: %(default)s)")
+    parser.add_argument("--port", type=port_number, default=connection["port"],
+                        help="the drive server's port (default: %(default)s)")
+    parser.add_argument("--connect-timeout", type=positive_float, default=CONNECT_TIMEOUT_S, metavar="S",
+                        help="keep dialling a drive server that is not running yet for this many seconds "
+                             "(default: %(default)s)")
+    parser.add_argument("--report", type=Path, metavar="FILE", help="write the report as JSON here")
+    parser.add_argument("--plot", type=Path, metavar="FILE",
+                        help="draw the track, the path and the interventions into this PNG")
+    parser.add_argument("--video", type=Path, metavar="FILE", help="write what the centre camera saw into this MP4")
+    parser.add_argument("--max-seconds", type=positive_float, metavar="S", help="stop after this much simulated time")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from sim.tracks import TrackError  # SciPy (a second to import): after --help and the argument checks
+
     try:
-        result = drive_session(args.track, args.laps, args.host, args.port, args.report, args.plot, args.video, args.max_seconds)
+        result = drive_session(args.track, args.laps, args.host, args.port, args.report, args.plot, args.video,
+                               args.max_seconds, connect_timeout=args.connect_timeout,
+                               on_waiting=lambda line: print(line, flush=True))
     except (TrackError, SimulatorConnectionError, DriveError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -171,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in result.items():
         if key != "intervention_times_s":
             print(f"{key:<{width}}  {value}")
+    for what, path in (("report", args.report), ("map", args.plot), ("video", args.video)):
+        if path:
+            print(f"{what} written to {path}")
     return 0
 
 

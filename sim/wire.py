@@ -1,4 +1,4 @@
-"""A Socket.IO client that talks exactly like the Udacity simulator (../shared/SIMULATOR.md).
+"""A Socket.IO client that talks exactly like the Udacity simulator (README, "4. Drive").
 
 Websocket only, `EIO=4` in the URL, no Socket.IO CONNECT packet (`40`), its own Engine.IO pings,
 every telemetry value a string with four decimals (C# "N4"), steering in degrees and speed in mph.
@@ -10,6 +10,7 @@ import base64
 import json
 import socket
 import time
+from typing import Callable
 
 import websocket
 
@@ -17,6 +18,7 @@ import simulator_config
 
 MAX_WHEEL_ANGLE_DEG = simulator_config.max_wheel_angle_deg()
 DEFAULT_PING_INTERVAL_S = 25.0  # the simulator's own, used until the server's open packet says otherwise
+REDIAL_S = 0.2  # the simulator redials at once, in a tight loop; this costs nothing while waiting
 # Engine.IO packet types (protocol 3, which the simulator's client speaks whatever its URL says).
 _OPEN, _CLOSE, _PING, _PONG, _MESSAGE = "0", "1", "2", "3", "4"
 # Socket.IO packet types inside an Engine.IO message.
@@ -37,18 +39,41 @@ class SimulatorClient:
         self._ping_interval_s = DEFAULT_PING_INTERVAL_S
         self._last_ping = 0.0
 
-    def connect(self, host: str, port: int, timeout: float = 5.0) -> "SimulatorClient":
-        """Dial the server like the simulator and read its Engine.IO open packet."""
+    def connect(self, host: str, port: int, timeout: float = 5.0, wait_s: float = 0.0,
+                on_waiting: Callable[[str], None] | None = None) -> "SimulatorClient":
+        """Dial the server like the simulator and read its Engine.IO open packet.
+
+        While nothing listens on host:port the simulator keeps dialling, so users may start it
+        before the drive server; so does this, for up to `wait_s` seconds, calling `on_waiting`
+        once with a line for the user. `timeout` bounds each attempt once a server accepted it.
+        """
         self.address = f"{host}:{port}"
         url = f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket"
-        try:
-            self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=False)
-            self._ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            packet = self._ws.recv()
-        except (OSError, websocket.WebSocketException) as e:
-            self._ws = None
-            raise SimulatorConnectionError(
-                f"no drive server on {self.address} ({e}) — start it with `python drive.py MODEL`") from None
+        deadline = time.monotonic() + wait_s
+        waiting = False
+        while True:
+            try:
+                self._ws = websocket.create_connection(url, timeout=timeout, enable_multithread=False)
+                self._ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                packet = self._ws.recv()
+                break
+            except (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError) as e:
+                self.close()
+                if time.monotonic() + REDIAL_S > deadline:  # nothing listens there (yet)
+                    waited = f" after waiting {wait_s:g} s" if wait_s else ""
+                    raise SimulatorConnectionError(
+                        f"no drive server on {self.address}{waited} ({e.strerror or e}): start it with "
+                        "`python drive.py MODEL`") from None
+                if not waiting and on_waiting:
+                    on_waiting(f"waiting for a drive server on {self.address} (start it with `python drive.py "
+                               f"MODEL`; giving up after {wait_s:g} s)")
+                waiting = True
+                time.sleep(REDIAL_S)
+            except (OSError, websocket.WebSocketException) as e:
+                self.close()
+                raise SimulatorConnectionError(
+                    f"cannot connect to a drive server on {self.address} ({e or type(e).__name__}): check the "
+                    "host and port, and that `python drive.py MODEL` runs there") from None
         if not isinstance(packet, str) or not packet.startswith(_OPEN):
             raise SimulatorConnectionError(f"the server on {self.address} did not open an Engine.IO session "
                                            f"(sent {str(packet)[:40]!r}): is it a drive server?")

@@ -1,7 +1,6 @@
 """Fixtures shared by every test module."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,8 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+import base.quiet_tensorflow  # noqa: E402,F401  (before any test imports TensorFlow)
 from drive.launch import free_loopback_port  # noqa: E402  (the repository is importable from here on)
 
 REALDATA = ROOT.parent / "shared" / "realdata"

@@ -122,3 +122,20 @@ def test_augmenting_only_the_cropped_rows_gives_the_model_the_same_input():
     np.testing.assert_array_equal(band[:, :CROP_TOP], images[:, :CROP_TOP])
     model = build_model()
     np.testing.assert_array_equal(model.predict(band, verbose=0), model.predict(whole, verbose=0))
+
+
+def test_draws_say_what_each_image_got_and_match_the_pixels():
+    images, steering = batch()
+    config = TrainConfig(**(NO_OPS | dict(pan=0.1, flip=True)), aug_probability=0.5, pan_steering_per_px=0.004)
+    out, labels, draws = Augmenter(config).augment(images, steering, 4)
+    again, again_labels = Augmenter(config)(images, steering, 4)
+    np.testing.assert_array_equal(out, again)  # the same as calling it
+    np.testing.assert_array_equal(labels, again_labels)
+    text = [draws.describe(i) for i in range(len(images))]
+    assert {"none", "flip"} <= set(text) and any(t.startswith("pan ") for t in text)
+    for i, described in enumerate(text):
+        assert "zoom" not in described and "brightness" not in described  # those are off
+        dx = draws.pan_px[i, 0]
+        expected = -(steering[i] + dx * 0.004) if draws.flipped[i] else steering[i] + dx * 0.004
+        assert labels[i] == np.float32(np.clip(expected, -1, 1))
+        assert (described == "none") == np.array_equal(out[i], images[i])

@@ -44,7 +44,7 @@ def test_a_file_that_is_not_a_model_is_refused_and_nothing_is_written(tmp_path, 
     bogus.write_bytes(b"not a zip")
     assert export.main([str(bogus), "--format", "onnx"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: cannot load")
+    assert len(err) == 1 and err[0].startswith(f"error: {bogus} is not a model file: a .keras model is a zip archive")
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 
 

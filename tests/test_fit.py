@@ -5,7 +5,10 @@ import dataclasses
 import errno
 import hashlib
 import json
+import logging
 import math
+import re
+import sys
 from pathlib import Path
 
 import keras
@@ -14,7 +17,7 @@ import pandas as pd
 import pytest
 
 from fit_helpers import fit_args, write_log
-from training import evaluate, fit, runs
+from training import callbacks, evaluate, fit, runs
 from training.config import TrainConfig
 from training.options import build_parser, config_from_args
 
@@ -54,6 +57,7 @@ def test_help_explains_every_config_field_with_its_default(capsys):
         flag = field.name.replace("_", "-")
         assert f"--{flag}" in text or f"--no-{flag}" in text, field.name
     assert "(default: 64)" in text and "(default: models)" in text and "global batch" in text
+    assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
 
 
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
@@ -78,7 +82,27 @@ def test_run_folder_holds_models_history_plots_config_and_metrics(finished_run, 
     assert math.isclose(metrics["val_rmse"], math.sqrt(metrics["best_val_loss"]))
     assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
     history = pd.read_csv(run / "history.csv")
-    assert list(history["epoch"]) == [0] and "learning_rate" in history
+    assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
+
+
+def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
+    handler = logging.StreamHandler(sys.stdout)  # the terminal shows the log and the progress bar together
+    logger = logging.getLogger("training.callbacks")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.linspace(0, 1, 64).reshape(32, 2), np.linspace(0, 1, 32)
+    try:
+        standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2)
+        model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=standard, verbose=1)  # as on a terminal
+    finally:
+        logger.removeHandler(handler)
+    shown = re.sub(r"\x1b\[[0-9;]*m|\x08", "", capsys.readouterr().out)  # colours and backspaces
+    lines = re.split(r"[\r\n]", shown)
+    messages = [line for line in lines if "best so far" in line]
+    assert len(messages) == 2 and all(line.startswith("epoch ") for line in messages), messages
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2]
 
 
 def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):
@@ -102,9 +126,16 @@ def test_resume_continues_the_epoch_count_in_the_same_folder(recording, tmp_path
     run = (tmp_path / runs.LATEST).resolve()
     assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name != runs.LATEST] == [run.name]
-    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [0, 1]
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
     assert json.loads((run / "progress.json").read_text())["epochs_done"] == 2
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
+
+
+def test_resuming_a_finished_run_asks_for_more_epochs(finished_run, capsys):
+    assert fit.main(["--resume", str(finished_run)]) == 2
+    line = one_error_line(capsys)
+    assert "trained all 1 of its 1 epochs" in line and "--epochs with a number above 1" in line
+    assert "None" not in line
 
 
 def test_a_second_run_leaves_the_first_untouched(recording, finished_run):
@@ -145,13 +176,13 @@ def ctrl_c_in_epoch(monkeypatch):
                 if self.index + 1 == epoch:
                     raise KeyboardInterrupt
 
-        original = fit.standard_callbacks
+        original = callbacks.standard_callbacks
 
         def with_ctrl_c(*args, **kwargs):
-            callbacks, *rest = original(*args, **kwargs)
-            return [*callbacks, CtrlC()], *rest
+            standard, *rest = original(*args, **kwargs)
+            return [*standard, CtrlC()], *rest
 
-        monkeypatch.setattr(fit, "standard_callbacks", with_ctrl_c)
+        monkeypatch.setattr(callbacks, "standard_callbacks", with_ctrl_c)  # fit imports it when it trains
 
     return arm
 

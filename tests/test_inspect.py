@@ -59,7 +59,7 @@ def test_cli_exits_2_with_one_line_for_bad_input(tmp_path):
     (tmp_path / "bad" / "driving_log.csv").write_text("a.jpg,b.jpg,c.jpg,0,1,0,3\na.jpg,b.jpg,c.jpg,0,1,0,3,5\n")
     for args, expected in [([str(tmp_path / "bad")], "line 2 has 8 fields"),
                            ([str(tmp_path / "absent")], "absent does not exist"),
-                           ([str(tmp_path / "good"), "--bins", "0"], "bins is 0")]:
+                           ([str(tmp_path / "good"), "--bins", "0"], "--bins must be at least 1")]:
         result = subprocess.run([*ROOT_ARGS, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and expected in result.stderr

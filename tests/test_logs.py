@@ -73,6 +73,21 @@ def test_skip_missing_drops_those_rows_and_warns_with_the_count(tmp_path, caplog
     assert "skipping 1 rows with 1 missing or unreadable images" in caplog.text
 
 
+@pytest.mark.parametrize("content, hint", [
+    ("a.jpg,b.jpg,c.jpg,0,12,0,0,3,5\n", "a decimal comma"),  # in two numbers
+    ("a.jpg,b.jpg,c.jpg,-0,1234,0,0,7,843922E-05\n", "a decimal comma"),  # as a German Windows writes them
+    ("a.jpg,b.jpg,c.jpg,0.1,0.5,0,3,note\n", "not a row the simulator writes"),
+    ("<html><body>Not Found</body></html>\n", "not a row the simulator writes"),
+    ("a.jpg;b.jpg;c.jpg;0,1;0,5;0;3\n", "not a row the simulator writes"),
+])
+def test_a_row_with_the_wrong_field_count_blames_a_decimal_comma_only_where_there_is_one(tmp_path, content, hint):
+    (tmp_path / "driving_log.csv").write_text(content, encoding="utf-8")
+    with pytest.raises(LogError, match=r"line 1 has \d+ fields, expected 7") as error:
+        read_recordings([tmp_path])
+    assert hint in str(error.value)
+    assert ("decimal comma" in str(error.value)) == (hint == "a decimal comma")
+
+
 @pytest.mark.parametrize("content, expected", [
     ("a.jpg,b.jpg,c.jpg,0,1,0,3\na.jpg,b.jpg,c.jpg,0,1,0,3\na.jpg,b.jpg,c.jpg,0,12,0,0,3,5\n",
      "driving_log.csv line 3 has 9 fields, expected 7"),  # a decimal comma in two numbers

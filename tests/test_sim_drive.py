@@ -4,12 +4,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from base.quiet_tensorflow import NOISE, has_gpu
 from drive.launch import serve_command, serve_in_subprocess
 from sim.drive import drive_session
 from sim.drive import main as drive_main
@@ -36,10 +38,40 @@ def hard_right_model(tmp_path_factory) -> Path:
 
 def test_no_server_is_one_clear_error(free_port, capsys):
     with pytest.raises(SimulatorConnectionError, match=f"no drive server on 127.0.0.1:{free_port}"):
-        drive_session("lake", 1, "127.0.0.1", free_port, progress=False)
-    assert drive_main(["--port", str(free_port), "--laps", "1"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: no drive server") and err.count("\n") == 1
+        drive_session("lake", 1, "127.0.0.1", free_port, progress=False, connect_timeout=0)
+    assert drive_main(["--port", str(free_port), "--laps", "1", "--connect-timeout", "0.5"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"error: no drive server on 127.0.0.1:{free_port} after waiting 0.5 s (Connection "
+                            "refused): start it with `python drive.py MODEL`\n")
+    assert captured.out == (f"waiting for a drive server on 127.0.0.1:{free_port} (start it with `python drive.py "
+                            "MODEL`; giving up after 0.5 s)\n")  # said once, however often it redialled
+
+
+def test_started_before_the_drive_server_it_waits_for_it_and_drives(free_port, hard_right_model):
+    waiting, results = threading.Event(), []
+
+    def drive() -> None:
+        try:
+            results.append(drive_session("lake", 1, "127.0.0.1", free_port, max_seconds=2.0, progress=False,
+                                         on_waiting=lambda line: (results.append(line), waiting.set())))
+        except BaseException as e:  # handed to the test thread, which asserts on it
+            results.append(e)
+            waiting.set()
+
+    client = threading.Thread(target=drive, name="sim.drive")
+    client.start()
+    try:
+        assert waiting.wait(timeout=120), "sim.drive never said it was waiting"
+        assert results == [f"waiting for a drive server on 127.0.0.1:{free_port} (start it with `python drive.py "
+                           f"MODEL`; giving up after 120 s)"]
+        with serve_in_subprocess(hard_right_model, free_port, extra_args=["--quiet"]):
+            client.join(timeout=300)
+    finally:
+        client.join(timeout=300)
+    assert not client.is_alive()
+    line, report = results
+    assert isinstance(report, dict), report
+    assert report["frames"] == 30 and report["max_abs_offset_m"] > 0.5  # it drove, steered by the server
 
 
 def test_leaving_the_road_is_an_intervention_and_the_car_is_put_back():
@@ -62,9 +94,11 @@ def test_leaving_the_road_is_an_intervention_and_the_car_is_put_back():
 def test_drives_the_drive_server_in_lockstep_and_scores_the_run(tmp_path, free_port, hard_right_model):
     server_log = tmp_path / "server.csv"
     out = {k: tmp_path / f"run.{k}" for k in ("json", "png", "mp4")}
-    with serve_in_subprocess(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]):
+    with serve_in_subprocess(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]) as server:
         report = drive_session("lake", 1, "127.0.0.1", free_port, report=out["json"], plot=out["png"],
                                video=out["mp4"], max_seconds=15.0, progress=False)
+    if not has_gpu():  # TensorFlow's no-GPU start-up lines stay out of the drive server's output
+        assert not [line for line in server.output if NOISE.search(line) or "cuda" in line.lower()], server.output
     assert report["frames"] == 225 and report["elapsed_s"] == pytest.approx(15.0)  # 15 Hz of simulated time
     for key in ("autonomy_percent", "interventions", "laps_completed", "mean_abs_offset_m", "max_abs_offset_m",
                 "mean_speed_mph", "frames", "elapsed_s"):

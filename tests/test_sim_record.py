@@ -91,3 +91,11 @@ def test_same_shape_as_a_real_linux_recording(realdata):
     assert len(real) == 7
     assert [NAME.match(Path(p).name)[1] for p in real[:3]] == ["center", "left", "right"]
     assert all(NUMBER.match(v) or re.match(r"^\d+\.\d+$", v) for v in real[3:])
+
+
+def test_help_speaks_to_users_with_defaults_and_an_example(capsys):
+    with pytest.raises(SystemExit):
+        record_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "sim.expert" not in text and "sample_hz" not in text  # internal names
+    assert "(default: lake)" in text and "(default: 0)" in text and "example: python -m sim.record" in text

@@ -12,6 +12,7 @@ how far it moves the image centre sideways. Training augments only the rows the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,6 +26,29 @@ from training.samples import STEERING_RANGE
 
 iap = imgaug.parameters
 _PAN, _ZOOM, _BRIGHTNESS, _FLIP = range(4)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """What each image of a batch got: which operations fired, and by how much."""
+
+    pan_px: np.ndarray  # (B, 2) whole pixels (x right, y down); 0 where pan did not fire
+    zoom: np.ndarray  # (B,) factor; 1 where zoom did not fire
+    brightness: np.ndarray  # (B,) factor; 1 where brightness did not fire
+    flipped: np.ndarray  # (B,) bool
+
+    def describe(self, i: int) -> str:
+        """Image `i`'s operations for people: 'pan +12/-3 px, zoom 1.15, brightness 0.62, flip', or 'none'."""
+        done = []
+        if self.pan_px[i].any():
+            done.append(f"pan {self.pan_px[i, 0]:+.0f}/{self.pan_px[i, 1]:+.0f} px")
+        if self.zoom[i] != 1:
+            done.append(f"zoom {self.zoom[i]:.2f}")
+        if self.brightness[i] != 1:
+            done.append(f"brightness {self.brightness[i]:.2f}")
+        if self.flipped[i]:
+            done.append("flip")
+        return ", ".join(done) or "none"
 
 
 class Augmenter:
@@ -44,6 +68,11 @@ class Augmenter:
 
     def __call__(self, images: np.ndarray, steering: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames (B, H, W, 3) and steering (B,) → augmented frames and corrected steering (float32)."""
+        out, corrected, _ = self.augment(images, steering, seed)
+        return out, corrected
+
+    def augment(self, images: np.ndarray, steering: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, Draws]:
+        """As calling the augmenter, and what each image got."""
         count, height, width = images.shape[:3]
         # A fresh random state per call: parallel workers share nothing, and a batch's result depends
         # on its seed alone, not on which batches other workers augmented first.
@@ -89,7 +118,9 @@ class Augmenter:
             if fires[i, _BRIGHTNESS]:
                 # Scale, round and saturate to uint8 like imgaug's Multiply; the pixels are never negative.
                 cv2.convertScaleAbs(band[i], dst=band[i], alpha=float(brightness[i]))
-        return out, np.clip(corrected, *STEERING_RANGE).astype(np.float32)
+        draws = Draws(pan_px=pan, zoom=zoom, brightness=np.where(fires[:, _BRIGHTNESS], brightness, 1.0),
+                      flipped=flipped)
+        return out, np.clip(corrected, *STEERING_RANGE).astype(np.float32), draws
 
 
 def _exact(values: np.ndarray) -> np.ndarray:

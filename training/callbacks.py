@@ -88,6 +88,13 @@ class LastCheckpoint(keras.callbacks.Callback):
                                                          "best_val_autonomy": self.best.best_autonomy})
 
 
+class EpochCSVLogger(keras.callbacks.CSVLogger):
+    """history.csv with epochs counted from 1, as the progress bar, loss.png and metrics.json count them."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch + 1, logs)
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Stops at the first NaN or infinite loss and remembers it, so the CLI can say what to try."""
 
@@ -129,7 +136,11 @@ def standard_callbacks(
                           best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
     last = LastCheckpoint(run_dir, best)
     callbacks: list[keras.callbacks.Callback] = [
+        # The replay first: it adds to the epoch's logs and prints nothing.
         *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
+        # Then the progress line, finished before any callback below prints or logs (Keras appends its
+        # own progress bar last, and a message then lands on the bar's line).
+        keras.callbacks.ProgbarLogger(),
         nan_stop,
         best,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=reduce_lr_patience, verbose=1),
@@ -139,7 +150,7 @@ def standard_callbacks(
         ),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.
-        keras.callbacks.CSVLogger(str(run_dir / runs.HISTORY), append=append_history),
+        EpochCSVLogger(str(run_dir / runs.HISTORY), append=append_history),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
+SELECT_BY = ("autonomy", "loss")  # what picks the kept epoch: the replay of the held-out blocks, or val_loss
+# With the default `data` and no recording in it, `training.fit` first records this much with the
+# headless simulator, so the first command of a fresh checkout trains on something.
+SAMPLE_RECORDING = "data/lake_sample"
+SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
-SELECT_BY = ("autonomy", "loss")
+
+class StrategyError(ValueError):
+    """The requested strategy cannot run here; the message says what to do instead."""
 
 
 @dataclass
@@ -55,15 +63,49 @@ class TrainConfig:
     out: str = "models"
     workers: int = 2  # parallel augmentation workers
     cache_mb: int = 6000  # keep decoded frames in memory up to this size
-    strategy: str = "default"  # default | mirrored | multiworker
+    strategy: str = "default"  # one of STRATEGIES
     tensorboard: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
+    def check(self) -> None:
+        """Raise ValueError, naming the flag, for a value no run can use (caught before anything loads)."""
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"--{name.replace('_', '-')} must be {rule}, not {_shown(getattr(self, name))}")
+
+        for name in ("epochs", "batch_size", "val_block", "bins", "workers"):
+            need(getattr(self, name) >= 1, name, "at least 1")
+        need(self.bin_cap is None or self.bin_cap >= 1, "bin_cap", "at least 1")
+        need(0 < self.val_fraction < 1, "val_fraction", "between 0 and 1 (0 would leave no validation "
+             "data to pick the best model by)")
+        need(self.lr > 0, "lr", "positive")
+        need(0 <= self.dropout < 1, "dropout", "from 0 up to (not including) 1")
+        need(0 <= self.aug_probability <= 1, "aug_probability", "from 0 to 1")
+        need(0 <= self.pan < 1, "pan", "a share of the frame from 0 up to (not including) 1")
+        low, high = self.zoom if len(self.zoom) == 2 else (0, 0)  # a JSON list of another length fails too
+        need(0 < low <= high, "zoom", "MIN MAX with 0 < MIN <= MAX")
+        low, high = self.brightness if len(self.brightness) == 2 else (-1, -1)
+        need(0 <= low <= high, "brightness", "MIN MAX with 0 <= MIN <= MAX")
+        for name in ("early_stopping_patience", "reduce_lr_patience", "cache_mb"):
+            need(getattr(self, name) >= 0, name, "0 or more")
+        need(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
+        need(self.select_by in SELECT_BY, "select_by", f"one of {', '.join(SELECT_BY)}")
+        need(0 <= self.viewpoint_probability <= 1, "viewpoint_probability", "from 0 to 1")
+        for name in ("shift_m", "yaw_deg", "label_smoothing_s"):
+            need(getattr(self, name) >= 0, name, "0 or more")
+        for name in ("return_s", "val_max_offset_m"):
+            need(getattr(self, name) > 0, name, "positive")
+        need(bool(self.data), "data", "one or more recording folders")
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the JSON file at `path`, then `overrides` (None values are ignored)."""
+    """Defaults, then the JSON file at `path`, then `overrides` (None values are ignored); checked."""
     values: dict[str, Any] = {}
     if path is not None:
         try:
@@ -77,9 +119,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown configuration keys {unknown}: known keys are {sorted(known)}")
-    if values.get("select_by", "autonomy") not in SELECT_BY:
-        raise ValueError(f"select_by is {values['select_by']!r}: use one of {', '.join(SELECT_BY)}")
     for key in ("zoom", "brightness"):
         if key in values:
             values[key] = tuple(values[key])
-    return TrainConfig(**values)
+    try:
+        config = TrainConfig(**values)
+        config.check()
+    except TypeError as e:  # a JSON value of the wrong type, e.g. "epochs": "ten"
+        raise ValueError(f"a setting has the wrong type ({e}): fix {path or 'the settings'}") from None
+    return config

@@ -8,6 +8,7 @@ import pandas as pd
 # Figures are built without pyplot: no global state, no GUI backend, nothing to close.
 from matplotlib.figure import Figure
 
+from base.frames import CROP_BOTTOM, CROP_TOP
 from base.atomic import write_atomic
 from training.augment import Augmenter
 from training.config import TrainConfig
@@ -15,6 +16,7 @@ from training.dataset import load_frames
 from training.samples import Balanced, SampleSet
 
 GRID_ROWS, GRID_COLUMNS = 4, 4
+OUTSIDE_CROP = 0.35  # brightness of the rows the model crops away, so the rows it sees stand out
 
 
 def save_data_plots(samples: SampleSet, config: TrainConfig, out_dir: Path) -> list[Path]:
@@ -49,21 +51,32 @@ def _augmentation_grid(train: pd.DataFrame, config: TrainConfig) -> Figure:
                                            replace=False))]
     frames = load_frames(chosen["image"].tolist())
     steering = chosen["steering"].to_numpy(dtype=np.float32)
-    if config.augment:
-        shown, labels = Augmenter(config)(frames, steering, config.seed)
+    if config.augment:  # exactly as training augments: only the rows the model crops to
+        shown, labels, draws = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)).augment(frames, steering, config.seed)
+        operations = [draws.describe(i) for i in range(len(shown))]
     else:
-        shown, labels = frames, steering
-    figure = Figure(figsize=(4 * GRID_COLUMNS, 2.3 * GRID_ROWS))
+        shown, labels, operations = frames, steering, ["augmentation off"] * len(frames)
+    figure = Figure(figsize=(4 * GRID_COLUMNS, 2.5 * GRID_ROWS))
     axes = figure.subplots(GRID_ROWS, GRID_COLUMNS, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, frame, camera, before, after in zip(axes.ravel(), shown, chosen["camera"], steering, labels):
-        ax.imshow(frame)
-        ax.set_title(f"{camera}: steering {before:+.3f} → {after:+.3f}", fontsize=9)
-    state = "augmented" if config.augment else "augmentation off"
-    figure.suptitle(f"training samples, {state} (label before → after)")
+    for ax, frame, camera, before, after, done in zip(axes.ravel(), shown, chosen["camera"], steering, labels,
+                                                       operations):
+        ax.imshow(_dim_outside_crop(frame))
+        for row in (CROP_TOP, CROP_BOTTOM):
+            ax.axhline(row - 0.5, color="yellow", linewidth=0.8)
+        ax.set_title(f"{camera}: steering {before:+.3f} → {after:+.3f}\n{done}", fontsize=8)
+    figure.suptitle(f"training samples and what augmentation did to each (label before → after); the model sees "
+                    f"rows {CROP_TOP}–{CROP_BOTTOM} (between the yellow lines), the rest is shown dimmed")
     figure.tight_layout()
     return figure
+
+
+def _dim_outside_crop(frame: np.ndarray) -> np.ndarray:
+    dimmed = frame.copy()
+    for rows in (slice(0, CROP_TOP), slice(CROP_BOTTOM, None)):
+        dimmed[rows] = (dimmed[rows] * OUTSIDE_CROP).astype(np.uint8)
+    return dimmed
 
 
 def _save(figure: Figure, path: Path) -> Path:

@@ -18,12 +18,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from training import multiworker
-
-STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-class StrategyError(ValueError):
-    """The requested strategy cannot run here; the message says what to do instead."""
+from training.config import STRATEGIES, StrategyError
 
 
 @dataclass(frozen=True)

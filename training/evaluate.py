@@ -15,17 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
+from base.modelfile import check_model_file
 from base.runtime import ModelLoadError, Runner, load_runner
 from training import runs
 from training.config import load_config
-from training.dataset import load_frames
-from base.logs import read_recordings
-from training.plots import save_steering_plot
-from training.samples import centre_samples, split_by_time
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK = 256  # frames decoded and predicted at a time, so long recordings fit in memory
 
@@ -34,6 +35,8 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
     """Metrics `{rmse, mae, baseline_rmse, frames}` of `runner` on `samples` (image, steering), and its predictions."""
     if samples.empty:
         raise ValueError("no frames to evaluate: pass recordings that hold rows (or a non-empty split)")
+    from training.dataset import load_frames  # TensorFlow, through the training pipeline: only to evaluate
+
     images = samples["image"].tolist()
     chunks = []
     with tqdm(total=len(images), desc="evaluating", unit="frame", disable=not progress) as bar:
@@ -55,6 +58,9 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
 
 def select_samples(paths: list[str], split: str, config_path: Path | None, skip_missing: bool) -> pd.DataFrame:
     """Centre-camera samples of `paths`; with split "val", only the validation blocks training held out."""
+    from base.logs import read_recordings  # pandas (0.4 s): not for --help
+    from training.samples import centre_samples, split_by_time
+
     if split == "all":
         if not paths:
             raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation blocks")
@@ -95,12 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     model = Path(args.model)
     config = Path(args.config) if args.config else (model if model.is_dir() else model.parent) / runs.CONFIG
     try:
+        if args.plot and not Path(args.plot).absolute().parent.is_dir():
+            raise ValueError(f"--plot {args.plot}: folder {Path(args.plot).parent} does not exist: create it first")
+        model_file = check_model_file(model)  # at once, not after the recordings are read
         samples = select_samples(args.paths, args.split, config, args.skip_missing)
-        runner = load_runner(model, allow_unsafe=args.allow_unsafe)
+        runner = load_runner(model_file, allow_unsafe=args.allow_unsafe)
         started = time.perf_counter()
         metrics, predicted = evaluate(runner, samples, progress=not args.json)
         seconds = time.perf_counter() - started
         if args.plot:
+            from training.plots import save_steering_plot  # matplotlib: only for a plot
+
             save_steering_plot(samples["steering"].to_numpy(), predicted, Path(args.plot),
                                title=f"{model} on {args.split} frames")
     except (ModelLoadError, ValueError, OSError) as e:

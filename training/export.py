@@ -12,14 +12,17 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
-from base.runtime import ModelLoadError, load_runner
 from base.frames import FRAME_SHAPE
+from base.modelfile import check_model_file
+from base.runtime import KERAS_SUFFIXES, ModelLoadError, load_runner
 from base.atomic import write_atomic
-from training.runs import RunError, resolve_model_path
+
+if TYPE_CHECKING:  # imported when a model is loaded, so that --help and path errors answer at once
+    import keras
 
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}
 # Steering is in −1..1 and the car reacts to ~1e-2; float32 reorderings differ by ~1e-6.
@@ -68,6 +71,8 @@ def check_frames() -> np.ndarray:
 
 
 def load_keras_model(path: Path) -> keras.Model:
+    import keras
+
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as e:  # zip, h5py and Keras each raise their own types for a file they cannot read
@@ -86,10 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        source = resolve_model_path(args.model)
+        source = check_model_file(args.model)
+        if source.suffix.lower() not in KERAS_SUFFIXES:
+            raise ExportError(f"{source} is not a Keras model: pass a run folder (its model.keras) or a .keras/.h5 file")
         out = Path(args.out) if args.out else source.with_suffix(SUFFIXES[args.format])
+        if not out.parent.is_dir():
+            raise ExportError(f"--out {out}: folder {out.parent} does not exist: create it or pick another path")
         difference = export_model(load_keras_model(source), args.format, out)
-    except (ExportError, RunError, ModelLoadError, OSError) as e:
+    except (ExportError, ModelLoadError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); it agrees with {source}: "

@@ -19,25 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-import keras
-
 from training import runs
-from base.atomic import write_json_atomic, write_text_atomic
-from base.split import save_split
-from training.callbacks import standard_callbacks
-from training.config import TrainConfig
-from training.dataplots import save_data_plots
-from training.dataset import make_datasets
-from training.distribute import StrategyError, make_distribution
-from base.logs import LOG_NAME, LogError
-from training.model import build_model
+from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
 from training.options import build_parser, config_from_args
-from training.plots import save_loss_plot
 from training.runs import RunError
 
 DEFAULT_DATA = TrainConfig().data
-SAMPLE_RECORDING = Path("data/lake_sample")
-SAMPLE_LAPS = 1.0
 
 
 class TrainingFailed(RuntimeError):
@@ -48,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return train(args)
+        config, resume_dir, progress = settings(args)
+    except RunError as e:  # settled before the log reader (pandas, 0.4 s) or TensorFlow is imported
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from base.logs import LogError
+
+    try:
+        return train(config, resume_dir, progress)
     except (LogError, RunError, StrategyError, TrainingFailed, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -57,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def train(args: argparse.Namespace) -> int:
-    # -- configuration: defaults < --config FILE (or the resumed run's config.json) < flags ----------
+def settings(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, dict]:
+    """The run's configuration, the run folder it resumes (or None) and that run's progress; RunError
+    for settings no run can use. Defaults < --config FILE (or the resumed run's config.json) < flags."""
     resume_dir = Path(args.resume).resolve() if args.resume else None
     if resume_dir and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
@@ -66,19 +61,44 @@ def train(args: argparse.Namespace) -> int:
                 else {"epochs_done": 0, "best_val_loss": math.inf, "best_val_autonomy": -math.inf})
     try:
         config = config_from_args(args, base=str(resume_dir / runs.CONFIG) if resume_dir else None)
-    except ValueError as e:  # an unreadable --config file or unknown keys
+    except ValueError as e:  # an unreadable --config file, unknown keys, a value out of range
         raise RunError(str(e)) from None
-    if progress["epochs_done"] >= config.epochs:
-        raise RunError(f"{resume_dir} already trained {progress['epochs_done']} of {config.epochs} epochs: "
-                       "pass --epochs with a larger number to train longer")
-    if config.val_fraction <= 0:
-        raise RunError("--val-fraction 0 leaves no validation data to pick the best model by: use a value above 0")
+    if resume_dir and progress["epochs_done"] >= config.epochs:
+        done = progress["epochs_done"]
+        raise RunError(f"--resume {resume_dir}: that run has trained all {done} of its {config.epochs} epochs; "
+                       f"pass --epochs with a number above {done} to train it longer")
+    if not resume_dir:
+        runs.check_out(config.out)
+    return config, resume_dir, progress
+
+
+def train(config: TrainConfig, resume_dir: Path | None, progress: dict) -> int:
+    """Train as `settings` settled; returns the exit code (0, or 130 when interrupted after an epoch)."""
+    from base.logs import LOG_NAME, LogError, find_logs
+
+    record_sample = config.data == DEFAULT_DATA and not any(Path(config.data[0]).rglob(LOG_NAME))
+    if not record_sample:
+        find_logs(config.data)  # a wrong path fails now, not after TensorFlow has loaded
+
+    # TensorFlow and Keras only now that every setting and path has passed its checks.
+    import keras
+
+    from base.atomic import write_json_atomic, write_text_atomic
+    from base.split import save_split
+    from training.callbacks import standard_callbacks
+    from training.dataplots import save_data_plots
+    from training.dataset import make_datasets
+    from training.distribute import make_distribution
+    from training.model import build_model
+    from training.plots import save_loss_plot
+
     keras.utils.set_random_seed(config.seed)
 
     # -- data ----------------------------------------------------------------------------------------
-    if config.data == DEFAULT_DATA and not any(Path(config.data[0]).rglob(LOG_NAME)):
+    if record_sample:
         record_sample_session()
     dist = make_distribution(config.strategy)
+
     global_batch, lr = dist.global_batch(config.batch_size), dist.scaled_lr(config.lr)
     if dist.replicas > 1:
         print(f"{config.strategy}: {dist.replicas} replicas → global batch {global_batch}, learning rate {lr:g}")
@@ -179,9 +199,9 @@ def record_sample_session() -> None:
     """A fresh checkout has no recordings: drive a short session with the headless simulator."""
     from sim.record import record_session  # the simulator is only needed on this path
 
-    print(f"data/ holds no recording: recording {SAMPLE_LAPS:g} lap of the lake track with the headless "
+    print(f"data/ holds no recording: recording {SAMPLE_LAPS:g} lap of the {SAMPLE_TRACK} track with the headless "
           f"simulator into {SAMPLE_RECORDING}/ (record your own laps into data/ to train on them)")
-    record_session("lake", laps=SAMPLE_LAPS, out=SAMPLE_RECORDING, recovery=True)
+    record_session(SAMPLE_TRACK, laps=SAMPLE_LAPS, out=Path(SAMPLE_RECORDING), recovery=True)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from training.config import TrainConfig, load_config
-from base.logs import scan_recordings, select_rows
-from training.samples import NEAR_ZERO, prepare_samples, summarize
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    from base.logs import scan_recordings, select_rows  # pandas (0.4 s): not for --help
+    from training.samples import prepare_samples, summarize
+
     try:
         config = load_config(data=args.paths or None, skip_missing=args.skip_missing or None,
                              correction=args.correction, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(summary: dict[str, Any], config: TrainConfig) -> str:
+    from training.samples import NEAR_ZERO
+
     lines = [f"{'recording':<50} {'rows':>6} {'images':>7} {'missing':>7} {'min':>6} {'max':>6} {'mean':>7} "
              f"{'~0':>5}"]
     for rec in summary["recordings"]:

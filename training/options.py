@@ -10,11 +10,12 @@ import dataclasses
 import typing
 from typing import Any
 
-from training.config import SELECT_BY, TrainConfig, load_config
-from training.distribute import STRATEGIES
+from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, SELECT_BY, STRATEGIES, TrainConfig, load_config
 
 HELP = {
-    "data": "recording folders (or driving_log.csv files), searched recursively for driving_log.csv",
+    "data": ("recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when "
+             f"the default folder holds none, {SAMPLE_LAPS:g} lap of {SAMPLE_TRACK} is first recorded into "
+             f"{SAMPLE_RECORDING} with the headless simulator"),
     "skip_missing": "skip log rows whose images are missing instead of stopping with an error",
     "correction": "steering added for the left camera's frames and subtracted for the right camera's; unset: "
                   "pure pursuit back to the path in --return-s seconds",
@@ -58,6 +59,8 @@ HELP = {
     "tensorboard": "also write TensorBoard logs to RUN/tensorboard",
 }
 
+METAVARS = {"out": "DIR"}
+
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -91,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs.update(choices=SELECT_BY)
         else:
             kwargs["type"] = _scalar_type(hint)
-            kwargs["metavar"] = "N" if kwargs["type"] is int else "X"
+            kwargs["metavar"] = METAVARS.get(name) or ("N" if kwargs["type"] is int else "X")
         parser.add_argument(_flag(name), **kwargs)
     parser.add_argument("--config", metavar="FILE", help="JSON file of settings (flags given here override it)")
     parser.add_argument(

@@ -15,7 +15,7 @@ from base.atomic import write_atomic
 def save_loss_plot(history_csv: Path, out: Path) -> Path:
     """Training and validation loss (MSE) per epoch, from the run's history.csv."""
     history = pd.read_csv(history_csv)
-    epochs = history["epoch"] + 1
+    epochs = history["epoch"]  # counted from 1
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     ax.plot(epochs, history["loss"], "o-", label="training (augmented)")

@@ -13,12 +13,13 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-
-from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
+from base.runtime import BEST_MODEL  # noqa: F401  (runs.BEST_MODEL: the model a run folder's drive and evaluation use)
 from base.atomic import write_atomic
+
+if TYPE_CHECKING:  # Keras is imported by whoever has a model to save, not by every user of this module
+    import keras
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,18 @@ class RunError(ValueError):
 
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
     return write_atomic(path, lambda temp: model.save(temp))
+
+
+def check_out(out: str | Path) -> None:
+    """RunError now, before anything loads, when `out` cannot become a folder of runs: it is a file,
+    or the nearest folder that exists is not writable. (`create_run_dir` still probes the disk.)"""
+    out = Path(out)
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise RunError(f"--out {out}: {existing} is a file, not a folder: pass --out a folder for the runs")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunError(f"--out {out}: cannot create a run folder in {existing} (permission denied): "
+                       "pass --out a writable folder")
 
 
 def create_run_dir(out: str | Path) -> Path:
@@ -111,12 +124,3 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as e:
         raise RunError(f"--resume {run_dir}: {PROGRESS} is unreadable ({e}); start a new run") from e
 
-
-def resolve_model_path(path: str | Path) -> Path:
-    """A model file, or the best model of a run folder (`models/latest` included)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST_MODEL
-    if not path.is_file():
-        raise RunError(f"{path} does not exist: pass a model file or a run folder holding {BEST_MODEL}")
-    return path

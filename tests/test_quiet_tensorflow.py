@@ -1,0 +1,48 @@
+"""TensorFlow's no-GPU start-up lines are gone from every entry point; every other line stays."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from base.quiet_tensorflow import NOISE, has_gpu, stderr_without_noise
+from drive.launch import ROOT
+
+# Verbatim from TensorFlow 2.21 on this project's 2-core machine without a GPU.
+ABSL_NOTE = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+NO_DRIVERS = (b"I0000 00:00:1796154911.659358    5973 cudart_stub.cc:31] Could not find cuda drivers on your "
+              b"machine, GPU will not be used.\n")
+CU_INIT = (b"E0000 00:00:1796154916.792335    5973 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+           b"error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+REAL_ERROR = b"E0000 00:00:1796154916.800000    5973 op_kernel.cc:1857] OP_REQUIRES failed: a real error\n"
+USE_TENSORFLOW = "import keras; keras.ops.ones(1)"  # import, then the first device query and op
+
+
+def test_only_the_known_lines_are_dropped_in_order(capfd):
+    with stderr_without_noise():
+        os.write(2, ABSL_NOTE + NO_DRIVERS + b"first\n" + ABSL_NOTE + NO_DRIVERS)
+        os.write(2, CU_INIT + REAL_ERROR + b"last, without a line end")
+    assert capfd.readouterr().err == "first\n" + REAL_ERROR.decode() + "last, without a line end"
+
+
+def test_the_block_leaves_stderr_as_it_found_it(capfd):
+    with pytest.raises(ZeroDivisionError):
+        with stderr_without_noise():
+            os.write(2, CU_INIT + b"kept before the error\n")
+            1 / 0
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "kept before the error\nafter\n"
+
+
+@pytest.mark.skipif(has_gpu(), reason="on a machine with a GPU TensorFlow prints none of these lines")
+def test_tensorflow_prints_the_lines_and_an_entry_point_imports_it_without_them():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    runs = {name: subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 timeout=120)
+            for name, code in [("bare", USE_TENSORFLOW), ("quiet", f"import base.quiet_tensorflow; {USE_TENSORFLOW}")]}
+    assert all(run.returncode == 0 for run in runs.values()), runs
+    assert "failed call to cuInit" in runs["bare"].stderr and "Could not find cuda drivers" in runs["bare"].stderr
+    assert not [line for line in runs["quiet"].stderr.splitlines() if NOISE.search(line)], runs["quiet"].stderr
+    assert "cuda" not in runs["quiet"].stderr.lower()
