@@ -113,3 +113,20 @@ def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss
             epoch_now[0] = epoch + 1
             best.on_epoch_end(epoch, dict(logs))
         assert saves == expected and best.best_epoch == expected[-1] and best.best == pytest.approx(kept_loss)
+
+
+def test_early_stopping_waits_while_equal_autonomy_comes_with_lower_loss():
+    import keras
+
+    from training.callbacks import StopWhenNotDrivingBetter
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    stop = StopWhenNotDrivingBetter(monitor="val_loss", patience=1)
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, logs in enumerate([{"val_autonomy": 100.0, "val_loss": 0.03}, {"val_autonomy": 100.0, "val_loss": 0.02},
+                                  {"val_autonomy": 100.0, "val_loss": 0.01}]):
+        stop.on_epoch_end(epoch, logs)
+        assert not model.stop_training, f"stopped at epoch {epoch + 1} although the loss improved"
+    stop.on_epoch_end(3, {"val_autonomy": 80.0, "val_loss": 0.001})  # a lower loss does not make up for driving worse
+    assert model.stop_training

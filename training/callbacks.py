@@ -67,6 +67,23 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best, self.best_autonomy, self.best_epoch = float(val_loss), float(autonomy), epoch + 1
 
 
+class StopWhenNotDrivingBetter(keras.callbacks.EarlyStopping):
+    """Early stopping in BestCheckpoint's order: replay autonomy first, validation loss between equals.
+
+    One intervention moves the autonomy of even a long held-out set by far more than any loss
+    difference, so autonomy − loss orders epochs as (autonomy, −loss) does.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**(kwargs | {"mode": "max"}))
+
+    def get_monitor_value(self, logs: dict | None):
+        logs = logs or {}
+        if "val_autonomy" not in logs or "val_loss" not in logs:
+            return None
+        return logs["val_autonomy"] - logs["val_loss"]
+
+
 class LastCheckpoint(keras.callbacks.Callback):
     """Saves `last.keras` (with optimizer state) after every epoch, then `progress.json`, for --resume.
 
@@ -144,9 +161,8 @@ def standard_callbacks(
         nan_stop,
         best,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=reduce_lr_patience, verbose=1),
-        keras.callbacks.EarlyStopping(
-            monitor="val_autonomy" if by_autonomy else "val_loss", mode="max" if by_autonomy else "min",
-            patience=early_stopping_patience, restore_best_weights=True, verbose=1
+        (StopWhenNotDrivingBetter if by_autonomy else keras.callbacks.EarlyStopping)(
+            monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True, verbose=1
         ),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.
