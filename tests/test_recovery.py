@@ -123,6 +123,7 @@ def test_early_stopping_waits_while_equal_autonomy_comes_with_lower_loss():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     stop = StopWhenNotDrivingBetter(monitor="val_loss", patience=1)
     stop.set_model(model)
+    model.stop_training = False  # what fit() sets before the first epoch
     stop.on_train_begin()
     for epoch, logs in enumerate([{"val_autonomy": 100.0, "val_loss": 0.03}, {"val_autonomy": 100.0, "val_loss": 0.02},
                                   {"val_autonomy": 100.0, "val_loss": 0.01}]):
