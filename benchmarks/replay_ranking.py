@@ -3,12 +3,13 @@
     python -m benchmarks.replay_ranking [--work DIR]      # about 15 minutes on 2 cores
 
 Models of clearly different quality are trained on a headless recording of `lake` (the checkpoints
-after 1, 2, 4 and 10 epochs of one run, a model trained on the centre camera alone, and a model
-that always steers 0). Each is then scored twice on `lake` and `mountain` (never trained on):
+after 1, 2, 4 and 10 epochs of one run, a model trained on the centre camera alone, a model that
+always steers 0, and the untrained network). Each is then scored twice on `lake` and `mountain` (never trained on):
 by `sim.drive` — the true closed loop, frames rendered at the car's real pose, through the drive
 server — and by the replay of a fresh headless recording of each track (`base.replay`: frames
 synthesised from the recorded ones, NVIDIA's 1 m rule). The table gives both scores side by side
-and Spearman's rank correlation between them.
+and Spearman's rank correlation between them, for autonomy and for the mean |offset| (which still
+separates models that both drive without an intervention).
 """
 from __future__ import annotations
 
@@ -73,6 +74,17 @@ def _zero_model(path: Path) -> Path:
     return path
 
 
+def _untrained_model(path: Path) -> Path:
+    """The NVIDIA network as initialised (seed 0): steers, but by nothing it has learnt."""
+    import keras
+
+    from training.model import build_model
+
+    keras.utils.set_random_seed(0)
+    build_model().save(path)
+    return path
+
+
 def train_models(work: Path) -> dict[str, Path]:
     data = _record(work / "train_lake", "lake", TRAIN_LAPS, seed=1, recovery=True)
     models: dict[str, Path] = {}
@@ -98,17 +110,24 @@ def train_models(work: Path) -> dict[str, Path]:
     models[f"centre camera only, {CENTRE_ONLY_EPOCHS} epochs"] = centre_only
     zero = work / "zero.keras"
     models["always steers 0"] = zero if zero.exists() else _zero_model(zero)
+    untrained = work / "untrained.keras"
+    models["untrained (random weights)"] = untrained if untrained.exists() else _untrained_model(untrained)
     return models
 
 
 def score(models: dict[str, Path], work: Path) -> list[dict]:
+    """Both scores of every model; those in an earlier `results.json` of `work` are taken from there."""
     from base.runtime import load_runner
     from sim.demo import score_model
 
     footage = {track: Footage.from_rows(read_recordings([_record(work / f"replay_{track}", track, REPLAY_LAPS, seed=5, recovery=False)]))
                for track in DRIVE_LAPS}
+    earlier = {r["model"]: r for r in json.loads((work / "results.json").read_text())} if (work / "results.json").exists() else {}
     results = []
     for name, path in models.items():
+        if name in earlier:
+            results.append(earlier[name])
+            continue
         drives = score_model(path, list(DRIVE_LAPS.items()))
         runner = load_runner(path)
         replays = {track: replay(f, ModelPolicy(runner.predict_one), Rules()).report() for track, f in footage.items()}
@@ -136,18 +155,28 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
-def table(results: list[dict]) -> tuple[list[dict], float]:
+def _mean_offset(reports: list[dict]) -> float:
+    return sum(r["mean_abs_offset_m"] * r["frames"] for r in reports) / sum(r["frames"] for r in reports)
+
+
+def table(results: list[dict]) -> tuple[list[dict], float, float]:
+    """Rows of both scores, and Spearman's rho between them for autonomy and for mean |offset|."""
     rows = []
-    drive_scores, replay_scores = [], []
+    drive_scores, replay_scores, drive_offsets, replay_offsets = [], [], [], []
     for r in results:
         drive, rep = _autonomy(list(r["drive"].values())), _autonomy(list(r["replay"].values()))
         drive_scores.append(drive)
         replay_scores.append(rep)
+        drive_offsets.append(_mean_offset(list(r["drive"].values())))
+        replay_offsets.append(_mean_offset(list(r["replay"].values())))
         rows.append({"metric": r["model"], "value": round(rep, 1), "unit": "% (replay, 1 m)",
                      "classic": round(drive, 1), "ratio": None,
-                     "detail": ", ".join(f"{t}: drive {r['drive'][t]['interventions']} / replay {r['replay'][t]['interventions']} "
-                                         f"({r['replay'][t]['interventions_per_min']:.1f}/min)" for t in DRIVE_LAPS)})
-    return rows, spearman(drive_scores, replay_scores)
+                     "detail": ", ".join(f"{t}: interventions drive {r['drive'][t]['interventions']} / replay "
+                                         f"{r['replay'][t]['interventions']}, mean |offset| drive "
+                                         f"{r['drive'][t]['mean_abs_offset_m']:.2f} / replay {r['replay'][t]['mean_abs_offset_m']:.2f} m"
+                                         for t in DRIVE_LAPS)})
+    # Offsets: sim.drive's from the centre line, the replay's from the recorded (expert's) path.
+    return rows, spearman(drive_scores, replay_scores), spearman(drive_offsets, replay_offsets)
 
 
 def main() -> int:
@@ -158,12 +187,13 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     results = score(train_models(args.work), args.work)
     (args.work / "results.json").write_text(json.dumps(results, indent=2))
-    rows, rho = table(results)
+    rows, rho, rho_offset = table(results)
     print(markdown(rows, ours="replay autonomy", classic="sim.drive autonomy"))
     print()
     for row in rows:
-        print(f"- {row['metric']}: {row['detail']} interventions")
-    print(f"\nSpearman rank correlation, replay vs sim.drive autonomy: {rho:.2f} ({len(rows)} models)")
+        print(f"- {row['metric']}: {row['detail']}")
+    print(f"\nSpearman rank correlation, replay vs sim.drive, {len(rows)} models: autonomy {rho:.2f}, "
+          f"mean |offset| {rho_offset:.2f}")
     return 0
 
 
