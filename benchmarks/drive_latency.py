@@ -27,7 +27,7 @@ from benchmarks.table import markdown
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
     from benchmarks import classic_drive  # noqa: E402
-from drive.launch import free_loopback_port, serve_command, serve_in_subprocess  # noqa: E402
+from base.processes import drive_server, free_loopback_port, serve_command  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 
 FRAMES_FROM = "track1_windows"
@@ -84,10 +84,10 @@ def run(quick: bool = False) -> list[dict]:
         model = Path(folder) / "model.keras"
         build_model().save(model)
         port = free_loopback_port()
-        with serve_in_subprocess(model, port, extra_args=["--quiet"]):
+        with drive_server(model, port, extra_args=["--quiet"]):
             ours = summary(round_trips(port, frames, ours_count))
         port = free_loopback_port()
-        with serve_in_subprocess(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
+        with drive_server(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
             recording = summary(round_trips(port, frames, ours_count))
         port = free_loopback_port()
         with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 import simulator_config
+from base.processes import DRIVE_READY
 from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
                               DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
-READY = "drive server ready on"  # drive.launch waits for this line
 MB = 1 << 20
 
 DESCRIPTION = """\
@@ -120,9 +120,9 @@ def _run(args: argparse.Namespace) -> int:
     if recorder:
         print(recorder.describe())
     print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")
-    print(f"{READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
+    print(f"{DRIVE_READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
     try:
-        serve(app, sock)  # returns on Ctrl-C or SIGTERM (drive.launch, service managers)
+        serve(app, sock)  # returns on Ctrl-C or SIGTERM (base.processes, service managers)
     finally:
         monitor.close()
         if recorder:

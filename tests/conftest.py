@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from drive.launch import free_loopback_port  # noqa: E402  (the repository is importable from here on)
+from base.processes import free_loopback_port  # noqa: E402  (the repository is importable from here on)
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drive.launch import ROOT, free_loopback_port, serve_in_subprocess
+from base.processes import ROOT, drive_server, free_loopback_port
 from sim.wire import SimulatorClient, SimulatorConnectionError
 from training.model import build_model
 
@@ -46,7 +46,7 @@ def model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(model: Path):
     port = free_loopback_port()
-    with serve_in_subprocess(model, port) as proc:
+    with drive_server(model, port) as proc:
         proc.port = port
         yield proc
 
@@ -179,7 +179,7 @@ def test_recording_log_csv_and_transport_limit(model: Path, tmp_path: Path) -> N
     port = free_loopback_port()
     folder, csv_log = tmp_path / "run", tmp_path / "frames.csv"
     args = [str(folder), "--log-csv", str(csv_log), "--max-message-mb", "2"]
-    with serve_in_subprocess(model, port, extra_args=args) as proc:
+    with drive_server(model, port, extra_args=args) as proc:
         with SimulatorClient().connect("127.0.0.1", port) as sim:
             for i in range(8):
                 floats(sim.request(0.0, 0.3, 8.0 + i, scene_jpeg(i)))

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drive.launch import serve_command, serve_in_subprocess
+from base.processes import drive_server, serve_command
 from sim.drive import drive_session
 from sim.drive import main as drive_main
 from sim.pose import Pose
@@ -62,7 +62,7 @@ def test_leaving_the_road_is_an_intervention_and_the_car_is_put_back():
 def test_drives_the_drive_server_in_lockstep_and_scores_the_run(tmp_path, free_port, hard_right_model):
     server_log = tmp_path / "server.csv"
     out = {k: tmp_path / f"run.{k}" for k in ("json", "png", "mp4")}
-    with serve_in_subprocess(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]):
+    with drive_server(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]):
         report = drive_session("lake", 1, "127.0.0.1", free_port, report=out["json"], plot=out["png"],
                                video=out["mp4"], max_seconds=15.0, progress=False)
     assert report["frames"] == 225 and report["elapsed_s"] == pytest.approx(15.0)  # 15 Hz of simulated time

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drive.launch import free_loopback_ports
+from base.processes import free_loopback_ports
 from fit_helpers import fit_args, write_log
 from training import fit
 from training.distribute import make_distribution

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from training.dataplots import save_data_plots
 from training.dataset import make_datasets
 from training.distribute import StrategyError, make_distribution
 from base.logs import LOG_NAME, LogError
+from base.processes import ROOT
 from training.model import build_model
 from training.options import build_parser, config_from_args
 from training.plots import save_loss_plot
@@ -169,12 +171,18 @@ def train(args: argparse.Namespace) -> int:
 
 
 def record_sample_session() -> None:
-    """A fresh checkout has no recordings: drive a short session with the headless simulator."""
-    from sim.record import record_session  # the simulator is only needed on this path
+    """A fresh checkout has no recordings: drive a short session with the headless simulator.
 
+    The simulator is another program to training, as the real one is, so it runs as one.
+    """
     print(f"data/ holds no recording: recording {SAMPLE_LAPS:g} lap of the lake track with the headless "
-          f"simulator into {SAMPLE_RECORDING}/ (record your own laps into data/ to train on them)")
-    record_session("lake", laps=SAMPLE_LAPS, out=SAMPLE_RECORDING, recovery=True)
+          f"simulator into {SAMPLE_RECORDING}/ (record your own laps into data/ to train on them)", flush=True)
+    command = [sys.executable, "-m", "sim.record", "--track", "lake", "--laps", f"{SAMPLE_LAPS:g}", "--recovery",
+               "--out", str(SAMPLE_RECORDING.absolute())]
+    done = subprocess.run(command, cwd=ROOT)
+    if done.returncode != 0:
+        raise LogError(f"recording the sample session failed ({' '.join(command[1:])} exited with {done.returncode}, "
+                       "see above): record into data/ yourself, e.g. python -m sim.record --out data/lake")
 
 
 if __name__ == "__main__":
