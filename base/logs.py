@@ -152,7 +152,7 @@ def _data_lines(log_path: Path) -> list[tuple[int, str]]:
     try:
         raw = log_path.read_bytes()
     except OSError as e:
-        raise LogError(f"cannot read {log_path} ({e.strerror}): check the file's permissions")
+        raise LogError(f"cannot read {log_path} ({e.strerror}): check the file's permissions") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -18,7 +18,6 @@ import numpy as np
 
 from base.frames import FRAME_SHAPE
 
-
 log = logging.getLogger(__name__)
 
 BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load

@@ -21,8 +21,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from benchmarks.table import markdown
 from base.cameras import CAMERA_NAMES, Camera  # noqa: E402
+from benchmarks.table import markdown
 from sim.images import encode_jpeg  # noqa: E402
 from sim.pose import Pose  # noqa: E402
 from sim.render import Renderer  # noqa: E402

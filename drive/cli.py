@@ -10,8 +10,15 @@ from typing import Sequence
 
 import simulator_config
 from base.processes import DRIVE_READY
-from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
-                              DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
+from drive.controller import (
+    DEFAULT_CORNER_SLOWDOWN,
+    DEFAULT_KI,
+    DEFAULT_KP,
+    DEFAULT_MAX_THROTTLE,
+    DEFAULT_SET_SPEED_MPH,
+    TOP_SPEED_MPH,
+    SpeedController,
+)
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
 MB = 1 << 20

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import simulator_config
-from drive.controller import Command
 from base.logs import IMAGE_DIR, LOG_NAME
+from drive.controller import Command
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from sim.drive import drive_session
-from sim.record import record_session
 from base.logs import find_logs
 from base.processes import drive_server, free_loopback_port
+from sim.drive import drive_session
+from sim.record import record_session
 
 RECORD_LAPS = 5
 DRIVES = [("lake", 3.0), ("mountain", 2.0)]

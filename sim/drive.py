@@ -18,6 +18,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 import simulator_config
+from base.atomic import write_json_atomic
 from sim.arguments import positive_float
 from sim.images import VideoFile, encode_jpeg
 from sim.plot import plot_drive
@@ -27,7 +28,6 @@ from sim.scoring import Scorecard
 from sim.tracks import TrackError, load_track
 from sim.vehicle import MPS_PER_MPH, Vehicle
 from sim.wire import SimulatorClient, SimulatorConnectionError
-from base.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 import simulator_config
 from base.cameras import CAMERA_NAMES
-from sim.images import encode_jpeg
 from base.logs import IMAGE_DIR, LOG_NAME, frame_time
+from sim.images import encode_jpeg
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from typing import Sequence
 from tqdm import tqdm
 
 import simulator_config
-from sim.arguments import positive_float
 from base.cameras import CAMERA_NAMES
+from sim.arguments import positive_float
 from sim.expert import Expert
+from sim.logwriter import RecordingWriter
 from sim.pose import Pose
 from sim.render import shared_renderer
-from sim.logwriter import RecordingWriter
 from sim.tracks import TrackError, load_track
 from sim.vehicle import Vehicle
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from keras import layers
 
+from base.frames import FRAME_SHAPE
 from base.runtime import KerasRunner, ModelLoadError, load_runner
 from training.model import build_model
-from base.frames import FRAME_SHAPE
 
 
 @pytest.fixture(scope="module")

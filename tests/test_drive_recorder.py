@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from base.logs import read_recordings
 from drive.controller import Command
 from drive.recorder import Recorder, RecordingError
 from drive.video import main as video_main
-from base.logs import read_recordings
 
 NAME = re.compile(r"center_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}_\d{3}\.jpg")
 

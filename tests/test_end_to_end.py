@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from base.logs import read_recordings
 from base.processes import drive_server
 from sim.drive import drive_session
 from sim.record import record_session
 from training import fit
-from base.logs import read_recordings
 
 
 def test_record_train_serve_and_drive(tmp_path, free_port):

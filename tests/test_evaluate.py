@@ -7,11 +7,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 from fit_helpers import save_untrained_model, write_log
+
+from base.logs import read_recordings
 from training import evaluate, export
 from training.dataset import load_frames
-from base.logs import read_recordings
 
 
 @pytest.fixture(scope="module")

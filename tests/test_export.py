@@ -6,9 +6,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from fit_helpers import road_frame, save_untrained_model
 
 from base.runtime import load_runner
-from fit_helpers import road_frame, save_untrained_model
 from training import export
 
 

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-
 from fit_helpers import fit_args, write_log
+
 from training import evaluate, fit, runs
 from training.config import TrainConfig
 from training.options import build_parser, config_from_args

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from recording_writer import write_recording
+
 from training.inspect import main
 
 ROOT_ARGS = [sys.executable, "-m", "training.inspect"]

@@ -5,8 +5,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from recording_writer import write_recording
+
 from base.logs import COLUMNS, LogError, find_logs, read_recordings
 
 STEERING = [0.0, -0.25, 0.5, 1.0, -1.0]

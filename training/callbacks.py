@@ -7,8 +7,8 @@ from pathlib import Path
 
 import keras
 
-from training import runs
 from base.atomic import write_json_atomic
+from training import runs
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from base.logs import read_recordings
 from base.runtime import ModelLoadError, Runner, load_runner
 from training import runs
 from training.config import load_config
 from training.dataset import load_frames
-from base.logs import read_recordings
 from training.plots import save_steering_plot
 from training.samples import centre_samples, split_by_time
 

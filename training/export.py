@@ -16,9 +16,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from base.runtime import ModelLoadError, load_runner
-from base.frames import FRAME_SHAPE
 from base.atomic import write_atomic
+from base.frames import FRAME_SHAPE
+from base.runtime import ModelLoadError, load_runner
 from training.runs import RunError, resolve_model_path
 
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}

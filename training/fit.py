@@ -22,16 +22,16 @@ from pathlib import Path
 
 import keras
 
-from training import runs
 from base.atomic import write_json_atomic, write_text_atomic
+from base.logs import LOG_NAME, LogError
+from base.processes import ROOT
 from base.split import save_split
+from training import runs
 from training.callbacks import standard_callbacks
 from training.config import TrainConfig
 from training.dataplots import save_data_plots
 from training.dataset import make_datasets
 from training.distribute import StrategyError, make_distribution
-from base.logs import LOG_NAME, LogError
-from base.processes import ROOT
 from training.model import build_model
 from training.options import build_parser, config_from_args
 from training.plots import save_loss_plot

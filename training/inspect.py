@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from training.config import TrainConfig, load_config
 from base.logs import scan_recordings, select_rows
+from training.config import TrainConfig, load_config
 from training.samples import NEAR_ZERO, prepare_samples, summarize
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import keras
 
-from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
 from base.atomic import write_atomic
+from base.runtime import BEST_MODEL  # the model a run folder's drive and evaluation use
 
 log = logging.getLogger(__name__)
 

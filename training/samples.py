@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from training.config import TrainConfig
 from base.logs import CAMERAS, SHOWN_PATHS, Recording
+from training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
