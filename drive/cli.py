@@ -10,6 +10,7 @@ from typing import Sequence
 
 import simulator_config
 from base.processes import DRIVE_READY
+from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError, load_runner
 from drive.controller import (
     DEFAULT_CORNER_SLOWDOWN,
     DEFAULT_KI,
@@ -64,9 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kp", type=float, default=DEFAULT_KP, help="proportional gain, throttle per mph (default %(default)s)")
     parser.add_argument("--ki", type=float, default=DEFAULT_KI,
                         help="integral gain, throttle per mph·second (default %(default)s)")
-    parser.add_argument("--allow-unsafe", action="store_true",
-                        help="load models that contain Python code (Keras Lambda layers, e.g. the course's "
-                             "normalisation layer); only for files you trust")
+    parser.add_argument("--allow-unsafe", action="store_true", help=ALLOW_UNSAFE_HELP)
     parser.add_argument("--log-csv", type=Path, metavar="FILE",
                         help="write one CSV row per frame (time, speed, steering, throttle, latency) to FILE; "
                              "it appears when the server stops")
@@ -92,8 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its conversion chatter is not for drivers
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Imported here so `--help` answers at once, without loading TensorFlow.
-    from base.runtime import ModelLoadError, load_runner
+    # Imported here so `--help` answers at once, without loading eventlet, Socket.IO and OpenCV.
     from drive.monitor import Monitor
     from drive.pilot import Pilot
     from drive.recorder import Recorder, RecordingError
