@@ -92,7 +92,7 @@ def standard_callbacks(
         ),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.
-        keras.callbacks.CSVLogger(str(run_dir / runs.HISTORY), append=append_history),
+        runs.HistoryCSV(run_dir / runs.HISTORY, append=append_history),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
