@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
-
-from training import multiworker
+if TYPE_CHECKING:  # TensorFlow is imported only once a strategy is made: the CLIs show STRATEGIES without it
+    import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -41,6 +41,8 @@ class Distribution:
 
 def make_distribution(name: str) -> Distribution:
     """Build the strategy; must run before any model or variable is created."""
+    import tensorflow as tf
+
     if name == "default":
         return Distribution(tf.distribute.get_strategy(), 1)
     if name == "mirrored":
@@ -54,6 +56,10 @@ def make_distribution(name: str) -> Distribution:
 
 
 def _multiworker() -> Distribution:
+    import tensorflow as tf
+
+    from training import multiworker
+
     is_chief = _is_chief()
     multiworker.apply()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
