@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from base.atomic import write_json_atomic
 from base.logs import find_logs
 from base.processes import drive_server, free_loopback_port
 from sim.drive import drive_session
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for track, r in scores.items():
         print(f"| {track} | {r['laps_completed']} | {r['autonomy_percent']:.1f} | {r['interventions']} | "
               f"{r['mean_speed_mph']:.1f} | {r['mean_abs_offset_m']:.2f} | {r['max_abs_offset_m']:.2f} |")
-    (run_dir / "demo_scores.json").write_text(json.dumps(scores, indent=2))
+    write_json_atomic(run_dir / "demo_scores.json", scores)
     print(f"\nscores, maps and reports in {run_dir}")
     return 0
 
