@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from recording_writer import frame
+from recordings import frame
 
 from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from recording_writer import frame, write_recording
+from recordings import frame, write_recording
 
 from base.logs import LogError, read_recordings
 from training.config import TrainConfig

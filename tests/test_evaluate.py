@@ -8,7 +8,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from fit_helpers import save_untrained_model, write_log
+from fit_helpers import save_untrained_model
+from recordings import write_log
 
 from base.logs import read_recordings
 from base.split import save_split

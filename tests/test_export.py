@@ -6,7 +6,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from fit_helpers import road_frame, save_untrained_model
+from fit_helpers import save_untrained_model
+from recordings import road_frame
 
 from base.runtime import TOLERANCE, load_runner
 from training import export

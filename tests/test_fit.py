@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from fit_helpers import fit_args, write_log
+from fit_helpers import fit_args
+from recordings import write_log
 
 from training import evaluate, fit, runs
 from training.config import TrainConfig

@@ -5,7 +5,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from fit_helpers import road_frame
+from recordings import road_frame
 
 from base.frames import CROP_BOTTOM, CROP_TOP
 from training.model import build_model

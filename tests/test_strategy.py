@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fit_helpers import fit_args, write_log
+from fit_helpers import fit_args
+from recordings import write_log
 
 from base.processes import free_loopback_ports
 from training import fit
