@@ -1,7 +1,7 @@
 """Every figure of the project in one table: `python -m benchmarks [--quick] [--model RUN_OR_FILE]`.
 
-Input pipeline and training images/s, drive round-trip latency (each beside the classic approach,
-measured in the same run), renderer frames/s, the pixel error of synthesised viewpoints (beside not
+Input pipeline and training images/s, drive round-trip latency and start-up time (each beside the
+classic approach, measured in the same run), renderer frames/s, the pixel error of synthesised viewpoints (beside not
 moving the camera), replay steps/s (beside the naive loop), and the closed-loop scores of a trained model on
 `lake` and `mountain` (default model: `models/latest`; skipped, saying so, where there is none).
 """
@@ -14,12 +14,22 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import ROOT, closed_loop, drive_latency, input_pipeline, renderer, replay_speed, viewpoint
+from benchmarks import (
+    ROOT,
+    closed_loop,
+    drive_latency,
+    drive_startup,
+    input_pipeline,
+    renderer,
+    replay_speed,
+    viewpoint,
+)
 from benchmarks.table import markdown
 
 SECTIONS = [
     ("input pipeline & training", input_pipeline),
     ("drive server", drive_latency),
+    ("drive start-up", drive_startup),
     ("renderer", renderer),
     ("view synthesis", viewpoint),
     ("replay", replay_speed),
