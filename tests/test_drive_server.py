@@ -214,7 +214,7 @@ def test_root_drive_py_help_explains_the_options_without_loading_tensorflow() ->
 
 
 @pytest.mark.parametrize("target", ["model.onnx", "run folder"])
-def test_driving_an_onnx_model_imports_no_tensorflow(onnx_run: Path, target: str) -> None:
+def test_driving_an_onnx_model_imports_no_tensorflow_nor_pandas(onnx_run: Path, target: str) -> None:
     port = free_loopback_port()
     model = onnx_run / "model.onnx" if target == "model.onnx" else onnx_run
     command = ["-X", "importtime", "-m", "drive", str(model), "--port", str(port), "--quiet"]
@@ -222,5 +222,5 @@ def test_driving_an_onnx_model_imports_no_tensorflow(onnx_run: Path, target: str
         floats(sim.request(0.0, 0.0, 3.0, scene_jpeg()))  # a frame driven: inference imports what it needs
     imported = {line.split("|")[-1].strip() for line in proc.output if line.startswith("import time:")}
     assert {"onnxruntime", "eventlet", "socketio"} <= imported  # the check does see the server's imports
-    heavy = sorted(name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))
+    heavy = sorted(name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "pandas"))
     assert not heavy, heavy[:10]
