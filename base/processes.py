@@ -77,7 +77,7 @@ def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[Ser
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     started = time.perf_counter()
     proc = ServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+                         stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []
     proc.started = started
     proc._printed = threading.Condition()

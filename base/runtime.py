@@ -292,6 +292,8 @@ def export_checked(model, fmt: str, out: Path) -> float:  # model: a keras.Model
             warnings.simplefilter("ignore")  # converter deprecation notices
             try:  # LiteRT is Keras' name for the TFLite format
                 model.export(str(temp), format="onnx" if fmt == "onnx" else "litert", verbose=False)
+            except OSError:  # the file cannot be written here (a read-only folder, a full disk): not the model's fault
+                raise
             except Exception as e:  # the converters raise many types; the first line says what failed
                 raise ConversionError(f"{fmt} conversion failed ({_first_line(e)})") from None
         runner = OnnxRunner(str(temp)) if fmt == "onnx" else TFLiteRunner(temp)
