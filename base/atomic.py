@@ -1,38 +1,52 @@
-"""Atomic file writes: a temp file in the same folder, then `os.replace`.
+"""Atomic file writes: a temp file in the same folder, then `os.replace`. The one place the project does it.
 
 A crash, a full disk or Ctrl-C mid-write leaves the previous version intact, never a torn file under
 the real name. Kept free of TensorFlow so the simulator and the drive server can use it cheaply.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 
-@contextlib.contextmanager
-def _temp_beside(path: Path) -> Iterator[Path]:
-    """A fresh temp path in `path`'s folder (same suffix, so writers that go by it still work);
-    removed unless the caller moved it onto `path`. Not created here, so the writer's file gets the
-    usual permissions."""
-    temp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        yield temp
-    finally:
-        temp.unlink(missing_ok=True)
+def temp_beside(path: Path) -> Path:
+    """A fresh temp path in `path`'s folder, hidden, with the same suffix (writers such as OpenCV's video
+    writer pick the format by it). Not created here, so the writer's file gets the usual permissions."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+class PendingFile:
+    """A file written over time (a video, a per-frame log) under a temp name beside `path`:
+    `commit()` moves it onto `path` in one step, `discard()` removes it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.temp = temp_beside(self.path)
+
+    def commit(self) -> Path:
+        os.replace(self.temp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Let `write(temp)` fill a temp file beside `path`, then move it onto `path` in one step."""
-    path = Path(path)
-    with _temp_beside(path) as temp:
-        write(temp)
-        os.replace(temp, path)
-    return path
+    pending = PendingFile(path)
+    try:
+        write(pending.temp)
+        return pending.commit()
+    finally:
+        pending.discard()  # nothing left once committed; the half-written temp file otherwise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    return write_atomic(path, lambda temp: temp.write_bytes(data))
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -41,3 +55,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def symlink_atomic(link: str | Path, target: str | Path) -> Path:
+    """Point the symlink `link` at `target` (as given: relative to the link's folder, or absolute),
+    replacing an earlier link in one step."""
+    link = Path(link)
+    temp = temp_beside(link)
+    try:
+        temp.symlink_to(target, target_is_directory=True)
+        os.replace(temp, link)
+    finally:
+        temp.unlink(missing_ok=True)
+    return link

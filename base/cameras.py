@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 import simulator_config
-from base.logs import CAMERAS as CAMERA_NAMES  # the simulator's three cameras, in log column order
+from base.logformat import CAMERAS as CAMERA_NAMES  # the simulator's three cameras, in log column order
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ name in the `IMG/` folder beside the log, which is where a recording copied from
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import logging
 import os
 import re
@@ -19,17 +18,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from base.logformat import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME, NUMBERS
+
 log = logging.getLogger(__name__)
 
-LOG_NAME = "driving_log.csv"
-IMAGE_DIR = "IMG"
-CAMERAS = ("center", "left", "right")
-NUMBERS = ("steering", "throttle", "brake", "speed")
-FIELDS = CAMERAS + NUMBERS
 COLUMNS = [*FIELDS, "recording", "row"]
 SHOWN_PATHS = 3  # how many offending paths an error message or summary lists
-# `center_2016_12_01_13_40_43_230.jpg`: the simulator names each frame by its local time to the millisecond.
-_STAMPED = re.compile(r"(?:^|[\\/])(?:center|left|right)_(\d{4})_(\d\d)_(\d\d)_(\d\d)_(\d\d)_(\d\d)_(\d{3})\.jpg$")
 
 
 class LogError(ValueError):
@@ -141,24 +135,12 @@ def read_log(log_path: Path) -> Recording:
     return Recording(log_path, table, missing)
 
 
-def frame_time(path: str) -> dt.datetime | None:
-    """When the simulator took the frame at `path`, from its file name; None for a name without a stamp."""
-    match = _STAMPED.search(path)
-    if not match:
-        return None
-    year, month, day, hour, minute, second, ms = map(int, match.groups())
-    try:
-        return dt.datetime(year, month, day, hour, minute, second, ms * 1000)
-    except ValueError:  # a stamp-like name that is no real time (month 13, …)
-        return None
-
-
 def _data_lines(log_path: Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of each non-blank data line; the header, if any, left out."""
     try:
         raw = log_path.read_bytes()
     except OSError as e:
-        raise LogError(f"cannot read {log_path} ({e.strerror}): check the file's permissions")
+        raise LogError(f"cannot read {log_path} ({e.strerror}): check the file's permissions") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

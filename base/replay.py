@@ -28,7 +28,7 @@ import simulator_config
 from base.cameras import CAMERA_NAMES
 from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
-from base.logs import frame_time
+from base.logformat import frame_time
 from base.viewpoint import Shift, ViewSynthesizer
 
 RULES = simulator_config.load()["replay"]

@@ -1,13 +1,17 @@
-"""Load a steering model from any of the forms users have, and run it fast on single frames.
+"""The model runtime: find a run's model, load it in any of the forms users have, run it fast on single frames.
 
 Every runner takes raw RGB frames (N, 160, 320, 3), values 0..255, exactly as the simulator's camera
-gives them: the preprocessing lives inside the model. A Keras model is converted to ONNX at load
-time and run with ONNX Runtime (0.6–0.9 ms a frame on two cores, against 1–2 ms for a `tf.function`
-and 50 ms for `model.predict`); if the conversion fails the runner falls back to a `tf.function`.
+gives them: the preprocessing lives inside the model. A Keras model runs with ONNX Runtime (0.6–0.9
+ms a frame on two cores, against 1–2 ms for a `tf.function` and 50 ms for `model.predict`): it is
+converted once, checked against Keras, and the `.onnx` kept beside the `.keras` for the next start;
+if the conversion fails the runner falls back to a `tf.function`. Driving an `.onnx` or `.tflite`
+file imports no TensorFlow (LiteRT falls back to TensorFlow's interpreter only where
+`ai_edge_litert` is not installed).
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -16,13 +20,19 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from base.atomic import write_atomic
 from base.frames import FRAME_SHAPE
-
 
 log = logging.getLogger(__name__)
 
 BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+EXPORT_FORMATS = ("onnx", "tflite")
+# Steering is in −1..1 and the car reacts to ~1e-2; float32 reorderings differ by ~1e-6.
+TOLERANCE = 1e-4
+CHECK_FRAMES = 4
+ALLOW_UNSAFE_HELP = ("load models that contain Python code (Keras Lambda layers, e.g. the course's normalisation "
+                     "layer in Keras-2-era .h5 files); only for files you trust")
 
 
 def inference_threads() -> int:
@@ -36,6 +46,10 @@ BATCH = 64  # frames per call in batch prediction (evaluation), where throughput
 
 class ModelLoadError(ValueError):
     """The model cannot be used for driving; the message (one line) says what to do."""
+
+
+class ConversionError(ModelLoadError):
+    """A Keras model could not be exported, or its export disagrees with it; the message says what to do."""
 
 
 class Runner(Protocol):
@@ -146,11 +160,11 @@ class KerasRunner(_SingleFrameRunner):
         return self._model.predict(frames, batch_size=BATCH, verbose=0).reshape(-1)
 
 
-def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
-    """The model at `path` (.keras, a run folder, .h5, .onnx or .tflite), ready to drive.
+def resolve_model_path(path: str | Path) -> Path:
+    """The model file `path` names: the file itself, or a run folder's best model (model.keras).
 
-    Raises ModelLoadError with a one-line message for a missing or unreadable file, a model that
-    needs unsafe deserialisation without `allow_unsafe`, or a model whose input is not raw frames.
+    The one place a model path is resolved, for the drive server, evaluation, export and the replay.
+    Raises ModelLoadError (one line) when there is no such file.
     """
     path = Path(path)
     if path.is_dir():
@@ -160,6 +174,18 @@ def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
         path = path / BEST_MODEL
     if not path.is_file():
         raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
+    return path
+
+
+def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
+    """The model at `path` (.keras, a run folder, .h5, .onnx or .tflite), ready to drive.
+
+    A Keras model runs from the ONNX file beside it (same name, `.onnx`) when that is newer than the
+    Keras file; otherwise it is converted, checked against Keras and kept there for the next start.
+    Raises ModelLoadError with a one-line message for a missing or unreadable file, a model that
+    needs unsafe deserialisation without `allow_unsafe`, or a model whose input is not raw frames.
+    """
+    path = resolve_model_path(path)
     suffix = path.suffix.lower()
     if suffix in KERAS_SUFFIXES:
         return _keras_runner(path, allow_unsafe)
@@ -183,7 +209,8 @@ def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
                          "file, or a run folder")
 
 
-def _keras_runner(path: Path, allow_unsafe: bool) -> Runner:
+def load_keras_model(path: Path, allow_unsafe: bool = False):  # -> keras.Model; untyped to keep this module light
+    """The Keras model in `path`, with a one-line ModelLoadError for what cannot be loaded or driven."""
     import keras
 
     try:
@@ -203,25 +230,87 @@ def _keras_runner(path: Path, allow_unsafe: bool) -> Runner:
         _check_input_shape(list(model.inputs[0].shape))
     except ModelLoadError as e:
         raise ModelLoadError(f"{path}: {e}") from None
+    return model
+
+
+def _keras_runner(path: Path, allow_unsafe: bool) -> Runner:
+    onnx_path = path.with_suffix(".onnx")
+    if _newer(onnx_path, path):
+        try:
+            return OnnxRunner(str(onnx_path), source=f"ONNX Runtime ({onnx_path.name}, kept beside {path.name})")
+        except Exception as e:  # a damaged file: make it again
+            log.warning("cannot load %s (%s); converting %s again", onnx_path, _first_line(e), path)
+    model = load_keras_model(path, allow_unsafe)
     try:
-        onnx_model = _to_onnx(model)
-    except Exception as e:  # tf2onnx fails in many ways on unusual layers; the TF path still drives
-        log.warning("ONNX conversion of %s failed (%s); driving with a tf.function instead",
-                    path, _first_line(e))
+        try:
+            export_checked(model, "onnx", onnx_path)
+        except OSError as e:  # a folder this user cannot write to: convert for this start only
+            log.warning("cannot keep %s (%s); converting in memory, again at the next start", onnx_path,
+                        e.strerror or e)
+            return OnnxRunner(to_onnx(model), source=f"ONNX Runtime (converted from {path.name} at start-up)")
+    except ConversionError as e:  # tf2onnx fails in many ways on unusual layers; the TF path still drives
+        log.warning("%s; driving %s with a tf.function instead", e, path)
         return KerasRunner(model)
-    return OnnxRunner(onnx_model, source="ONNX Runtime (converted from Keras at startup)")
+    log.info("converted %s to %s (checked against Keras), kept for the next start", path, onnx_path)
+    return OnnxRunner(str(onnx_path), source=f"ONNX Runtime ({onnx_path.name}, converted from {path.name} now)")
 
 
-def _to_onnx(model) -> bytes:
-    """The model as ONNX bytes, converted through a temporary file that is removed again."""
-    import tensorflow as tf
+def _newer(path: Path, than: Path) -> bool:
+    try:
+        return path.stat().st_mtime_ns > than.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
 
-    signature = [tf.TensorSpec((None, *FRAME_SHAPE), tf.float32, name="frames")]
-    with tempfile.TemporaryDirectory(prefix="drive-onnx-") as folder:
-        target = Path(folder) / "model.onnx"
+
+def check_frames() -> np.ndarray:
+    """Fixed, frame-like input for comparing an export with its Keras model: a seeded noisy gradient,
+    so every pixel path is exercised."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, FRAME_SHAPE[1], dtype=np.float32)[None, None, :, None]
+    noise = rng.uniform(-40, 40, size=(CHECK_FRAMES, *FRAME_SHAPE)).astype(np.float32)
+    return np.clip(ramp + noise, 0, 255)
+
+
+def export_checked(model, fmt: str, out: Path) -> float:  # model: a keras.Model
+    """Write `model` as `fmt` ("onnx" or "tflite") to `out`, atomically and only once the export steers
+    like the Keras model (within TOLERANCE on `check_frames()`); returns the largest difference.
+
+    The one Keras→ONNX (and →LiteRT) conversion: `training.export` and the Keras path of `load_runner`
+    use it. Raises ConversionError when the converter fails or the export disagrees.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ConversionError(f"unknown format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    # Calling the model first also gives Keras the input signature it exports: (N, 160, 320, 3).
+    # (An explicit input_signature made every LiteRT dimension dynamic, which the drive server rejects.)
+    frames = check_frames()
+    expected = model.predict(frames, verbose=0).reshape(-1)
+    difference = math.nan
+
+    def write(temp: Path) -> None:
+        nonlocal difference
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf2onnx's NumPy-2 deprecation noise
-            model.export(str(target), format="onnx", input_signature=signature, verbose=False)
+            warnings.simplefilter("ignore")  # converter deprecation notices
+            try:  # LiteRT is Keras' name for the TFLite format
+                model.export(str(temp), format="onnx" if fmt == "onnx" else "litert", verbose=False)
+            except OSError:  # the file cannot be written here (a read-only folder, a full disk): not the model's fault
+                raise
+            except Exception as e:  # the converters raise many types; the first line says what failed
+                raise ConversionError(f"{fmt} conversion failed ({_first_line(e)})") from None
+        runner = OnnxRunner(str(temp)) if fmt == "onnx" else TFLiteRunner(temp)
+        difference = float(np.max(np.abs(runner.predict(frames) - expected)))
+        if not difference <= TOLERANCE:
+            raise ConversionError(f"the {fmt} export steers up to {difference:.2g} away from the Keras model "
+                                  f"(tolerance {TOLERANCE:g}): nothing written; report this with the model file")
+
+    write_atomic(out, write)
+    return difference
+
+
+def to_onnx(model) -> bytes:  # model: a keras.Model
+    """The model as checked ONNX bytes (`export_checked` through a temporary folder that is removed again)."""
+    with tempfile.TemporaryDirectory(prefix="onnx-") as folder:
+        target = Path(folder) / "model.onnx"
+        export_checked(model, "onnx", target)
         return target.read_bytes()
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from base.atomic import write_json_atomic
-from base.logs import LOG_NAME, read_recordings
+from base.logformat import CAMERAS, LOG_NAME
+from base.logs import COLUMNS, SHOWN_PATHS, LogError, Recording, read_log
 
 SPLIT = "split.json"
 
@@ -31,24 +32,15 @@ def log_digest(log_path: Path) -> str:
 
 def save_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame) -> Path:
     """Write `run_dir/split.json` from all rows used and the held-out ones (both as `base.logs` reads them)."""
-    recordings = []
-    for folder, members in rows.groupby("recording", sort=True):
-        held = np.sort(val_rows.loc[val_rows["recording"] == folder, "row"].to_numpy())
-        log_path = Path(folder) / LOG_NAME
-        recordings.append({
-            "folder": str(Path(folder).resolve()),
-            "rows": int(len(members)),
-            "log_sha256": log_digest(log_path),
-            "held_out": _ranges(held),
-        })
-    return write_json_atomic(run_dir / SPLIT, {"recordings": recordings})
+    return write_json_atomic(run_dir / SPLIT, {"recordings": _describe(rows, val_rows)})
 
 
 def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None) -> pd.DataFrame:
     """The rows `run_dir` held out for validation, read from their recordings now (in log order).
 
     `folders`: only these recordings (each must be one the run used). Raises SplitError when the run
-    has no split.json or a recording's log changed since the run was made.
+    has no split.json, a recording's log changed since the run was made, or images of held-out rows
+    have gone missing since.
     """
     split = _read(run_dir)
     entries = {entry["folder"]: entry for entry in split["recordings"]}
@@ -60,19 +52,77 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None) -> pd.
                              f"{' '.join(entries)} or leave out the held-out selection")
         entries = {f: entries[f] for f in wanted}
     parts = []
-    for folder, entry in entries.items():
-        log_path = Path(folder) / LOG_NAME
-        if not log_path.is_file():
-            raise SplitError(f"{log_path}, which {run_dir} was trained on, does not exist any more: restore it")
-        if log_digest(log_path) != entry["log_sha256"]:
-            raise SplitError(f"{log_path} changed since {run_dir} was trained on its {entry['rows']} rows: its "
-                             "held-out rows are no longer known; retrain, or use the whole recording")
-        rows = read_recordings([folder])
+    for entry in entries.values():
+        recording = _unchanged_log(run_dir, entry)
+        rows = recording.rows
         keep = np.zeros(len(rows), dtype=bool)
         for start, stop in entry["held_out"]:
-            keep[(rows["row"] >= start) & (rows["row"] < stop)] = True
-        parts.append(rows[keep])
+            keep[start:stop] = True
+        held = rows[keep]
+        # Training used complete rows only, so a held-out row without its images lost them since.
+        if not held["complete"].all():
+            named = set(held[list(CAMERAS)].to_numpy().ravel())
+            lost = [image for image in recording.missing_images if image in named]
+            raise SplitError(f"{int((~held['complete']).sum())} held-out rows of {recording.log} have lost images since "
+                             f"{run_dir} was trained (first: {', '.join(lost[:SHOWN_PATHS])}): restore them")
+        parts.append(held[COLUMNS])
     return pd.concat(parts, ignore_index=True)
+
+
+def check_unchanged(run_dir: Path) -> None:
+    """Raise SplitError unless every recording `run_dir` was trained on still has the log it had."""
+    for entry in _read(run_dir)["recordings"]:
+        _unchanged_log(run_dir, entry)
+
+
+def check_same_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame) -> None:
+    """Raise SplitError unless `rows` and `val_rows`, as training reads and splits the data now, are the
+    recordings and held-out rows `run_dir` was trained on (what --resume must continue with)."""
+    stored = {entry["folder"]: entry for entry in _read(run_dir)["recordings"]}
+    now = {entry["folder"]: entry for entry in _describe(rows, val_rows)}
+    for folder in stored.keys() - now.keys():
+        raise SplitError(f"{folder}, which {run_dir} was trained on, is not in the data now: resume with the "
+                         "run's own --data")
+    for folder in now.keys() - stored.keys():
+        raise SplitError(f"{folder} is not one of the recordings {run_dir} was trained on: resume with the run's "
+                         "own --data, or start a new run")
+    for folder, entry in sorted(now.items()):
+        if entry["log_sha256"] != stored[folder]["log_sha256"]:
+            _unchanged_log(run_dir, stored[folder])
+        if entry["held_out"] != stored[folder]["held_out"] or entry["rows"] != stored[folder]["rows"]:
+            raise SplitError(f"the validation rows of {folder} differ from the ones {run_dir} held out "
+                             "(--val-fraction, --val-block, --seed or --skip-missing changed?): resume with the "
+                             "run's own settings")
+
+
+def _describe(rows: pd.DataFrame, val_rows: pd.DataFrame) -> list[dict[str, Any]]:
+    recordings = []
+    for folder, members in rows.groupby("recording", sort=True):
+        held = np.sort(val_rows.loc[val_rows["recording"] == folder, "row"].to_numpy())
+        recordings.append({
+            "folder": str(Path(folder).resolve()),
+            "rows": int(len(members)),
+            "log_sha256": log_digest(Path(folder) / LOG_NAME),
+            "held_out": _ranges(held),
+        })
+    return recordings
+
+
+def _unchanged_log(run_dir: Path, entry: dict[str, Any]) -> Recording:
+    """The recording of a split.json entry as it is now; SplitError (saying what changed) unless its log is
+    the one the run was trained on."""
+    log_path = Path(entry["folder"]) / LOG_NAME
+    if not log_path.is_file():
+        raise SplitError(f"{log_path}, which {run_dir} was trained on, does not exist any more: restore it")
+    if log_digest(log_path) == entry["log_sha256"]:
+        return read_log(log_path)
+    try:
+        now = f"{int(read_log(log_path).rows['complete'].sum())} usable rows now"
+    except LogError:
+        now = "it does not read any more"
+    raise SplitError(f"{log_path} changed since {run_dir} was trained on it ({entry['rows']} usable rows then, "
+                     f"{now}): the rows it held out for validation are no longer known; retrain, or evaluate "
+                     "on the whole recording")
 
 
 def _read(run_dir: Path) -> dict[str, Any]:

@@ -4,13 +4,15 @@ Both servers run in their own process with the default model (`training.model.bu
 as .keras) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
 frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator sends them. One
 request is in flight at a time, so each figure is pure latency. The drive server is also measured
-while recording the run (IMAGE_FOLDER), which must not slow it down.
+while recording the run (IMAGE_FOLDER), which must not slow it down, and on frames it cannot drive
+from or must adapt (answered with a safe command, or resized), which must not stall the car.
 
     python -m benchmarks.drive_latency [--quick]
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import statistics
 import tempfile
 import time
@@ -27,7 +29,7 @@ from benchmarks.table import markdown
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
     from benchmarks import classic_drive  # noqa: E402
-from drive.launch import free_loopback_port, serve_command, serve_in_subprocess  # noqa: E402
+from base.processes import drive_server, free_loopback_port, serve_command  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 
 FRAMES_FROM = "track1_windows"
@@ -70,6 +72,34 @@ def round_trips(port: int, frames: list[bytes], count: int, greeting: bool = Fal
         client.close()
 
 
+def odd_messages(jpeg: bytes) -> dict[str, dict]:
+    """Telemetry the server must answer without driving from it as it is: label → message."""
+    png = cv2.imencode(".png", cv2.resize(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), (640, 480)))[1]
+    numbers = {"steering_angle": "0", "throttle": "0", "speed": "10"}
+    return {
+        "a truncated JPEG (safe reply)": numbers | {"image": base64.b64encode(jpeg[:len(jpeg) // 2]).decode()},
+        "a 4 MB image field (safe reply)": numbers | {"image": "A" * (4 << 20)},
+        "a 640×480 PNG (resized, driven)": numbers | {"image": base64.b64encode(png.tobytes()).decode()},
+    }
+
+
+def reply_times(port: int, message: dict, count: int) -> list[float]:
+    """Seconds from a message being sent (the client's own masking of 4 MB takes ~50 ms) to its reply."""
+    client = SimulatorClient().connect("127.0.0.1", port)
+    try:
+        times = []
+        for _ in range(count):
+            client.send_event("telemetry", message)
+            start = time.perf_counter()
+            name, data = client.receive(timeout=30)
+            times.append(time.perf_counter() - start)
+            if name != "steer":
+                raise RuntimeError(f"expected a steer reply, got {name} {data}")
+        return times
+    finally:
+        client.close()
+
+
 def summary(times: list[float]) -> tuple[float, float]:
     """(median, 99th percentile) in milliseconds."""
     return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
@@ -84,10 +114,12 @@ def run(quick: bool = False) -> list[dict]:
         model = Path(folder) / "model.keras"
         build_model().save(model)
         port = free_loopback_port()
-        with serve_in_subprocess(model, port, extra_args=["--quiet"]):
+        with drive_server(model, port, extra_args=["--quiet"]):
             ours = summary(round_trips(port, frames, ours_count))
+            odd = {label: summary(reply_times(port, message, 5 if quick else 30))[0]
+                   for label, message in odd_messages(frames[0]).items()}
         port = free_loopback_port()
-        with serve_in_subprocess(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
+        with drive_server(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
             recording = summary(round_trips(port, frames, ours_count))
         port = free_loopback_port()
         with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):
@@ -99,6 +131,9 @@ def run(quick: bool = False) -> list[dict]:
     for label, index in (("median", 0), ("99th percentile", 1)):
         rows.append({"metric": f"round trip while recording, {label}", "value": round(recording[index], 2),
                      "unit": "ms", "classic": None, "ratio": None})
+    for label, median in odd.items():
+        rows.append({"metric": f"reply to {label}, median", "value": round(median, 2), "unit": "ms",
+                     "classic": None, "ratio": None})
     return rows
 
 

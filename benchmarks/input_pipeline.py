@@ -21,14 +21,14 @@ import keras
 import matplotlib.image as mpimg
 import numpy as np
 
+from base.frames import CROP_BOTTOM, CROP_TOP
+from base.logs import read_recordings
 from benchmarks import REALDATA
 from benchmarks.table import markdown
 from training.config import TrainConfig
 from training.dataset import load_frames, make_datasets
 from training.imgaug_compat import iaa
-from base.logs import read_recordings
 from training.model import build_model, nvidia_network
-from base.frames import CROP_BOTTOM, CROP_TOP
 from training.preprocess import MODEL_HEIGHT, MODEL_WIDTH
 from training.samples import prepare_samples
 

@@ -39,8 +39,9 @@ def train(seed: int, out: Path, fit_args: list[str]) -> Path:
 
 
 def offline_rmse(runner, rows) -> float:
-    from base.frames import FRAME_SHAPE
     import cv2
+
+    from base.frames import FRAME_SHAPE
 
     predicted = []
     for path in rows["center"]:

@@ -73,12 +73,12 @@ def run(quick: bool = False) -> list[dict]:
 def _measure(quick: bool) -> list[dict]:
     import keras
 
-    from base.runtime import OnnxRunner, _to_onnx
+    from base.runtime import OnnxRunner, to_onnx
     from training.model import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model()
-    runner = OnnxRunner(_to_onnx(model))  # created after pinning: one intra-op thread
+    runner = OnnxRunner(to_onnx(model))  # created after pinning: one intra-op thread
     footage, what = _footage()
     steps = sum(last - first for first, last in footage.segments)
     policy = ModelPolicy(runner.predict_one)

@@ -12,13 +12,13 @@ import base.quiet_tensorflow  # noqa: F401  (before anything imports TensorFlow)
 import simulator_config
 from base.arguments import port_number
 from base.modelfile import check_model_file
-from base.runtime import ModelLoadError
+from base.processes import DRIVE_READY
+from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError
 from drive.listening import ServerError, bind, listen
 from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
                               DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
-READY = "drive server ready on"  # drive.launch waits for this line
 MB = 1 << 20
 
 DESCRIPTION = """\
@@ -62,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kp", type=float, default=DEFAULT_KP, help="proportional gain, throttle per mph (default %(default)s)")
     parser.add_argument("--ki", type=float, default=DEFAULT_KI,
                         help="integral gain, throttle per mph·second (default %(default)s)")
-    parser.add_argument("--allow-unsafe", action="store_true",
-                        help="load models that contain Python code (Keras Lambda layers, e.g. the course's "
-                             "normalisation layer); only for files you trust")
+    parser.add_argument("--allow-unsafe", action="store_true", help=ALLOW_UNSAFE_HELP)
     parser.add_argument("--log-csv", type=Path, metavar="FILE",
                         help="write one CSV row per frame (time, speed, steering, throttle, latency) to FILE; "
                              "it appears when the server stops")
@@ -134,9 +132,9 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
     if recorder:
         print(recorder.describe())
     print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")
-    print(f"{READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
+    print(f"{DRIVE_READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
     try:
-        serve(app, sock)  # returns on Ctrl-C or SIGTERM (drive.launch, service managers)
+        serve(app, sock)  # returns on Ctrl-C or SIGTERM (base.processes, service managers)
     finally:
         monitor.close()
         if recorder:

@@ -1,11 +1,12 @@
 """What the user sees while driving: a status line about once a second, and an optional per-frame CSV."""
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Callable
+
+from base.atomic import PendingFile
 
 STATUS_EVERY_S = 1.0
 CSV_HEADER = "time_s,speed_mph,steering,throttle,latency_ms\n"
@@ -23,11 +24,10 @@ class Monitor:
         self._start = time.monotonic()
         self._window_start = self._start
         self._latencies: list[float] = []
-        self._csv_path = Path(csv_path) if csv_path else None
+        self._csv_file = PendingFile(csv_path) if csv_path else None
         self._csv = None
-        if self._csv_path:
-            self._csv_partial = self._csv_path.with_name(self._csv_path.name + ".part")
-            self._csv = open(self._csv_partial, "w", encoding="utf-8", newline="\n")
+        if self._csv_file:
+            self._csv = open(self._csv_file.temp, "w", encoding="utf-8", newline="\n")
             self._csv.write(CSV_HEADER)
 
     def frame(self, speed_mph: float, steering: float, throttle: float, latency_s: float) -> None:
@@ -49,5 +49,5 @@ class Monitor:
     def close(self) -> None:
         if self._csv:
             self._csv.close()
-            os.replace(self._csv_partial, self._csv_path)
+            self._csv_file.commit()
             self._csv = None

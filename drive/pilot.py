@@ -10,8 +10,8 @@ import logging
 import math
 import time
 
-from drive.controller import Command, SpeedController, clamp, safe_command
 from base.runtime import Runner
+from drive.controller import Command, SpeedController, clamp, safe_command
 from drive.monitor import Monitor
 from drive.recorder import Recorder
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, BadTelemetry, parse

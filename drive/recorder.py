@@ -1,8 +1,7 @@
 """Record an autonomous run the way the simulator records a manual one, off the hot path.
 
-IMAGE_FOLDER/IMG/center_YYYY_MM_DD_HH_MM_SS_mmm.jpg (local time) plus IMAGE_FOLDER/driving_log.csv
-in the simulator's seven-field format (absolute paths, no header, '\n'), so `training` reads a drive
-like a recording. The autonomous car has only the centre camera, so the left and right fields repeat
+IMAGE_FOLDER/IMG/center_YYYY_MM_DD_HH_MM_SS_mmm.jpg (local time) plus IMAGE_FOLDER/driving_log.csv,
+written by the simulator's own format (`base.logformat`), so `training` reads a drive like a recording. The autonomous car has only the centre camera, so the left and right fields repeat
 the centre path: every row then names three existing images, as the log reader requires. A writer
 thread does the disk work; the server only puts the received JPEG bytes on a queue.
 """
@@ -18,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import simulator_config
+from base.atomic import write_bytes_atomic
+from base.logformat import IMAGE_DIR, LOG_NAME, append_rows, format_row, image_file_name
 from drive.controller import Command
-from base.logs import IMAGE_DIR, LOG_NAME
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +46,10 @@ class Recorder:
         self.folder = Path(folder).absolute()
         self.existing_rows = check_folder(self.folder)
         self.images = self.folder / IMAGE_DIR
+        self.log_path = self.folder / LOG_NAME
         try:
             self.images.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.folder / LOG_NAME, "a", encoding="utf-8", newline="\n")
+            append_rows(self.log_path, [])  # fails here, not mid-drive, when the log cannot be written
         except OSError as e:
             raise RecordingError(f"cannot record into {self.folder} ({e.strerror or e}): pass a folder you can write to") from None
         self.written = 0
@@ -78,7 +78,6 @@ class Recorder:
         """Write what is queued, then stop the writer thread."""
         self._queue.put(_STOP)
         self._thread.join()
-        self._log.close()
 
     def _write_all(self) -> None:
         # Lowest CPU priority for this thread: the disk can wait, the next steering command cannot.
@@ -92,16 +91,12 @@ class Recorder:
                           self.folder, e.strerror or e)
 
     def _write(self, frame: _Frame) -> None:
-        path = self.images / self._name(frame.wall_time)
-        partial = path.with_suffix(".part")
-        partial.write_bytes(frame.jpeg)
-        os.replace(partial, path)  # a crash never leaves a half-written image under a real name
+        path = write_bytes_atomic(self.images / self._name(frame.wall_time), frame.jpeg)
         throttle = max(frame.command.throttle, 0.0)
         brake = max(-frame.command.throttle, 0.0)
         # The image is in place before its row is, so every row points at an existing file.
-        self._log.write(f"{path},{path},{path},{frame.command.steering:.6f},{throttle:.6f},{brake:.6f},"
-                        f"{frame.speed_mph:.4f}\n")
-        self._log.flush()
+        append_rows(self.log_path, [format_row((path, path, path), frame.command.steering, throttle, brake,
+                                               frame.speed_mph)])
         self.written += 1
 
     def _name(self, wall_time: float) -> str:
@@ -115,7 +110,7 @@ class Recorder:
 
 def _frame_name(ms: int) -> str:
     when = dt.datetime.fromtimestamp(ms // 1000).replace(microsecond=ms % 1000 * 1000)
-    return simulator_config.image_file_name("center", when)
+    return image_file_name("center", when)
 
 
 def check_folder(folder: Path) -> int:

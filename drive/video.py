@@ -2,15 +2,13 @@
 
 Frames are the IMG/center_*.jpg files in name (= time) order. With --overlay each frame shows the
 steering sent for it, read from the folder's driving_log.csv (as `drive.py MODEL IMAGE_FOLDER` or
-the simulator writes it). The video is written beside the folder under a temporary name and moved
-into place when complete.
+the simulator writes it) by the recordings' reader, `base.logs`. The video is written beside the
+folder under a temporary name and moved into place when complete.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-import os
 import sys
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Sequence
@@ -35,23 +33,19 @@ def frame_paths(folder: Path) -> list[Path]:
 
 def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
     """Image file name → (steering, throttle − brake, speed) from the folder's driving_log.csv."""
-    from base.logs import CAMERAS, FIELDS, LOG_NAME
+    from base.logs import LOG_NAME, LogError, read_log
 
     log_path = folder / LOG_NAME
     if not log_path.is_file():
         raise VideoError(f"--overlay needs {log_path}, which does not exist: leave out --overlay")
-    commands = {}
-    with open(log_path, encoding="utf-8", errors="replace", newline="") as f:
-        for fields in csv.reader(f, skipinitialspace=True):
-            if len(fields) != len(FIELDS) or fields[0].strip().lower() == CAMERAS[0]:
-                continue  # a header or a decimal-comma row: that frame is shown without overlay
-            try:
-                steering, throttle, brake, speed = (float(x) for x in fields[3:])
-            except ValueError:
-                continue
-            # Windows paths parse with either separator; the file name is what IMG/ holds.
-            commands[PureWindowsPath(fields[0].strip()).name] = (steering, throttle - brake, speed)
-    return commands
+    try:
+        rows = read_log(log_path).rows
+    except LogError as e:
+        raise VideoError(f"{e} (or leave out --overlay)") from None
+    # Windows paths parse with either separator; the file name is what IMG/ holds.
+    return {PureWindowsPath(center).name: (steering, throttle - brake, speed)
+            for center, steering, throttle, brake, speed
+            in rows[["center", "steering", "throttle", "brake", "speed"]].itertuples(index=False)}
 
 
 def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: float) -> np.ndarray:
@@ -74,16 +68,18 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
     import cv2
     from tqdm import tqdm
 
+    from base.atomic import PendingFile
+
     paths = frame_paths(folder)
     commands = logged_commands(folder) if overlay else {}
     first = cv2.imread(str(paths[0]))
     if first is None:
         raise VideoError(f"cannot read {paths[0]}: is it a JPEG?")
     height, width = first.shape[:2]
-    partial = out.with_name(out.stem + ".part" + out.suffix)
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    pending = PendingFile(out)
+    writer = cv2.VideoWriter(str(pending.temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
-        raise VideoError(f"OpenCV cannot write {partial}: check that the folder is writable")
+        raise VideoError(f"OpenCV cannot write {pending.temp}: check that {out.parent} exists and is writable")
     written = 0
     try:
         for path in tqdm(paths, desc="video", unit="frame"):
@@ -94,9 +90,11 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
                 frame = draw_overlay(frame, *commands[path.name])
             writer.write(frame)
             written += 1
+        writer.release()
+        pending.commit()
     finally:
         writer.release()
-    os.replace(partial, out)
+        pending.discard()
     return written
 
 

@@ -9,16 +9,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from drive.launch import free_loopback_port, serve_in_subprocess
+from base.atomic import write_json_atomic
+from base.logs import find_logs
+from base.processes import drive_server, free_loopback_port
 from sim.drive import drive_session
 from sim.record import record_session
-from base.logs import find_logs
 
 RECORD_LAPS = 5
 DRIVES = [("lake", 3.0), ("mountain", 2.0)]
@@ -60,7 +60,7 @@ def score_model(model: Path, drives: list[tuple[str, float]], out_dir: Path | No
     """Start the drive server on `model`, drive each (track, laps) through it, return the reports."""
     port = free_loopback_port()
     scores = {}
-    with serve_in_subprocess(model, port, extra_args=["--speed", str(speed_mph), "--quiet"]):
+    with drive_server(model, port, extra_args=["--speed", str(speed_mph), "--quiet"]):
         for track, laps in drives:
             print(f"--- {track}, {laps:g} laps, drive server on 127.0.0.1:{port} with {model}", flush=True)
             files = {} if out_dir is None else {"report": out_dir / f"drive_{track}.json", "plot": out_dir / f"drive_{track}.png"}
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for track, r in scores.items():
         print(f"| {track} | {r['laps_completed']} | {r['autonomy_percent']:.1f} | {r['interventions']} | "
               f"{r['mean_speed_mph']:.1f} | {r['mean_abs_offset_m']:.2f} | {r['max_abs_offset_m']:.2f} |")
-    (run_dir / "demo_scores.json").write_text(json.dumps(scores, indent=2))
+    write_json_atomic(run_dir / "demo_scores.json", scores)
     print(f"\nscores, maps and reports in {run_dir}")
     return 0
 

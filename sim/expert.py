@@ -26,7 +26,9 @@ RECOVERY_TIMEOUT_S = 6.0
 
 
 @dataclass(frozen=True)
-class Command:
+class ExpertControls:
+    """The expert's wheel and pedals for one step, and the label recorded for it."""
+
     steering: float  # what the car is given
     throttle: float
     brake: float
@@ -75,7 +77,7 @@ class Expert:
         delta = math.atan2(2 * p.wheelbase_m * math.sin(alpha), distance)  # positive: target to the left
         return max(-1.0, min(1.0, -delta / p.max_wheel_angle_rad))
 
-    def command(self, vehicle: Vehicle) -> Command:
+    def command(self, vehicle: Vehicle) -> ExpertControls:
         """What to do for the next time step."""
         dt = vehicle.params.time_step_s
         where = self.track.locate(vehicle.pose.x, vehicle.pose.y)
@@ -89,7 +91,7 @@ class Expert:
         hold = vehicle.params.coast_deceleration_mps2 / vehicle.params.acceleration_mps2
         throttle = min(1.0, max(0.0, hold + self.cfg["speed_gain_per_mph"] * error_mph))
         brake = min(1.0, max(0.0, -0.1 * (error_mph + 1.0)))
-        return Command(steering=steering, throttle=0.0 if brake > 0 else throttle, brake=brake, label=label)
+        return ExpertControls(steering=steering, throttle=0.0 if brake > 0 else throttle, brake=brake, label=label)
 
     def _recovery_step(self, vehicle: Vehicle, offset: float, track_heading: float, label: float, dt: float) -> float:
         self.timer -= dt

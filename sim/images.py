@@ -1,13 +1,13 @@
 """Frames out of the simulator: JPEG as Unity's `EncodeToJPG` writes them, and MP4 video."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 import simulator_config
+from base.atomic import PendingFile
 
 JPEG_QUALITY = int(simulator_config.load()["image"]["jpeg_quality"])
 
@@ -25,8 +25,8 @@ class VideoFile:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.stem}.partial.mp4")
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        self._file = PendingFile(path)
+        self.writer = cv2.VideoWriter(str(self._file.temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
             raise OSError(f"cannot write video {path}: check that its folder exists and is writable")
 
@@ -35,8 +35,8 @@ class VideoFile:
 
     def close(self) -> None:
         self.writer.release()
-        os.replace(self.tmp, self.path)
+        self._file.commit()
 
     def discard(self) -> None:
         self.writer.release()
-        self.tmp.unlink(missing_ok=True)
+        self._file.discard()

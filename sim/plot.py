@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from sim.tracks import Track  # noqa: E402
 from base.atomic import write_atomic  # noqa: E402
+from sim.tracks import Track  # noqa: E402
 
 
 def plot_drive(track: Track, path: list[tuple[float, float]], interventions: list[tuple[float, float, float]], report: dict, out: Path) -> None:

@@ -6,7 +6,6 @@ numbers.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -31,14 +30,6 @@ def image_size() -> tuple[int, int]:
     """(width, height) of every camera frame."""
     image = load()["image"]
     return image["width"], image["height"]
-
-
-IMAGE_STAMP = "%Y_%m_%d_%H_%M_%S"  # then _mmm: the simulator names frames by local time to the millisecond
-
-
-def image_file_name(camera: str, when: dt.datetime) -> str:
-    """`center_2016_12_01_13_30_48_287.jpg`: the name the simulator gives a camera's frame taken at `when`."""
-    return f"{camera}_{when.strftime(IMAGE_STAMP)}_{when.microsecond // 1000:03d}.jpg"
 
 
 def max_wheel_angle_deg() -> float:

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import base.quiet_tensorflow  # noqa: E402,F401  (before any test imports TensorFlow)
-from drive.launch import free_loopback_port  # noqa: E402  (the repository is importable from here on)
+from base.processes import free_loopback_port  # noqa: E402  (the repository is importable from here on)
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 
@@ -26,3 +26,17 @@ def realdata() -> Path:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     return free_loopback_port()
+
+
+@pytest.fixture(autouse=True)
+def eventlet_left_unpatched():
+    """No test leaves eventlet patched for the next: the drive server patches it only in its own process."""
+    yield
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None:
+        assert not patcher.already_patched, f"eventlet left monkey-patched: {sorted(patcher.already_patched)}"
+    wsmask = sys.modules.get("drive.wsmask")
+    if wsmask is not None:
+        from eventlet import websocket
+
+        assert websocket.RFC6455WebSocket._apply_mask is not wsmask.apply_mask, "drive.wsmask left installed"

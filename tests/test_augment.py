@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+from recordings import frame
 
-from recording_writer import frame
+from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.model import build_model
-from base.frames import CROP_BOTTOM, CROP_TOP
 
 NO_OPS = dict(pan=0.0, zoom=(1.0, 1.0), brightness=(1.0, 1.0), flip=False)
 

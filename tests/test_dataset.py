@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from recordings import frame, write_recording
 
-from recording_writer import frame, write_recording
+from base.logs import LogError, read_recordings
 from training.config import TrainConfig
 from training.dataset import load_frames, make_datasets
-from base.logs import LogError, read_recordings
 from training.samples import prepare_samples
 
 

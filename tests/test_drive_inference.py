@@ -1,6 +1,7 @@
 """load_runner reads every model form users have, runs it like Keras does, and refuses bad models clearly."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from base.runtime import KerasRunner, ModelLoadError, load_runner
-from training.model import build_model
+from base import runtime
 from base.frames import FRAME_SHAPE
+from base.runtime import TOLERANCE, KerasRunner, ModelLoadError, load_runner
+from training.model import build_model
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +59,13 @@ def test_run_folder_loads_its_model_keras(model, frames, tmp_path: Path) -> None
 
 
 def test_exported_onnx_and_tflite_give_keras_results(model, frames, tmp_path: Path) -> None:
+    expected = _expected(model, frames)  # first: Keras exports only a model that has been called
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.export(str(tmp_path / "m.onnx"), format="onnx", verbose=False)
         model.export(str(tmp_path / "m.tflite"), format="litert", verbose=False)
     for name in ("m.onnx", "m.tflite"):
-        np.testing.assert_allclose(load_runner(tmp_path / name).predict(frames), _expected(model, frames),
-                                   atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(load_runner(tmp_path / name).predict(frames), expected, atol=1e-4, err_msg=name)
 
 
 def _course_model() -> keras.Model:
@@ -111,3 +113,42 @@ def test_unusable_files_give_one_line_errors(tmp_path: Path, name: str, content:
 def test_folder_without_model_keras_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="without model.keras"):
         load_runner(tmp_path)
+
+
+def test_a_keras_model_is_converted_once_and_its_onnx_kept_beside_it(model, frames, tmp_path: Path) -> None:
+    model.save(tmp_path / "model.keras")
+    first = load_runner(tmp_path)
+    onnx = tmp_path / "model.onnx"
+    assert "converted from model.keras now" in first.source and onnx.is_file()
+    assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
+    made = onnx.stat().st_mtime_ns
+    again = load_runner(tmp_path)
+    assert "kept beside model.keras" in again.source and onnx.stat().st_mtime_ns == made
+    np.testing.assert_allclose(again.predict(frames), _expected(model, frames), atol=TOLERANCE)
+    os.utime(tmp_path / "model.keras", ns=(made + 10**9, made + 10**9))  # a newer model.keras (training went on)
+    assert "converted from model.keras now" in load_runner(tmp_path).source and onnx.stat().st_mtime_ns > made
+
+
+def test_an_export_that_disagrees_with_keras_is_not_kept_and_keras_drives(model, frames, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    model.save(tmp_path / "model.keras")
+    monkeypatch.setattr(runtime, "TOLERANCE", -1.0)  # no export can pass: as if the converter had a bug
+    runner = load_runner(tmp_path)
+    assert isinstance(runner, KerasRunner) and not (tmp_path / "model.onnx").exists()
+    np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=1e-5)
+
+
+def test_a_folder_it_cannot_write_converts_in_memory(model, frames, tmp_path: Path, monkeypatch) -> None:
+    model.save(tmp_path / "model.keras")
+
+    real_write_atomic = runtime.write_atomic
+
+    def read_only(path, write):
+        if Path(path).parent == tmp_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_write_atomic(path, write)
+
+    monkeypatch.setattr(runtime, "write_atomic", read_only)
+    runner = load_runner(tmp_path)
+    assert "at start-up" in runner.source and not (tmp_path / "model.onnx").exists()
+    np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=TOLERANCE)

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drive.controller import BAD_FRAMES_BEFORE_BRAKE, Command, SpeedController, safe_command
 from base.runtime import load_runner
+from drive.controller import BAD_FRAMES_BEFORE_BRAKE, Command, SpeedController, safe_command
 from drive.pilot import Pilot
 from drive.telemetry import BadTelemetry, parse, parse_number
 from training.model import build_model

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from base.logs import read_recordings
 from drive.controller import Command
 from drive.recorder import Recorder, RecordingError
 from drive.video import main as video_main
-from base.logs import read_recordings
 
 NAME = re.compile(r"center_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}_\d{3}\.jpg")
 
@@ -39,6 +39,8 @@ def test_recording_has_the_simulators_layout_and_training_reads_it(tmp_path: Pat
     assert [p.read_bytes() for p in images] == jpegs  # received bytes stored as they are, in order
     lines = (folder / "driving_log.csv").read_text().split("\n")
     assert lines[-1] == "" and all(len(line.split(",")) == 7 for line in lines[:-1])
+    # The simulator's number format (C# float.ToString()), the same writer as the headless simulator's.
+    assert lines[0].split(",")[3:] == ["-0.2", "0.5", "0", "10"] and lines[4].split(",")[3:] == ["0.2", "0", "0.7", "14"]
     rows = read_recordings([folder])
     assert len(rows) == 5
     np.testing.assert_allclose(rows["steering"], [-0.2, -0.1, 0.0, 0.1, 0.2], atol=1e-6)
@@ -77,7 +79,7 @@ def test_video_of_a_recording_with_overlay(tmp_path: Path, capsys) -> None:
     assert len(frames) == 6 and frames[0].shape == (160, 320, 3)
     plain = cv2.imdecode(np.frombuffer(frame_jpeg(0), np.uint8), cv2.IMREAD_COLOR)
     assert np.abs(frames[0].astype(int) - plain).max() > 100  # the steering needle and text are drawn
-    assert not list(tmp_path.glob("*.part*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.mp4"]  # no temp file left
 
 
 def test_video_of_an_empty_folder_is_a_clear_error(tmp_path: Path, capsys) -> None:

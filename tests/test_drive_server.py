@@ -1,21 +1,22 @@
-"""The drive server in its own process, driven exactly as the simulator drives it (sim.wire)."""
+"""The drive server in its own process, driven exactly as the simulator drives it (sim.wire).
+
+How fast it answers is measured by `python -m benchmarks.drive_latency`, not asserted here."""
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from drive.launch import ROOT, free_loopback_port, serve_in_subprocess
+from base.processes import DRIVE_READY, ROOT, drive_server, free_loopback_port, serve_command
+from base.runtime import load_runner
 from sim.wire import SimulatorClient, SimulatorConnectionError
 from training.model import build_model
-
-REPLY_WITHIN_S = 0.1
 
 
 def scene_jpeg(shift: int = 0) -> bytes:
@@ -46,9 +47,19 @@ def model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(model: Path):
     port = free_loopback_port()
-    with serve_in_subprocess(model, port) as proc:
+    with drive_server(model, port) as proc:
         proc.port = port
         yield proc
+
+
+@pytest.fixture(scope="module")
+def onnx_run(model: Path, tmp_path_factory) -> Path:
+    """A run folder whose model.onnx the first start made (and kept) from its model.keras."""
+    run = tmp_path_factory.mktemp("run")
+    shutil.copy(model, run / "model.keras")
+    load_runner(run)
+    assert (run / "model.onnx").is_file()
+    return run
 
 
 @pytest.fixture
@@ -117,17 +128,13 @@ BAD_MESSAGES = {
 
 
 @pytest.mark.parametrize("kind", BAD_MESSAGES)
-def test_bad_message_gets_a_safe_reply_fast_one_log_line_and_driving_resumes(server, client, kind: str) -> None:
+def test_bad_message_gets_a_safe_reply_one_log_line_and_driving_resumes(server, client, kind: str) -> None:
     seen = len(server.output)
-    waits = []
-    for _ in range(3):  # the fastest of three: other work on a shared 2-core machine adds noise
+    for _ in range(3):
         floats(client.request(0.0, 0.5, 10.0, GOOD))
         client.send_event("telemetry", BAD_MESSAGES[kind])
-        start = time.perf_counter()  # once sent: masking 4 MB in websocket-client alone takes ~50 ms
         floats(client.receive())
-        waits.append(time.perf_counter() - start)
     floats(client.request(0.0, 0.5, 10.0, GOOD))  # the next good frame is served normally
-    assert min(waits) < REPLY_WITHIN_S
     bad_lines = server.wait_for_output("bad frame", start=seen, count=3)
     assert len(bad_lines) == 3 and all("(1 in a row)" in text for text in bad_lines)
     assert not any("Traceback" in text for text in server.output[seen:])
@@ -139,9 +146,7 @@ def test_other_formats_and_locales_are_served(client, kind: str) -> None:
     if kind.startswith("PNG"):
         data = {"steering_angle": "0", "throttle": "0", "speed": "12.5", "image": _b64(PNG_640.tobytes())}
     client.send_event("telemetry", data)
-    start = time.perf_counter()
     floats(client.receive())
-    assert time.perf_counter() - start < REPLY_WITHIN_S
 
 
 def test_bad_frames_in_a_row_brake(client) -> None:
@@ -179,13 +184,14 @@ def test_recording_log_csv_and_transport_limit(model: Path, tmp_path: Path) -> N
     port = free_loopback_port()
     folder, csv_log = tmp_path / "run", tmp_path / "frames.csv"
     args = [str(folder), "--log-csv", str(csv_log), "--max-message-mb", "2"]
-    with serve_in_subprocess(model, port, extra_args=args) as proc:
+    with drive_server(model, port, extra_args=args) as proc:
         with SimulatorClient().connect("127.0.0.1", port) as sim:
             for i in range(8):
                 floats(sim.request(0.0, 0.3, 8.0 + i, scene_jpeg(i)))
-            # Over --max-message-mb the transport drops the connection; the simulator reconnects.
-            sim.send_event("telemetry", {"speed": "1", "image": "A" * (3 << 20)})
+            # Over --max-message-mb the transport drops the connection; the simulator reconnects. The
+            # server may close it while the message is still being sent, or the next read finds it closed.
             with pytest.raises(SimulatorConnectionError):
+                sim.send_event("telemetry", {"speed": "1", "image": "A" * (3 << 20)})
                 sim.receive()
         with SimulatorClient().connect("127.0.0.1", port) as sim:
             floats(sim.request(0.0, 0.3, 9.0, scene_jpeg()))
@@ -205,3 +211,16 @@ def test_root_drive_py_help_explains_the_options_without_loading_tensorflow() ->
                    "--log-csv"):
         assert option.lower() in done.stdout.lower()
     assert "Autonomous Mode" in done.stdout
+
+
+@pytest.mark.parametrize("target", ["model.onnx", "run folder"])
+def test_driving_an_onnx_model_imports_no_tensorflow_nor_pandas(onnx_run: Path, target: str) -> None:
+    port = free_loopback_port()
+    model = onnx_run / "model.onnx" if target == "model.onnx" else onnx_run
+    command = ["-X", "importtime", "-m", "drive", str(model), "--port", str(port), "--quiet"]
+    with serve_command(command, DRIVE_READY) as proc, SimulatorClient().connect("127.0.0.1", port) as sim:
+        floats(sim.request(0.0, 0.0, 3.0, scene_jpeg()))  # a frame driven: inference imports what it needs
+    imported = {line.split("|")[-1].strip() for line in proc.output if line.startswith("import time:")}
+    assert {"onnxruntime", "eventlet", "socketio"} <= imported  # the check does see the server's imports
+    heavy = sorted(name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "pandas"))
+    assert not heavy, heavy[:10]

@@ -24,7 +24,9 @@ def test_apply_mask_defaults_to_whole_data_and_takes_list_masks() -> None:
     assert wsmask.apply_mask(data, mask) == wsmask.original()(data, mask)
 
 
-def test_install_replaces_eventlets_unmasking_for_every_websocket() -> None:
+def test_install_replaces_eventlets_unmasking_for_every_websocket(monkeypatch) -> None:
+    # Restored afterwards (the raw staticmethod, not the function the class hands out): later tests get eventlet as it was.
+    monkeypatch.setattr(websocket.RFC6455WebSocket, "_apply_mask", websocket.RFC6455WebSocket.__dict__["_apply_mask"])
     wsmask.install()
     data = os.urandom(100)
     assert websocket.RFC6455WebSocket._apply_mask is wsmask.apply_mask

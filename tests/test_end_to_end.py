@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from drive.launch import serve_in_subprocess
+from base.logs import read_recordings
+from base.processes import drive_server
 from sim.drive import drive_session
 from sim.record import record_session
 from training import fit
-from base.logs import read_recordings
 
 
 def test_record_train_serve_and_drive(tmp_path, free_port):
@@ -25,7 +25,7 @@ def test_record_train_serve_and_drive(tmp_path, free_port):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train_samples"] > 0 and metrics["val_samples"] > 0
 
-    with serve_in_subprocess(run, free_port, extra_args=["--quiet"]) as server:
+    with drive_server(run, free_port, extra_args=["--quiet"]) as server:
         report = drive_session("lake", 1, "127.0.0.1", free_port, max_seconds=4.0, progress=False)
     assert server.returncode is not None  # stopped by the context manager
     assert report["frames"] == 60 and report["elapsed_s"] == pytest.approx(4.0)  # lockstep at 15 Hz

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from fit_helpers import save_untrained_model
+from recordings import write_log
 
-from fit_helpers import save_untrained_model, write_log
+from base.logs import read_recordings
+from base.split import save_split
 from training import evaluate, export
 from training.dataset import load_frames
-from base.logs import read_recordings
+from training.samples import split_by_time
 
 
 @pytest.fixture(scope="module")
@@ -63,23 +67,44 @@ def test_plot_and_human_readable_output(model_path, recording, tmp_path, capsys)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_split_val_scores_exactly_the_blocks_training_held_out(model_path, recording, tmp_path, capsys):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"data": [str(recording)], "val_block": 10, "val_fraction": 0.34, "seed": 3}))
-    result = run_json(capsys, str(model_path), "--split", "val", "--config", str(config))
-    assert result["frames"] == 10  # one block of the three
+def test_split_val_scores_exactly_the_rows_the_run_held_out(model_path, recording, capsys):
+    rows = read_recordings([recording])
+    _, val_rows = split_by_time(rows, val_fraction=0.34, block=10, seed=3)
+    save_split(model_path.parent, rows, val_rows)
+    result = run_json(capsys, str(model_path.parent), "--split", "val")
+    assert result["frames"] == len(val_rows) == 10  # one block of the three
     everything = run_json(capsys, str(model_path), str(recording))
     assert everything["frames"] == 30
+
+
+def test_split_val_refuses_a_recording_that_grew_since_training(model_path, tmp_path, capsys):
+    recording, run = tmp_path / "recording", tmp_path / "run"
+    log = write_log(recording, rows=30, seed=2)
+    run.mkdir()
+    shutil.copy(model_path, run / "model.keras")
+    rows = read_recordings([recording])
+    save_split(run, rows, split_by_time(rows, val_fraction=0.34, block=10, seed=3)[1])
+    with open(log, "a") as f:  # what sim.record and drive.py do to an existing recording
+        f.write(log.read_text().splitlines()[-1] + "\n")
+    assert evaluate.main([str(run), "--split", "val"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0] == (f"error: {log} changed since {run} was trained on it (30 usable rows then, 31 usable rows "
+                      "now): the rows it held out for validation are no longer known; retrain, or evaluate on the "
+                      "whole recording")
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["{tmp}/missing.keras", "{rec}"], "does not exist"),
     (["{model}"], "no recordings"),
     (["{model}", "{tmp}"], "driving_log.csv"),
-    (["{model}", "--split", "val", "--config", "{tmp}/none.json"], "--config"),
+    (["{tmp}", "--split", "val"], "without model.keras"),
+    (["{tmp}/copy/model.keras", "--split", "val"], "has no split.json"),
 ])
 def test_bad_input_is_one_error_line(argv, needle, model_path, recording, tmp_path, capsys):
     values = {"tmp": tmp_path, "rec": recording, "model": model_path}
+    (tmp_path / "copy").mkdir()
+    shutil.copy(model_path, tmp_path / "copy" / "model.keras")  # a model file of a run without split.json
     assert evaluate.main([a.format(**values) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err

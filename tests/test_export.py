@@ -6,9 +6,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from fit_helpers import save_untrained_model
+from recordings import road_frame
 
-from base.runtime import load_runner
-from fit_helpers import road_frame, save_untrained_model
+from base.runtime import TOLERANCE, load_runner
 from training import export
 
 
@@ -26,8 +27,8 @@ def test_export_steers_like_the_keras_model(keras_model, fmt, capsys):
     frames = np.stack([road_frame(x, rng) for x in np.linspace(-0.8, 0.8, 6)])
     expected = keras.models.load_model(keras_model, compile=False).predict(frames.astype(np.float32), verbose=0).reshape(-1)
     steering = load_runner(exported).predict(frames)
-    np.testing.assert_allclose(steering, expected, atol=export.TOLERANCE)
-    assert np.ptp(expected) > 10 * export.TOLERANCE  # the frames do move the steering: the check can fail
+    np.testing.assert_allclose(steering, expected, atol=TOLERANCE)
+    assert np.ptp(expected) > 10 * TOLERANCE  # the frames do move the steering: the check can fail
     assert not [p for p in exported.parent.iterdir() if ".tmp" in p.name]
 
 

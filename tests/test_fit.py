@@ -15,8 +15,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from fit_helpers import fit_args
+from recordings import write_log
 
-from fit_helpers import fit_args, write_log
 from training import callbacks, evaluate, fit, runs
 from training.config import TrainConfig
 from training.options import build_parser, config_from_args
@@ -31,10 +32,11 @@ def recording(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def finished_run(recording, tmp_path_factory) -> Path:
-    """One real, tiny training run shared by the tests that only read its folder."""
+    """One real, tiny training run shared by the tests that only read its folder (its own path, not
+    `latest`, which a later run in the same folder moves on)."""
     out = tmp_path_factory.mktemp("models")
     assert fit.main(fit_args(recording, out)) == 0
-    return out / runs.LATEST
+    return (out / runs.LATEST).resolve()
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -69,11 +71,12 @@ def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
 
 # -- a run ----------------------------------------------------------------------------------------
 
-def test_run_folder_holds_models_history_plots_config_and_metrics(finished_run, recording):
-    run = finished_run.resolve()
-    assert finished_run.is_symlink() and run.parent == finished_run.parent
+def test_run_folder_holds_models_history_split_plots_config_and_metrics(finished_run, recording):
+    run = finished_run
+    latest = run.parent / runs.LATEST
+    assert latest.is_symlink() and not Path(latest.readlink()).is_absolute()  # the folder can move with its runs
     for name in ("model.keras", "last.keras", "history.csv", "loss.png", "config.json", "metrics.json",
-                 "steering_histograms.png", "augmentation_grid.png"):
+                 "progress.json", "split.json", "steering_histograms.png", "augmentation_grid.png"):
         assert (run / name).is_file(), name
     assert not [p for p in run.iterdir() if ".tmp" in p.name], "temp files left behind"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -121,14 +124,25 @@ def test_val_rmse_is_what_evaluate_measures_on_the_validation_split(finished_run
     assert measured["rmse"] == pytest.approx(metrics["val_rmse"], rel=1e-3)
 
 
-def test_resume_continues_the_epoch_count_in_the_same_folder(recording, tmp_path):
-    assert fit.main(fit_args(recording, tmp_path)) == 0
-    run = (tmp_path / runs.LATEST).resolve()
+def test_resume_continues_the_epoch_count_in_the_same_folder_on_the_same_split(tmp_path, capsys):
+    log = write_log(tmp_path / "rec")
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models")) == 0
+    run = (tmp_path / "models" / runs.LATEST).resolve()
+    split = (run / "split.json").read_text()
     assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
-    assert [p.name for p in tmp_path.iterdir() if p.name != runs.LATEST] == [run.name]
+    assert [p.name for p in run.parent.iterdir() if p.name != runs.LATEST] == [run.name]
     assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
     assert json.loads((run / "progress.json").read_text())["epochs_done"] == 2
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
+    assert (run / "split.json").read_text() == split
+
+    before = digest(run)
+    assert fit.main(["--resume", str(run), "--epochs", "3", "--val-block", "20"]) == 2
+    assert "validation rows" in one_error_line(capsys) and digest(run) == before
+    with open(log, "a") as f:  # a recording that grew since: its held-out rows are no longer known
+        f.write(log.read_text().splitlines()[-1] + "\n")
+    assert fit.main(["--resume", str(run), "--epochs", "3"]) == 2
+    assert f"{log} changed since {run}" in one_error_line(capsys) and digest(run) == before
 
 
 def test_resuming_a_finished_run_asks_for_more_epochs(finished_run, capsys):
@@ -139,11 +153,11 @@ def test_resuming_a_finished_run_asks_for_more_epochs(finished_run, capsys):
 
 
 def test_a_second_run_leaves_the_first_untouched(recording, finished_run):
-    first = finished_run.resolve()
+    first = finished_run
     before = digest(first)
     assert fit.main(fit_args(recording, first.parent)) == 0
     assert digest(first) == before
-    assert finished_run.resolve() != first  # latest moved on to the new run
+    assert (first.parent / runs.LATEST).resolve() != first  # latest moved on to the new run
 
 
 def test_ctrl_c_keeps_the_best_model_and_says_where(recording, tmp_path, ctrl_c_in_epoch, capsys):
@@ -246,5 +260,5 @@ def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_
 
     monkeypatch.setattr(Path, "write_bytes", no_space)
     with pytest.raises(runs.RunError, match="No space left on device.*--out"):
-        runs.create_run_dir(tmp_path / "models")
+        runs.Run.create(tmp_path / "models")
     assert list((tmp_path / "models").iterdir()) == []

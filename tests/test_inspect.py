@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from recordings import image_name, write_recording
 
-from recording_writer import write_recording
 from training.inspect import main
 
 ROOT_ARGS = [sys.executable, "-m", "training.inspect"]
@@ -34,13 +34,13 @@ def test_json_counts_rows_samples_and_steering(tmp_path, capsys):
 
 def test_missing_images_fail_unless_skipped(tmp_path, capsys):
     write_recording(tmp_path, [0.1] * 12, style="relative")
-    (tmp_path / "IMG" / "center_2026_11_25_21_00_00_003.jpg").unlink()
+    (tmp_path / "IMG" / image_name("center", 3)).unlink()
     assert main([str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: 1 of 36 images are missing") and error.count("\n") == 1
     summary = run_json(capsys, str(tmp_path), "--skip-missing")
     assert summary["rows"] == 12 and summary["rows_used"] == 11 and summary["images_missing"] == 1
-    assert summary["recordings"][0]["first_missing"] == ["IMG/center_2026_11_25_21_00_00_003.jpg"]
+    assert summary["recordings"][0]["first_missing"] == [f"IMG/{image_name('center', 3)}"]
 
 
 def test_report_and_plots(tmp_path, capsys):

@@ -5,8 +5,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from recordings import image_name, write_recording
 
-from recording_writer import write_recording
 from base.logs import COLUMNS, LogError, find_logs, read_recordings
 
 STEERING = [0.0, -0.25, 0.5, 1.0, -1.0]
@@ -50,23 +50,23 @@ def test_finds_recordings_recursively_once_each_in_order(tmp_path):
 
 def test_missing_images_fail_with_count_and_first_paths(tmp_path):
     write_recording(tmp_path, STEERING, style="relative")
-    for name in ("center_2026_11_25_21_00_00_001.jpg", "right_2026_11_25_21_00_00_003.jpg"):
+    for name in (image_name("center", 1), image_name("right", 3)):
         (tmp_path / "IMG" / name).unlink()
-    (tmp_path / "IMG" / "left_2026_11_25_21_00_00_004.jpg").write_bytes(b"")  # empty: unreadable
+    (tmp_path / "IMG" / image_name("left", 4)).write_bytes(b"")  # empty: unreadable
     with pytest.raises(LogError) as error:
         read_recordings([tmp_path])
     message = str(error.value)
     assert "\n" not in message
     assert message.startswith("3 of 15 images are missing or unreadable")
     first = message.split("(first: ")[1].split(";")[0].split(", ")
-    assert first[:2] == ["IMG/center_2026_11_25_21_00_00_001.jpg", "IMG/right_2026_11_25_21_00_00_003.jpg"]
-    assert first[2] == str(tmp_path / "IMG" / "left_2026_11_25_21_00_00_004.jpg")  # present but empty
+    assert first[:2] == [f"IMG/{image_name('center', 1)}", f"IMG/{image_name('right', 3)}"]
+    assert first[2] == str(tmp_path / "IMG" / image_name("left", 4))  # present but empty
     assert "--skip-missing" in message
 
 
 def test_skip_missing_drops_those_rows_and_warns_with_the_count(tmp_path, caplog):
     write_recording(tmp_path, STEERING, style="windows")
-    (tmp_path / "IMG" / "left_2026_11_25_21_00_00_002.jpg").unlink()
+    (tmp_path / "IMG" / image_name("left", 2)).unlink()
     with caplog.at_level(logging.WARNING, logger="base.logs"):
         rows = read_recordings([tmp_path], skip_missing=True)
     assert rows["row"].tolist() == [0, 1, 3, 4]

@@ -5,10 +5,10 @@ import cv2
 import keras
 import numpy as np
 import pytest
+from recordings import road_frame
 
-from fit_helpers import road_frame
-from training.model import build_model
 from base.frames import CROP_BOTTOM, CROP_TOP
+from training.model import build_model
 from training.preprocess import MODEL_HEIGHT, MODEL_WIDTH
 
 BORDER = 2  # the Keras blur pads with zeros and OpenCV reflects: compare away from the edges

@@ -14,7 +14,8 @@ from base.logs import read_recordings
 from base.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
 from base.split import SplitError, held_out_rows
 from sim import replay as replay_cli
-from tests.fit_helpers import fit_args, save_untrained_model, write_log
+from tests.fit_helpers import fit_args, save_untrained_model
+from tests.recordings import write_log
 
 SPEED_MPH = 25.0
 

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from base.processes import drive_server, serve_command
 from base.quiet_tensorflow import NOISE, has_gpu
-from drive.launch import serve_command, serve_in_subprocess
 from sim.drive import drive_session
 from sim.drive import main as drive_main
 from sim.pose import Pose
@@ -64,7 +64,7 @@ def test_started_before_the_drive_server_it_waits_for_it_and_drives(free_port, h
         assert waiting.wait(timeout=120), "sim.drive never said it was waiting"
         assert results == [f"waiting for a drive server on 127.0.0.1:{free_port} (start it with `python drive.py "
                            f"MODEL`; giving up after 120 s)"]
-        with serve_in_subprocess(hard_right_model, free_port, extra_args=["--quiet"]):
+        with drive_server(hard_right_model, free_port, extra_args=["--quiet"]):
             client.join(timeout=300)
     finally:
         client.join(timeout=300)
@@ -94,7 +94,7 @@ def test_leaving_the_road_is_an_intervention_and_the_car_is_put_back():
 def test_drives_the_drive_server_in_lockstep_and_scores_the_run(tmp_path, free_port, hard_right_model):
     server_log = tmp_path / "server.csv"
     out = {k: tmp_path / f"run.{k}" for k in ("json", "png", "mp4")}
-    with serve_in_subprocess(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]) as server:
+    with drive_server(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]) as server:
         report = drive_session("lake", 1, "127.0.0.1", free_port, report=out["json"], plot=out["png"],
                                video=out["mp4"], max_seconds=15.0, progress=False)
     if not has_gpu():  # TensorFlow's no-GPU start-up lines stay out of the drive server's output

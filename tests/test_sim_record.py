@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from base.logs import read_recordings
 from sim.record import main as record_main
 from sim.record import record_session
-from base.logs import read_recordings
 
 LAPS = 0.03  # about 30 m of lake from a standing start: ~70 samples
 NAME = re.compile(r"^(center|left|right)_(\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d_\d{3})\.jpg$")

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fit_helpers import fit_args
+from recordings import write_log
 
-from drive.launch import free_loopback_ports
-from fit_helpers import fit_args, write_log
+from base.processes import free_loopback_ports
 from training import fit
 from training.distribute import make_distribution
 

@@ -2,14 +2,17 @@
 the epoch that drives best, a clear NaN stop, and the standard set."""
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import keras
 import pandas as pd
 
-from base.atomic import write_json_atomic
+from base.atomic import write_json_atomic, write_text_atomic
 from base.replay import Footage, ModelPolicy, Rules, replay
 from base.runtime import KerasRunner
 from training import runs
@@ -105,11 +108,35 @@ class LastCheckpoint(keras.callbacks.Callback):
                                                          "best_val_autonomy": self.best.best_autonomy})
 
 
-class EpochCSVLogger(keras.callbacks.CSVLogger):
-    """history.csv with epochs counted from 1, as the progress bar, loss.png and metrics.json count them."""
+class HistoryCSV(keras.callbacks.Callback):
+    """`history.csv` as Keras's CSVLogger writes it (`epoch`, then the logged values by name), but the
+    whole file rewritten atomically after every epoch, so it never holds a torn row; `append` continues
+    the file of a resumed run. Epochs count from 1, as the progress bar, loss.png and metrics.json
+    count them; a value first logged later (a resumed run that now replays) gets its own column."""
+
+    def __init__(self, path: Path, append: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.append = append
+        self.fields: list[str] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.append and self.path.is_file():
+            with open(self.path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                self.fields, self.rows = list(reader.fieldnames or []), list(reader)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch + 1, logs)
+        logs = logs or {}
+        self.fields = self.fields or ["epoch"]
+        self.fields += [key for key in sorted(logs) if key not in self.fields]
+        self.rows.append({"epoch": epoch + 1, **{key: float(value) for key, value in logs.items()}})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, self.fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.path, text.getvalue())
 
 
 class StopOnNaN(keras.callbacks.Callback):
@@ -166,7 +193,7 @@ def standard_callbacks(
         ),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.
-        EpochCSVLogger(str(run_dir / runs.HISTORY), append=append_history),
+        HistoryCSV(run_dir / runs.HISTORY, append=append_history),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))

@@ -111,9 +111,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
         try:
             values.update(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise ValueError(f"config file {path} does not exist: pass an existing JSON file to --config")
+            raise ValueError(f"config file {path} does not exist: pass an existing JSON file to --config") from None
         except json.JSONDecodeError as e:
-            raise ValueError(f"config file {path} is not valid JSON ({e}): fix it or leave out --config")
+            raise ValueError(f"config file {path} is not valid JSON ({e}): fix it or leave out --config") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 # Figures are built without pyplot: no global state, no GUI backend, nothing to close.
 from matplotlib.figure import Figure
 

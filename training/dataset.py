@@ -21,10 +21,10 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
+from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.augment import Augmenter, ViewpointAugmenter
 from training.config import TrainConfig
-from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
-from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
-
-from training import multiworker
 from training.config import STRATEGIES, StrategyError
+
+if TYPE_CHECKING:  # TensorFlow is imported only once a strategy is made: the CLIs show STRATEGIES without it
+    import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Distribution:
 
 def make_distribution(name: str) -> Distribution:
     """Build the strategy; must run before any model or variable is created."""
+    import tensorflow as tf
+
     if name == "default":
         return Distribution(tf.distribute.get_strategy(), 1)
     if name == "mirrored":
@@ -49,6 +52,10 @@ def make_distribution(name: str) -> Distribution:
 
 
 def _multiworker() -> Distribution:
+    import tensorflow as tf
+
+    from training import multiworker
+
     is_chief = _is_chief()
     multiworker.apply()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

@@ -1,10 +1,12 @@
 """Score a model's steering on recordings: RMSE and MAE on the centre camera, beside the zero-steering baseline.
 
     python -m training.evaluate models/latest data/lake2                # a recording not trained on
-    python -m training.evaluate models/latest --split val               # the run's held-out time blocks
+    python -m training.evaluate models/latest --split val               # the rows the run held out (split.json)
     python -m training.evaluate models/latest/model.onnx data/lake2 --json --plot steering.png
 
-MODEL is anything the drive server loads: a run folder, `.keras`, `.h5`, `.onnx` or `.tflite`.
+MODEL is anything the drive server loads: a run folder, `.keras`, `.h5`, `.onnx` or `.tflite`. With
+`--split val` it is a run folder or a model file in one: the run's split.json names the rows it held
+out, and a recording whose log changed since is refused (its held-out rows are no longer known).
 """
 from __future__ import annotations
 
@@ -13,19 +15,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
-
-import numpy as np
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from base.modelfile import check_model_file
-from base.runtime import ModelLoadError, Runner, load_runner
-from training import runs
-from training.config import load_config
+from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError, Runner, load_runner, resolve_model_path
+from training.options import HELP
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # NumPy, pandas and TensorFlow load once the arguments are checked, not for --help
+    import numpy as np
     import pandas as pd
 
 CHUNK = 256  # frames decoded and predicted at a time, so long recordings fit in memory
@@ -33,10 +30,13 @@ CHUNK = 256  # frames decoded and predicted at a time, so long recordings fit in
 
 def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics `{rmse, mae, baseline_rmse, frames}` of `runner` on `samples` (image, steering), and its predictions."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from training.dataset import load_frames  # decodes with OpenCV; the module also builds tf.data pipelines
+
     if samples.empty:
         raise ValueError("no frames to evaluate: pass recordings that hold rows (or a non-empty split)")
-    from training.dataset import load_frames  # TensorFlow, through the training pipeline: only to evaluate
-
     images = samples["image"].tolist()
     chunks = []
     with tqdm(total=len(images), desc="evaluating", unit="frame", disable=not progress) as bar:
@@ -56,22 +56,18 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
     return metrics, predicted
 
 
-def select_samples(paths: list[str], split: str, config_path: Path | None, skip_missing: bool) -> pd.DataFrame:
-    """Centre-camera samples of `paths`; with split "val", only the validation blocks training held out."""
+def select_samples(model: str | Path, paths: list[str], split: str, skip_missing: bool) -> pd.DataFrame:
+    """Centre-camera samples of `paths`; with split "val", exactly the rows the run of `model` held out."""
     from base.logs import read_recordings  # pandas (0.4 s): not for --help
-    from training.samples import centre_samples, split_by_time
+    from base.split import held_out_rows
+    from training.samples import centre_samples
 
     if split == "all":
         if not paths:
-            raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation blocks")
+            raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation rows")
         return centre_samples(read_recordings(paths, skip_missing=skip_missing))
-    if config_path is None or not config_path.is_file():
-        raise ValueError(f"--split val needs the run's {runs.CONFIG}: pass --config RUN/{runs.CONFIG} "
-                         "(or a MODEL inside its run folder)")
-    config = load_config(config_path)
-    rows = read_recordings(paths or config.data, skip_missing=skip_missing or config.skip_missing)
-    _, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    return centre_samples(val_rows)
+    run_dir = resolve_model_path(model).parent  # a run folder's model, or a model file inside a run folder
+    return centre_samples(held_out_rows(run_dir, paths or None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,15 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL", help="run folder, .keras, .h5, .onnx or .tflite")
     parser.add_argument("paths", metavar="PATH", nargs="*",
-                        help="recording folders; with --split val, default: the run's training data")
+                        help="recording folders; with --split val, some of the run's (default: all of them)")
     parser.add_argument("--split", choices=("all", "val"), default="all",
                         help="all: every row of PATH; val: only the contiguous blocks the run held out for "
-                        "validation, split exactly as training did (default: all)")
-    parser.add_argument("--config", metavar="FILE",
-                        help=f"the run's {runs.CONFIG} for --split val (default: the one beside MODEL)")
-    parser.add_argument("--skip-missing", action="store_true", help="skip rows whose images are missing")
-    parser.add_argument("--allow-unsafe", action="store_true",
-                        help="allow legacy .h5 models with Lambda layers (runs code stored in the file: trusted files only)")
+                        "validation, as its split.json records them (default: all)")
+    parser.add_argument("--skip-missing", action="store_true", help=f"--split all: {HELP['skip_missing']}")
+    parser.add_argument("--allow-unsafe", action="store_true", help=ALLOW_UNSAFE_HELP)
     parser.add_argument("--json", action="store_true", help='print {"rmse", "mae", "baseline_rmse", "frames"} as JSON')
     parser.add_argument("--plot", metavar="FILE", help="save predicted and recorded steering over time as a PNG")
     return parser
@@ -99,13 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     model = Path(args.model)
-    config = Path(args.config) if args.config else (model if model.is_dir() else model.parent) / runs.CONFIG
     try:
         if args.plot and not Path(args.plot).absolute().parent.is_dir():
             raise ValueError(f"--plot {args.plot}: folder {Path(args.plot).parent} does not exist: create it first")
-        model_file = check_model_file(model)  # at once, not after the recordings are read
-        samples = select_samples(args.paths, args.split, config, args.skip_missing)
-        runner = load_runner(model_file, allow_unsafe=args.allow_unsafe)
+        check_model_file(model)  # at once, not after the recordings are read
+        samples = select_samples(model, args.paths, args.split, args.skip_missing)
+        runner = load_runner(model, allow_unsafe=args.allow_unsafe)
         started = time.perf_counter()
         metrics, predicted = evaluate(runner, samples, progress=not args.json)
         seconds = time.perf_counter() - started

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from training.config import TrainConfig, load_config
+from training.options import HELP, add_knob
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.samples import prepare_samples, summarize
 
     try:
-        config = load_config(data=args.paths or None, skip_missing=args.skip_missing or None,
+        config = load_config(data=args.paths or None, skip_missing=args.skip_missing,
                              correction=args.correction, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
         recordings = scan_recordings(config.data)
         samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
@@ -40,21 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m training.inspect", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help=f"recording folders, searched recursively (default: {' '.join(defaults.data)})")
+                        help=f"{HELP['data']} (default: {' '.join(TrainConfig().data)})")
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write steering_histograms.png and augmentation_grid.png into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
-    parser.add_argument("--skip-missing", action="store_true",
-                        help="leave out rows whose images are missing instead of stopping")
-    parser.add_argument("--correction", type=float,
-                        help=f"steering added for the left camera, subtracted for the right "
-                             f"(default {defaults.correction})")
-    parser.add_argument("--bins", type=int, help=f"steering histogram bins for balancing (default {defaults.bins})")
-    parser.add_argument("--bin-cap", type=int, help="samples kept per bin (default: twice the mean bin count)")
-    parser.add_argument("--seed", type=int, help=f"seed for the split and balancing (default {defaults.seed})")
+    for knob in ("skip_missing", "correction", "bins", "bin_cap", "seed"):  # the ones the counts depend on
+        add_knob(parser, knob)
     return parser
 
 

@@ -70,38 +70,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.fit",
         description="Train the steering network on simulator recordings; writes a run folder "
-        "(model.keras = best validation loss, last.keras, history.csv, plots, config.json, metrics.json).",
+        "(model.keras = best validation loss, last.keras and progress.json for --resume, history.csv, plots, "
+        "config.json, split.json = the held-out rows, metrics.json).",
     )
-    defaults = TrainConfig()
-    hints = typing.get_type_hints(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
-        name, default, hint = field.name, getattr(defaults, field.name), hints[field.name]
-        text = HELP[name]
-        if hint is bool:
-            # A switch that turns the default off is spelled --no-<name>; one that turns it on, --<name>.
-            flag = "--no-" + name.replace("_", "-") if default else _flag(name)
-            parser.add_argument(flag, dest=name, action="store_const", const=not default, default=None,
-                                help=f"{'do not ' if default else ''}{text} (default: {'on' if default else 'off'})")
-            continue
-        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": f"{text} (default: {_show(default)})"}
-        if typing.get_origin(hint) is list:
-            kwargs.update(nargs="+", metavar="PATH")
-        elif typing.get_origin(hint) is tuple:
-            kwargs.update(nargs=2, type=float, metavar=("MIN", "MAX"))
-        elif name == "strategy":
-            kwargs.update(choices=STRATEGIES)
-        elif name == "select_by":
-            kwargs.update(choices=SELECT_BY)
-        else:
-            kwargs["type"] = _scalar_type(hint)
-            kwargs["metavar"] = METAVARS.get(name) or ("N" if kwargs["type"] is int else "X")
-        parser.add_argument(_flag(name), **kwargs)
+        add_knob(parser, field.name)
     parser.add_argument("--config", metavar="FILE", help="JSON file of settings (flags given here override it)")
     parser.add_argument(
         "--resume", metavar="RUN_DIR",
         help="continue a run from its last.keras with its config.json and epoch count (flags given here override it)",
     )
     return parser
+
+
+def add_knob(parser: argparse.ArgumentParser, name: str) -> None:
+    """The flag of the TrainConfig field `name`, with its one help text and default; not given, it is None."""
+    default, hint = getattr(TrainConfig(), name), typing.get_type_hints(TrainConfig)[name]
+    text = HELP[name]
+    if hint is bool:
+        # A switch that turns the default off is spelled --no-<name>; one that turns it on, --<name>.
+        flag = "--no-" + name.replace("_", "-") if default else _flag(name)
+        parser.add_argument(flag, dest=name, action="store_const", const=not default, default=None,
+                            help=f"{'do not ' if default else ''}{text} (default: {'on' if default else 'off'})")
+        return
+    kwargs: dict[str, Any] = {"dest": name, "default": None, "help": f"{text} (default: {_show(default)})"}
+    if typing.get_origin(hint) is list:
+        kwargs.update(nargs="+", metavar="PATH")
+    elif typing.get_origin(hint) is tuple:
+        kwargs.update(nargs=2, type=float, metavar=("MIN", "MAX"))
+    elif name == "strategy":
+        kwargs.update(choices=STRATEGIES)
+    elif name == "select_by":
+        kwargs.update(choices=SELECT_BY)
+    else:
+        kwargs["type"] = _scalar_type(hint)
+        kwargs["metavar"] = METAVARS.get(name) or ("N" if kwargs["type"] is int else "X")
+    parser.add_argument(_flag(name), **kwargs)
 
 
 def _show(value: Any) -> str:

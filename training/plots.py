@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 # Figures built without pyplot: no global state and no GUI backend on machines without a display.
 from matplotlib.figure import Figure
 

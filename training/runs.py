@@ -1,25 +1,32 @@
-"""The run folder: where one training run keeps its models, history, plots and figures.
+"""The run folder: where one training run keeps its models, history, split, plots and figures.
 
-Every file here is written atomically (`base.atomic`), so a crash, a full disk or Ctrl-C
-mid-write leaves the previous version intact, never a torn file.
+`Run` owns a folder's life: created for a new run (or reopened for `--resume`), its start recorded
+(config.json, split.json, the data plots), removed when a failure leaves nothing worth keeping,
+finished by metrics.json, loss.png and the `latest` link. Every file is written atomically
+(`base.atomic`), so a crash, a full disk or Ctrl-C mid-write leaves the previous version intact.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import logging
+import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.runtime import BEST_MODEL  # noqa: F401  (runs.BEST_MODEL: the model a run folder's drive and evaluation use)
-from base.atomic import write_atomic
+from base.atomic import symlink_atomic, write_atomic, write_json_atomic, write_text_atomic
+from base.runtime import BEST_MODEL as BEST_MODEL  # re-exported: the model drive and evaluation load from a run
 
-if TYPE_CHECKING:  # Keras is imported by whoever has a model to save, not by every user of this module
+if TYPE_CHECKING:  # Keras, pandas and matplotlib load when a run starts, not for --help or a bad flag
     import keras
+
+    from training.config import TrainConfig
+    from training.samples import SampleSet
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +43,102 @@ class RunError(ValueError):
     """A run folder cannot be created, written or resumed; the message says what to do."""
 
 
+class Run:
+    """One training run's folder, from `create` (or `resume`) to `finish`.
+
+    `kept` is False for the scratch copy a cluster worker other than the chief writes (Keras's own
+    multi-worker advice: every worker saves, only the chief's copy is kept); it is removed at the end.
+    `resumed_from`: the run folder a resumed run continues (its own folder, or for a worker the chief's).
+    """
+
+    def __init__(self, folder: Path, kept: bool = True, resumed_from: Path | None = None, epochs_done: int = 0,
+                 best_val_loss: float = math.inf, best_val_autonomy: float = -math.inf) -> None:
+        self.folder = folder
+        self.kept = kept
+        self.resumed_from = resumed_from
+        self.epochs_done = epochs_done  # before this session
+        self.best_val_loss = best_val_loss
+        self.best_val_autonomy = best_val_autonomy
+
+    @classmethod
+    def create(cls, out: str | Path) -> Run:
+        """A new, empty `out/<timestamp>/`."""
+        return cls(_create_folder(Path(out)))
+
+    @classmethod
+    def scratch(cls, resumed: Run | None = None) -> Run:
+        """A worker's scratch folder outside the run folders, continuing `resumed` if given."""
+        folder = Path(tempfile.mkdtemp(prefix="training-worker-"))
+        if resumed is None:
+            return cls(folder, kept=False)
+        return cls(folder, False, resumed.resumed_from, resumed.epochs_done, resumed.best_val_loss,
+                   resumed.best_val_autonomy)
+
+    @classmethod
+    def resume(cls, folder: str | Path) -> Run:
+        """The run in `folder`, to continue: RunError without a finished epoch, SplitError when a
+        recording it was trained on changed since (its validation rows would no longer be known)."""
+        from base.split import check_unchanged
+
+        folder = Path(folder).resolve()
+        progress = read_progress(folder)
+        check_unchanged(folder)
+        return cls(folder, resumed_from=folder, **progress)
+
+    @property
+    def resumed(self) -> bool:
+        return self.resumed_from is not None
+
+    def begin(self, config: TrainConfig, samples: SampleSet) -> None:
+        """Record the start: config.json, and for a new run its split and data plots. A resumed run must
+        continue on the recordings and validation rows it started with (SplitError otherwise)."""
+        from base.split import check_same_split, save_split
+        from training.dataplots import save_data_plots
+
+        if self.resumed_from:
+            check_same_split(self.resumed_from, samples.rows, samples.val_rows)
+        write_text_atomic(self.folder / CONFIG, config.to_json())
+        if self.kept and not self.resumed:
+            save_split(self.folder, samples.rows, samples.val_rows)
+            save_data_plots(samples, config, self.folder)
+
+    def last_model(self) -> keras.Model:
+        """The resumed run's model at the end of its last finished epoch, with its optimizer state."""
+        import keras
+
+        return keras.models.load_model(self.resumed_from / LAST_MODEL)
+
+    @contextlib.contextmanager
+    def removed_if_failed_empty(self) -> Iterator[Run]:
+        """On any exception (Ctrl-C included): remove the folder if it holds nothing worth keeping — a
+        worker's scratch copy, or a new run without a finished epoch — then re-raise."""
+        try:
+            yield self
+        except BaseException:
+            if not self.kept or (not self.resumed and not (self.folder / PROGRESS).is_file()):
+                shutil.rmtree(self.folder)
+            raise
+
+    def finish(self, metrics: dict[str, Any]) -> Path | None:
+        """Write metrics.json and loss.png and point `latest` here; the `latest` link, or None when it could
+        not be made. A worker's scratch copy is removed instead."""
+        if not self.kept:
+            shutil.rmtree(self.folder)
+            return None
+        from training.plots import save_loss_plot
+
+        write_json_atomic(self.folder / METRICS, metrics)
+        save_loss_plot(self.folder / HISTORY, self.folder / LOSS_PLOT)
+        return point_latest(self.folder)
+
+
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
     return write_atomic(path, lambda temp: model.save(temp))
 
 
 def check_out(out: str | Path) -> None:
     """RunError now, before anything loads, when `out` cannot become a folder of runs: it is a file,
-    or the nearest folder that exists is not writable. (`create_run_dir` still probes the disk.)"""
+    or the nearest folder that exists is not writable. (`Run.create` still probes the disk.)"""
     out = Path(out)
     existing = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
     if not existing.is_dir():
@@ -52,12 +148,11 @@ def check_out(out: str | Path) -> None:
                        "pass --out a writable folder")
 
 
-def create_run_dir(out: str | Path) -> Path:
+def _create_folder(out: Path) -> Path:
     """A new, empty `out/<timestamp>/` (suffixed if that second is taken); earlier runs untouched.
 
     A small probe write fails here, before any training, when the folder is read-only or the disk full.
     """
-    out = Path(out)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -80,35 +175,18 @@ def create_run_dir(out: str | Path) -> Path:
     raise RunError(f"{out} already holds 100 runs started this second: pass --out another folder")
 
 
-def scratch_run_dir() -> Path:
-    """Where a cluster worker other than the chief writes its copy of the run, discarded at the end
-    (Keras's own multi-worker advice: every worker saves, only the chief's copy is kept)."""
-    return Path(tempfile.mkdtemp(prefix="training-worker-"))
-
-
-def discard_run_dir(run_dir: Path) -> None:
-    """Remove a run folder this process created and that holds nothing to keep (no finished epoch)."""
-    shutil.rmtree(run_dir)
-
-
 def point_latest(run_dir: Path) -> Path | None:
     """Make `<out>/latest` a relative symlink to `run_dir`, replaced in one step."""
     link = run_dir.parent / LATEST
-    temp = run_dir.parent / f".{LATEST}.{os.getpid()}.tmp"
     try:
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(run_dir.name, target_is_directory=True)
-        os.replace(temp, link)
+        return symlink_atomic(link, run_dir.name)
     except OSError as e:
-        temp.unlink(missing_ok=True)
         log.warning("could not point %s at %s (%s); use the run folder's path instead", link, run_dir, e)
         return None
-    return link
 
 
 def read_progress(run_dir: Path) -> dict[str, Any]:
-    """`{"epochs_done", "best_val_loss"}` of a run that can be resumed, or a RunError saying why not."""
-    run_dir = Path(run_dir)
+    """`{"epochs_done", "best_val_loss", "best_val_autonomy"}` of a run that can be resumed, or a RunError saying why not."""
     if not run_dir.is_dir():
         raise RunError(f"--resume {run_dir}: no such folder; pass a run folder such as models/latest")
     missing = [name for name in (LAST_MODEL, PROGRESS, CONFIG) if not (run_dir / name).is_file()]
@@ -123,4 +201,3 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
                 "best_val_autonomy": float(progress.get("best_val_autonomy", -math.inf))}
     except (ValueError, KeyError, TypeError) as e:
         raise RunError(f"--resume {run_dir}: {PROGRESS} is unreadable ({e}); start a new run") from e
-

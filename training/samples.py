@@ -15,7 +15,8 @@ import pandas as pd
 
 from base.cameras import Camera
 from base.kinematics import MPS_PER_MPH
-from base.logs import CAMERAS, SHOWN_PATHS, Recording, frame_time
+from base.logformat import frame_time
+from base.logs import CAMERAS, SHOWN_PATHS, Recording
 from training.config import TrainConfig
 from training.recovery import recovery_steering
 

@@ -1,9 +1,10 @@
-"""Start the drive server in a subprocess, wait until it listens, and stop it again.
+"""Servers in their own processes: free loopback ports, start one, wait until it listens, stop it.
 
-The server's eventlet hub and its websocket patch (drive.wsmask) are process-wide, so demos,
-tests and benchmarks run it in its own process. The
-readiness wait reads the server's output line by line (no polling); afterwards a thread keeps
-draining it, so the server never blocks on a full pipe, and keeps the lines for inspection.
+The simulator and the drive server meet only over the socket, as the real simulator and `drive.py`
+do, so whatever runs both (the demo, tests, benchmarks) starts the server as a process: its eventlet
+hub and websocket patch (drive.wsmask) are process-wide anyway. The readiness wait reads the
+server's output line by line (no polling); afterwards a thread keeps draining it, so the server
+never blocks on a full pipe, and keeps the lines for inspection.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from drive.cli import READY
-
+# The line `python drive.py` prints once it listens: the one thing orchestration waits for.
+DRIVE_READY = "drive server ready on"
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0  # TensorFlow import and ONNX conversion take 5–20 s on a loaded 2-core machine
 STOP_TIMEOUT_S = 15.0
@@ -36,10 +38,12 @@ def free_loopback_port() -> int:
     return free_loopback_ports(1)[0]
 
 
-class DriveServerProcess(subprocess.Popen):
-    """A running server; `output` holds every line it printed so far (stdout and stderr)."""
+class ServerProcess(subprocess.Popen):
+    """A running server; `output` holds every line it printed so far (stdout and stderr), `started` the
+    `time.perf_counter()` just before it was started."""
 
     output: list[str]
+    started: float
     _printed: threading.Condition
 
     def wait_for_output(self, text: str, start: int = 0, count: int = 1, timeout: float = 10.0) -> list[str]:
@@ -56,24 +60,26 @@ class DriveServerProcess(subprocess.Popen):
 
 
 @contextlib.contextmanager
-def serve_in_subprocess(model: Path, port: int, host: str = "127.0.0.1",
-                        extra_args: Sequence[str] = ()) -> Iterator[DriveServerProcess]:
+def drive_server(model: str | Path, port: int, host: str = "127.0.0.1",
+                 extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
     """`python -m drive MODEL --host HOST --port PORT *extra_args`, ready to accept the simulator.
 
     Raises RuntimeError with the server's output if it exits or stays silent before it is ready.
     """
     command = ["-m", "drive", str(model), "--host", host, "--port", str(port), *extra_args]
-    with serve_command(command, READY) as proc:
+    with serve_command(command, DRIVE_READY) as proc:
         yield proc
 
 
 @contextlib.contextmanager
-def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[DriveServerProcess]:
+def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[ServerProcess]:
     """`python *python_args` in the repository root, yielded once it prints a line starting with `ready_prefix`."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = DriveServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+    started = time.perf_counter()
+    proc = ServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []
+    proc.started = started
     proc._printed = threading.Condition()
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -95,7 +101,7 @@ def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[Dri
         reader.join(timeout=STOP_TIMEOUT_S)
 
 
-def _wait_ready(proc: DriveServerProcess, lines: queue.Queue, ready_prefix: str) -> None:
+def _wait_ready(proc: ServerProcess, lines: queue.Queue, ready_prefix: str) -> None:
     while True:
         try:
             line = lines.get(timeout=START_TIMEOUT_S)
