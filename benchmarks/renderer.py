@@ -19,9 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from benchmarks.one_core import one_core
-from benchmarks.table import markdown
 from base.cameras import CAMERA_NAMES, Camera  # noqa: E402
+from benchmarks.one_core import one_core
 from benchmarks.table import markdown
 from sim.images import encode_jpeg  # noqa: E402
 from sim.pose import Pose  # noqa: E402

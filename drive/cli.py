@@ -14,9 +14,16 @@ from base.arguments import port_number
 from base.modelfile import check_model_file
 from base.processes import DRIVE_READY
 from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError
+from drive.controller import (
+    DEFAULT_CORNER_SLOWDOWN,
+    DEFAULT_KI,
+    DEFAULT_KP,
+    DEFAULT_MAX_THROTTLE,
+    DEFAULT_SET_SPEED_MPH,
+    TOP_SPEED_MPH,
+    SpeedController,
+)
 from drive.listening import ServerError, bind, listen
-from drive.controller import (DEFAULT_CORNER_SLOWDOWN, DEFAULT_KI, DEFAULT_KP, DEFAULT_MAX_THROTTLE,
-                              DEFAULT_SET_SPEED_MPH, TOP_SPEED_MPH, SpeedController)
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
 MB = 1 << 20

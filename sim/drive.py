@@ -65,13 +65,13 @@ def drive_session(
     """
     from tqdm import tqdm
 
+    from base.atomic import write_json_atomic
     from sim.images import VideoFile
     from sim.pose import Pose
     from sim.render import shared_renderer
     from sim.scoring import Scorecard
     from sim.tracks import load_track
     from sim.vehicle import MPS_PER_MPH, Vehicle
-    from base.atomic import write_json_atomic
 
     if not laps > 0:
         raise ValueError(f"laps must be positive, not {laps}")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from drive.launch import ROOT
+from base.processes import ROOT
 
 HEAVY = ("tensorflow", "keras", "onnxruntime", "eventlet", "scipy", "matplotlib")
 # Runs one command line in a fresh interpreter and reports, after it exits, which heavy modules it imported.

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fit_helpers import write_log
 
 from base.frames import CROP_BOTTOM, CROP_TOP
-from fit_helpers import write_log
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataplots import GRID_COLUMNS, GRID_ROWS, OUTSIDE_CROP, _augmentation_grid

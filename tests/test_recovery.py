@@ -31,8 +31,9 @@ def test_a_car_right_of_the_path_steers_left_and_as_far_as_pure_pursuit_says():
 
 
 def test_a_shift_by_the_side_cameras_offset_is_the_side_camera_label():
-    from training.samples import CAMERA_X, with_side_cameras
     import pandas as pd
+
+    from training.samples import CAMERA_X, with_side_cameras
 
     rows = pd.DataFrame({"center": ["c"], "left": ["l"], "right": ["r"], "steering": [0.1], "throttle": [0.5],
                          "brake": [0.0], "speed": [30.0], "recording": ["rec"], "row": [0]})
@@ -107,7 +108,8 @@ def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss
     for by, expected, kept_loss in (("autonomy", [1, 2, 4], 0.015), ("loss", [1, 2, 3], 0.010)):
         saves: list[int] = []
         epoch_now = [0]
-        monkeypatch.setattr(training.callbacks.runs, "save_model_atomic", lambda model, path: saves.append(epoch_now[0]))
+        monkeypatch.setattr(training.callbacks.runs, "save_model_atomic",
+                            lambda model, path, saves=saves, epoch_now=epoch_now: saves.append(epoch_now[0]))
         best = BestCheckpoint(tmp_path / "model.keras", by=by)
         for epoch, logs in enumerate(EPOCHS):
             epoch_now[0] = epoch + 1

@@ -9,8 +9,8 @@ import pandas as pd
 # Figures are built without pyplot: no global state, no GUI backend, nothing to close.
 from matplotlib.figure import Figure
 
-from base.frames import CROP_BOTTOM, CROP_TOP
 from base.atomic import write_atomic
+from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataset import load_frames
