@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fit_helpers import write_log
+from recordings import write_log
 
 from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fit_helpers import fit_args, save_untrained_model
+from recordings import write_log
 
 from base.kinematics import MPS_PER_MPH
 from base.logs import read_recordings
 from base.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
 from base.split import SplitError, held_out_rows
 from sim import replay as replay_cli
-from tests.fit_helpers import fit_args, save_untrained_model
-from tests.recordings import write_log
 
 SPEED_MPH = 25.0
 
