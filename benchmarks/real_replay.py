@@ -1,6 +1,6 @@
 """Train on the real recordings, then drive the held-out footage closed-loop: replay scores over seeds.
 
-    python -m benchmarks.real_replay                          # the default recipe, seeds 0 1 2 (~8 min on 2 cores)
+    python -m benchmarks.real_replay [--data-dir DIR]         # the default recipe, seeds 0 1 2 (~15 min on 2 cores)
     python -m benchmarks.real_replay --fit-args "--epochs 6" --seeds 0 1
 
 For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from base.atomic import write_json_atomic
 from base.logs import read_recordings
 from base.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
 from base.split import held_out_rows
@@ -30,8 +31,8 @@ UNSEEN = "track2_jungle"
 RULES = (1.0, 2.0)
 
 
-def train(seed: int, out: Path, fit_args: list[str]) -> Path:
-    data = [str(REALDATA / name) for name in TRAIN]
+def train(seed: int, out: Path, fit_args: list[str], folder: Path = REALDATA) -> Path:
+    data = [str(folder / name) for name in TRAIN]
     cmd = [sys.executable, "-m", "training.fit", "--data", *data, "--seed", str(seed), "--out", str(out), *fit_args]
     print("$", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -51,11 +52,11 @@ def offline_rmse(runner, rows) -> float:
     return float(np.sqrt(np.mean((np.asarray(predicted) - rows["steering"].to_numpy(dtype=float)) ** 2)))
 
 
-def measure(run: Path) -> dict:
+def measure(run: Path, folder: Path = REALDATA) -> dict:
     from base.runtime import load_runner
 
     runner = load_runner(run)
-    sets = {"held-out track 1": held_out_rows(run), "jungle (unseen)": read_recordings([REALDATA / UNSEEN])}
+    sets = {"held-out track 1": held_out_rows(run), "jungle (unseen)": read_recordings([folder / UNSEEN])}
     result = {}
     for name, rows in sets.items():
         footage = Footage.from_rows(rows)
@@ -99,16 +100,19 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--fit-args", default="", help="extra training.fit arguments, e.g. '--epochs 6'")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
+    parser.add_argument("--data-dir", type=Path, default=REALDATA,
+                        help=f"the folder holding {', '.join(TRAIN + [UNSEEN])} (default: {REALDATA})")
     args = parser.parse_args()
-    if not (REALDATA / UNSEEN).is_dir():
-        print(f"error: the real recordings are not at {REALDATA}", file=sys.stderr)
+    if not (args.data_dir / UNSEEN).is_dir():
+        print(f"error: the real recordings are not in {args.data_dir}: pass --data-dir, the folder that holds "
+              f"{', '.join(TRAIN + [UNSEEN])}", file=sys.stderr)
         return 2
     results = {}
     for seed in args.seeds:
-        run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args))
-        results[seed] = measure(run)
+        run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args), args.data_dir)
+        results[seed] = measure(run, args.data_dir)
         print(json.dumps({seed: results[seed]}), flush=True)
-    (args.work / "results.json").write_text(json.dumps(results, indent=2))
+    write_json_atomic(args.work / "results.json", results)
     print(f"\nfit args: {args.fit_args or '(defaults)'}")
     print(report(results))
     return 0

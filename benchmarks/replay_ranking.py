@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from base.atomic import write_json_atomic
 from base.logs import LOG_NAME, find_logs, read_recordings
 from base.replay import Footage, ModelPolicy, Rules, replay
 from benchmarks import ROOT
@@ -186,7 +187,7 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     results = score(train_models(args.work), args.work)
-    (args.work / "results.json").write_text(json.dumps(results, indent=2))
+    write_json_atomic(args.work / "results.json", results)
     rows, rho, rho_offset = table(results)
     print(markdown(rows, ours="replay autonomy", classic="sim.drive autonomy"))
     print()
