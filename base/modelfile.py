@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from base.runtime import BEST_MODEL, KERAS_SUFFIXES, ModelLoadError
+from base.runtime import BEST_MODEL, KERAS_SUFFIXES, ModelLoadError, resolve_model_path
 
 SUFFIXES = (*KERAS_SUFFIXES, ".onnx", ".tflite")
 
@@ -19,14 +19,7 @@ TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer's file identifier, bytes 4–8
 
 def check_model_file(path: str | Path) -> Path:
     """The model file `path` names (a run folder's model.keras), or ModelLoadError saying what to pass."""
-    path = Path(path)
-    if path.is_dir():
-        if not (path / BEST_MODEL).is_file():
-            raise ModelLoadError(f"{path} is a folder without {BEST_MODEL}: pass a run folder from "
-                                 "`python -m training.fit` or a model file (.keras, .h5, .onnx, .tflite)")
-        path = path / BEST_MODEL
-    if not path.is_file():
-        raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
+    path = resolve_model_path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ModelLoadError(f"{path} is not a model file this project reads: pass a .keras, .h5, .onnx or "

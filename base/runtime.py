@@ -185,7 +185,9 @@ def load_runner(path: str | Path, allow_unsafe: bool = False) -> Runner:
     Raises ModelLoadError with a one-line message for a missing or unreadable file, a model that
     needs unsafe deserialisation without `allow_unsafe`, or a model whose input is not raw frames.
     """
-    path = resolve_model_path(path)
+    from base.modelfile import check_model_file  # resolves the path, then checks the contents match the suffix
+
+    path = check_model_file(path)
     suffix = path.suffix.lower()
     if suffix in KERAS_SUFFIXES:
         return _keras_runner(path, allow_unsafe)

@@ -98,7 +98,7 @@ def test_wrong_input_shape_is_refused_at_load(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name, content, message", [
     ("missing.keras", None, "does not exist"),
-    ("broken.keras", b"not a zip", "cannot load"),
+    ("broken.keras", b"not a zip", "is not a model file: a .keras model is a zip archive"),
     ("broken.onnx", b"not onnx", "cannot load"),
     ("model.pt", b"", "not a model file"),
 ])
