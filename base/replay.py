@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import simulator_config
+from base.autonomy import autonomy_percent
 from base.cameras import CAMERA_NAMES
 from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
@@ -32,7 +33,6 @@ from base.logformat import frame_time
 from base.viewpoint import Shift, ViewSynthesizer
 
 RULES = simulator_config.load()["replay"]
-PENALTY_S = float(simulator_config.load()["headless"]["intervention_penalty_s"])
 PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
 SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
 
@@ -161,7 +161,7 @@ class Trace:
         elapsed = self.elapsed_s
         offsets = np.abs(np.asarray(self.offsets_m, dtype=float))
         return {
-            "autonomy_percent": round((1 - interventions * PENALTY_S / elapsed) * 100, 2) if elapsed else None,
+            "autonomy_percent": round(autonomy_percent(interventions, elapsed), 2) if elapsed else None,
             "interventions": interventions,
             "interventions_per_min": round(interventions / elapsed * 60, 2) if elapsed else None,
             "mean_abs_offset_m": round(float(offsets.mean()), 3) if len(offsets) else None,

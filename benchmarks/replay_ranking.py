@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from base.atomic import write_json_atomic
+from base.autonomy import autonomy_percent
 from base.logs import LOG_NAME, find_logs, read_recordings
 from base.replay import Footage, ModelPolicy, Rules, replay
 from benchmarks import ROOT
@@ -140,7 +141,7 @@ def score(models: dict[str, Path], work: Path) -> list[dict]:
 def _autonomy(reports: list[dict]) -> float:
     interventions = sum(r["interventions"] for r in reports)
     elapsed = sum(r["elapsed_s"] for r in reports)
-    return (1 - interventions * 6.0 / elapsed) * 100
+    return autonomy_percent(interventions, elapsed)
 
 
 def spearman(a: list[float], b: list[float]) -> float:

@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import simulator_config
+from base.autonomy import autonomy_percent
 from sim.pose import Pose
 from sim.tracks import Track
 from sim.vehicle import Vehicle
-
-PENALTY_S = float(simulator_config.load()["headless"]["intervention_penalty_s"])
 
 
 @dataclass
@@ -61,7 +59,7 @@ class Scorecard:
         n = max(self.frames, 1)
         return {
             "track": self.track.name,
-            "autonomy_percent": round((1 - len(self.interventions) * PENALTY_S / elapsed) * 100, 2),
+            "autonomy_percent": round(autonomy_percent(len(self.interventions), elapsed), 2),
             "interventions": len(self.interventions),
             "laps_completed": max(0, math.floor(self.laps + 1e-9)),
             "distance_m": round(self.progress_m, 1),
