@@ -16,6 +16,7 @@ from base.atomic import write_json_atomic, write_text_atomic
 from base.replay import Footage, ModelPolicy, Rules, replay
 from base.runtime import KerasRunner
 from training import runs
+from training.precision import Float32View
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,14 @@ class ReplayValidation(keras.callbacks.Callback):
         self.footage = Footage.from_rows(val_rows)
         self.rules = Rules(max_offset_m=max_offset_m)
         self._runner: KerasRunner | None = None
+        self._float32 = Float32View()  # the replay drives what model.keras keeps, in float32
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None or not self.footage.segments:
             return
+        model = self._float32(self.model)  # the same object every epoch, with this epoch's weights
         if self._runner is None:  # one tf.function over the model: its weights change, the trace does not
-            self._runner = KerasRunner(self.model)
+            self._runner = KerasRunner(model)
         report = replay(self.footage, ModelPolicy(self._runner.predict_one), self.rules).report()
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])
@@ -46,7 +49,8 @@ class ReplayValidation(keras.callbacks.Callback):
 
 class BestCheckpoint(keras.callbacks.Callback):
     """Saves `model.keras` atomically whenever the epoch beats the best so far: by the replay's
-    validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone."""
+    validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone.
+    Always in float32, whatever the training precision: drive.py and the exports run it as it is."""
 
     def __init__(self, path: Path, best: float = math.inf, by: str = "loss", best_autonomy: float = -math.inf):
         super().__init__()
@@ -55,6 +59,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best_autonomy = best_autonomy
         self.by = by
         self.best_epoch: int | None = None
+        self._float32 = Float32View()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
@@ -64,7 +69,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         autonomy = logs.get("val_autonomy", -math.inf) if self.by == "autonomy" else -math.inf
         if (autonomy, -val_loss) <= (self.best_autonomy, -self.best):
             return
-        runs.save_model_atomic(self.model, self.path)
+        runs.save_model_atomic(self._float32(self.model), self.path)
         shown = f"val_autonomy {autonomy:.1f} %, " if self.by == "autonomy" else ""
         log.info("epoch %d: best so far (%sval_loss %.5f), saved %s", epoch + 1, shown, val_loss, self.path)
         self.best, self.best_autonomy, self.best_epoch = float(val_loss), float(autonomy), epoch + 1

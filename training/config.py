@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
+PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
 SELECT_BY = ("autonomy", "loss")  # what picks the kept epoch: the replay of the held-out blocks, or val_loss
 # With the default `data` and no recording in it, `training.fit` first records this much with the
 # headless simulator, so the first command of a fresh checkout trains on something.
@@ -64,6 +65,7 @@ class TrainConfig:
     workers: int = 2  # parallel augmentation workers
     cache_mb: int = 6000  # keep decoded frames in memory up to this size
     strategy: str = "default"  # one of STRATEGIES
+    precision: str = "auto"  # one of PRECISIONS; a run's config.json records the one it trained in
     tensorboard: bool = False
 
     def to_json(self) -> str:
@@ -91,6 +93,7 @@ class TrainConfig:
         for name in ("early_stopping_patience", "reduce_lr_patience", "cache_mb"):
             need(getattr(self, name) >= 0, name, "0 or more")
         need(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
+        need(self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}")
         need(self.select_by in SELECT_BY, "select_by", f"one of {', '.join(SELECT_BY)}")
         need(0 <= self.viewpoint_probability <= 1, "viewpoint_probability", "from 0 to 1")
         for name in ("shift_m", "yaw_deg", "label_smoothing_s"):

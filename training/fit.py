@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from training import runs
+from training import precision, runs
 from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
 from training.options import build_parser, config_from_args
 from training.runs import Run, RunError
@@ -95,6 +95,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     if record_sample:
         record_sample_session()
     dist = make_distribution(config.strategy)
+    choice = precision.detect(config.precision)
+    print(f"training in {choice}")
     datasets = load_datasets(config, dist)
 
     # -- run folder: created only once the data has loaded; of a cluster's workers, the chief's ------
@@ -106,12 +108,13 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         best_val_autonomy=run.best_val_autonomy,
     )
     with run.removed_if_failed_empty():
-        run.begin(config, datasets.samples)
+        run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so
 
         # -- model -------------------------------------------------------------------------------------
-        with dist.strategy.scope():
+        with dist.strategy.scope(), precision.policy(choice.precision):
             if run.resumed:
-                model = run.last_model()
+                model = precision.matched(run.last_model(), choice.precision, lambda: build_model(
+                    dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr)))
                 print(f"resuming {run.folder} after epoch {run.epochs_done} (best val_loss {run.best_val_loss:.5f})")
             else:
                 model = build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr))

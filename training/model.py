@@ -17,7 +17,9 @@ def nvidia_network(x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTen
         x = layers.Dropout(dropout)(x)
     for units in (100, 50, 10):
         x = layers.Dense(units, activation="elu")(x)
-    return layers.Dense(1, name="steering")(x)
+    # float32 in every training precision, as Keras advises for mixed precision: the loss and the
+    # steering it is taken on keep their full resolution.
+    return layers.Dense(1, name="steering", dtype="float32")(x)
 
 
 def build_model(dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Model:

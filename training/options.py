@@ -10,7 +10,16 @@ import dataclasses
 import typing
 from typing import Any
 
-from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, SELECT_BY, STRATEGIES, TrainConfig, load_config
+from training.config import (
+    PRECISIONS,
+    SAMPLE_LAPS,
+    SAMPLE_RECORDING,
+    SAMPLE_TRACK,
+    SELECT_BY,
+    STRATEGIES,
+    TrainConfig,
+    load_config,
+)
 
 HELP = {
     "data": ("recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when "
@@ -56,6 +65,9 @@ HELP = {
         "TF_CONFIG on each; only the chief keeps a run folder). With N replicas the global batch is "
         "N × --batch-size and the learning rate N × --lr"
     ),
+    "precision": ("float32, or mixed bfloat16 (bfloat16 arithmetic, float32 weights; the saved and exported models "
+                  "are float32 either way); auto: bfloat16 where the processor has bfloat16 instructions (CPU flags "
+                  "avx512_bf16 or amx_bf16, a GPU of compute capability 8.0 or more), float32 elsewhere"),
     "tensorboard": "also write TensorBoard logs to RUN/tensorboard",
 }
 
@@ -102,6 +114,8 @@ def add_knob(parser: argparse.ArgumentParser, name: str) -> None:
         kwargs.update(choices=STRATEGIES)
     elif name == "select_by":
         kwargs.update(choices=SELECT_BY)
+    elif name == "precision":
+        kwargs.update(choices=PRECISIONS)
     else:
         kwargs["type"] = _scalar_type(hint)
         kwargs["metavar"] = METAVARS.get(name) or ("N" if kwargs["type"] is int else "X")

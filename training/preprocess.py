@@ -4,6 +4,9 @@ Training feeds the model raw 320×160 RGB frames and so does the drive server: c
 conversion, blur, resize and scaling happen inside the model, so the two can never disagree.
 Every layer here is a built-in Keras layer with fixed weights, so the model loads in safe mode and
 exports to ONNX and LiteRT (which rejects `Resizing(interpolation="area")`, hence bilinear).
+They compute in float32 whatever the training precision (`training.precision`): bfloat16 would round
+the YUV coefficients (0.299 → 0.2988) and every intermediate value to 8 significant bits, so a
+model would see other inputs in training than in driving.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from keras import layers
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_HEIGHT
 
 MODEL_HEIGHT, MODEL_WIDTH = 66, 200
+DTYPE = "float32"  # of every preprocessing layer, in every training precision (see above)
 
 # OpenCV's COLOR_RGB2YUV for 8-bit images: Y = .299R + .587G + .114B, U = .492(B−Y) + 128,
 # V = .877(R−Y) + 128 — written as a 1×1 convolution (rows: Y, U, V; columns: R, G, B).
@@ -27,12 +31,13 @@ GAUSSIAN_3X3 = np.outer(_GAUSS_1D, _GAUSS_1D)
 
 def preprocess(frames: keras.KerasTensor) -> keras.KerasTensor:
     """Raw RGB frames (batch, 160, 320, 3), values 0..255 → YUV (batch, 66, 200, 3) in [-1, 1]."""
-    x = layers.Cropping2D(((CROP_TOP, FRAME_HEIGHT - CROP_BOTTOM), (0, 0)), name="crop")(frames)
-    to_yuv = layers.Conv2D(3, 1, trainable=False, name="rgb_to_yuv")
+    x = layers.Cropping2D(((CROP_TOP, FRAME_HEIGHT - CROP_BOTTOM), (0, 0)), name="crop", dtype=DTYPE)(frames)
+    to_yuv = layers.Conv2D(3, 1, trainable=False, name="rgb_to_yuv", dtype=DTYPE)
     x = to_yuv(x)
     to_yuv.set_weights([RGB_TO_YUV.T.reshape(1, 1, 3, 3).astype("float32"), YUV_OFFSET.astype("float32")])
-    blur = layers.DepthwiseConv2D(3, padding="same", use_bias=False, trainable=False, name="blur")
+    blur = layers.DepthwiseConv2D(3, padding="same", use_bias=False, trainable=False, name="blur",
+                                   dtype=DTYPE)
     x = blur(x)
     blur.set_weights([np.repeat(GAUSSIAN_3X3[:, :, None, None], 3, axis=2).astype("float32")])
-    x = layers.Resizing(MODEL_HEIGHT, MODEL_WIDTH, interpolation="bilinear", name="resize")(x)
-    return layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(x)
+    x = layers.Resizing(MODEL_HEIGHT, MODEL_WIDTH, interpolation="bilinear", name="resize", dtype=DTYPE)(x)
+    return layers.Rescaling(1 / 127.5, offset=-1.0, name="scale", dtype=DTYPE)(x)
