@@ -1,7 +1,8 @@
 """Every figure of the project in one table: `python -m benchmarks [--quick] [--model RUN_OR_FILE]`.
 
 Start-up times of the command lines (`--help`, argument errors) and of the drive server (process
-start to first answered frame), input pipeline and training images/s, drive round-trip latency
+start to first answered frame), input pipeline and training images/s, training images/s in float32 and
+mixed bfloat16 (and which one `--precision auto` picks here), drive round-trip latency
 (each beside the classic approach, measured in the same run), renderer frames/s, the pixel error of
 synthesised viewpoints (beside not moving the camera), replay steps/s (beside the naive loop), and
 the closed-loop scores of a trained model on `lake` and `mountain` (default model: `models/latest`;
@@ -24,6 +25,7 @@ from benchmarks.table import markdown
 SECTIONS = [
     ("start-up", "benchmarks.startup"),
     ("input pipeline & training", "benchmarks.input_pipeline"),
+    ("training precision", "benchmarks.precision"),
     ("drive server", "benchmarks.drive_latency"),
     ("drive start-up", "benchmarks.drive_startup"),
     ("renderer", "benchmarks.renderer"),

@@ -108,13 +108,13 @@ def _batch_ends(batches: Iterator, steps: int) -> list[float]:
     return ends
 
 
-def _fit_ends(fit: Callable[[list[keras.callbacks.Callback]], Any]) -> list[float]:
+def fit_ends(fit: Callable[[list[keras.callbacks.Callback]], Any]) -> list[float]:
     step_ends = _StepEnds()
     fit([step_ends])
     return step_ends.ends
 
 
-def _alternate(turns: dict[str, Callable[[], list[float]]], rounds: int, skip: int) -> dict[str, float]:
+def alternate(turns: dict[str, Callable[[], list[float]]], rounds: int, skip: int) -> dict[str, float]:
     """Images per second of each approach: BATCH / median interval between batch ends, over `rounds` turns each.
 
     The first `skip` intervals of a turn (start-up, prefetched batches) are left out.
@@ -142,7 +142,7 @@ def run(quick: bool = False) -> list[dict]:
     samples = prepare_samples(read_recordings(config.data), config).train
     classic_batches = _classic_batch_generator(samples["image"].tolist(), samples["steering"].to_numpy(), BATCH)
     skip = 4  # batches a fresh tf.data iterator may already hold (prefetch 2 + 2 parallel calls)
-    inputs = _alternate({
+    inputs = alternate({
         "ours": lambda: _batch_ends(iter(train), steps + skip),
         "classic": lambda: _batch_ends(classic_batches, steps + skip),
     }, rounds, skip)
@@ -161,7 +161,7 @@ def run(quick: bool = False) -> list[dict]:
     }
     for fit in fits.values():  # warm-up: tracing, first allocations
         fit([])
-    fitted = _alternate({name: (lambda fit=fit: _fit_ends(fit)) for name, fit in fits.items()}, rounds, skip)
+    fitted = alternate({name: (lambda fit=fit: fit_ends(fit)) for name, fit in fits.items()}, rounds, skip)
     return [
         {"metric": "input: augmented batches (this pipeline vs the tutorials' generator)", "value": inputs["ours"],
          "unit": "img/s", "classic": inputs["classic"], "ratio": inputs["ours"] / inputs["classic"]},

@@ -1,0 +1,62 @@
+"""Training throughput in float32 and in mixed bfloat16 (`--precision`), in one run, on the real pipeline.
+
+Both models train on the same augmented batches of the real recordings, served by tf.data as
+`training.fit` serves them, in alternating turns (`benchmarks.input_pipeline`'s method); a figure is
+the median over all turns. Which precision `--precision auto` picks on this machine, and why, is a
+row of its own: bfloat16 is fast only on processors with bfloat16 instructions (avx512_bf16 or
+amx_bf16); elsewhere TensorFlow emulates it, and the ratio shows what that costs.
+
+`python -m benchmarks.precision [--quick]` prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+
+import keras
+
+from benchmarks import REALDATA
+from benchmarks.input_pipeline import BATCH, alternate, fit_ends
+from benchmarks.table import markdown
+from training import precision
+from training.config import TrainConfig
+from training.dataset import make_datasets
+from training.model import build_model
+
+# The pipeline delivers batches far faster than either precision trains them (thousands of images/s
+# against hundreds), so prefetched batches do not flatter a turn: only the first interval, which
+# includes the iterator's start, is left out.
+SKIP = 1
+
+
+def run(quick: bool = False) -> list[dict]:
+    if not (REALDATA / "udacity_sample_part" / "driving_log.csv").exists():
+        raise FileNotFoundError(f"the real recordings are not at {REALDATA}: this benchmark measures on them")
+    rounds, steps = (2, 3) if quick else (3, 6)  # few steps: emulated bfloat16 takes seconds a batch
+    keras.utils.set_random_seed(0)
+    train = make_datasets(TrainConfig(data=[str(REALDATA)], batch_size=BATCH, seed=0)).train.repeat()
+    models = {}
+    for name in ("float32", "bfloat16"):
+        with precision.policy(name):
+            models[name] = build_model()
+
+    def fit(model: keras.Model, callbacks: list[keras.callbacks.Callback]) -> None:
+        model.fit(train, steps_per_epoch=steps + SKIP, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+
+    for model in models.values():  # warm-up: tracing, first allocations
+        fit(model, [])
+    fitted = alternate({name: (lambda model=model: fit_ends(lambda callbacks: fit(model, callbacks)))
+                        for name, model in models.items()}, rounds, SKIP)
+    auto = precision.detect("auto")
+    return [
+        {"metric": "fit: float32, augmented real batches", "value": fitted["float32"], "unit": "img/s"},
+        {"metric": "fit: mixed bfloat16, the same batches (vs float32; goal ≥ 1.5× on a CPU with avx512_bf16/amx_bf16)",
+         "value": fitted["bfloat16"], "unit": "img/s", "classic": fitted["float32"],
+         "ratio": fitted["bfloat16"] / fitted["float32"]},
+        {"metric": f"--precision auto picks here: {auto.reason}", "value": auto.precision, "unit": ""},
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer turns and steps")
+    print(markdown(run(parser.parse_args().quick), ours="value", classic="float32"))
