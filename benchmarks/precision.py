@@ -39,11 +39,11 @@ def run(quick: bool = False) -> list[dict]:
         with precision.policy(name):
             models[name] = build_model()
 
-    def fit(model: keras.Model, callbacks: list[keras.callbacks.Callback]) -> None:
-        model.fit(train, steps_per_epoch=steps + SKIP, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+    def fit(model: keras.Model, callbacks: list[keras.callbacks.Callback], batches: int = steps + SKIP) -> None:
+        model.fit(train, steps_per_epoch=batches, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
 
-    for model in models.values():  # warm-up: tracing, first allocations
-        fit(model, [])
+    for model in models.values():  # warm-up: tracing (once a model), first allocations
+        fit(model, [], batches=2)
     fitted = alternate({name: (lambda model=model: fit_ends(lambda callbacks: fit(model, callbacks)))
                         for name, model in models.items()}, rounds, SKIP)
     auto = precision.detect("auto")

@@ -13,6 +13,7 @@ from recordings import road_frame, write_log
 
 from base.runtime import export_checked, load_keras_model, load_runner
 from training import fit, precision, runs
+from training.config import load_config
 from training.model import build_model
 
 # The flags line as /proc/cpuinfo has it, once per logical CPU (here two), with and without bfloat16.
@@ -53,6 +54,11 @@ def test_an_explicit_precision_is_used_and_emulated_bfloat16_is_called_slower():
     forced = precision.choose("bfloat16", lacking)
     assert forced.precision == "bfloat16" and "emulated" in forced.reason and "slower" in forced.reason
     assert "emulated" not in precision.choose("bfloat16", {"amx_bf16"}).reason
+
+
+def test_an_unknown_precision_is_refused_naming_the_flag_and_the_choices():
+    with pytest.raises(ValueError, match=r"--precision must be one of auto, float32, bfloat16, not float16"):
+        load_config(precision="float16")  # as from a --config file; the flag itself offers only the three
 
 
 def test_bfloat16_model_preprocesses_and_steers_in_float32():
