@@ -103,6 +103,8 @@ EPOCHS = [{"val_loss": 0.030, "val_autonomy": 40.0}, {"val_loss": 0.020, "val_au
 
 
 def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss(monkeypatch, tmp_path):
+    import keras
+
     import training.callbacks
 
     for by, expected, kept_loss in (("autonomy", [1, 2, 4], 0.015), ("loss", [1, 2, 3], 0.010)):
@@ -111,6 +113,7 @@ def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss
         monkeypatch.setattr(training.callbacks.runs, "save_model_atomic",
                             lambda model, path, saves=saves, epoch_now=epoch_now: saves.append(epoch_now[0]))
         best = BestCheckpoint(tmp_path / "model.keras", by=by)
+        best.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))  # saved as float32 if it is not
         for epoch, logs in enumerate(EPOCHS):
             epoch_now[0] = epoch + 1
             best.on_epoch_end(epoch, dict(logs))
