@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class ReplayValidation(keras.callbacks.Callback):
     """Drives the model closed-loop on the held-out blocks after every epoch (`base.replay`, the loop
-    of `sim.replay`) and adds `val_autonomy` and `val_interventions` to the epoch's logs.
+    of `sim.replay`) and adds `val_autonomy`, `val_interventions` and `val_replay_s` (what the replay
+    cost, to set against the epoch's time) to the epoch's logs.
 
     Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying
     on the road, which is what the model is for. Must come before the callbacks that read the logs.
@@ -39,7 +41,9 @@ class ReplayValidation(keras.callbacks.Callback):
             return
         if self._runner is None:  # one tf.function over the model: its weights change, the trace does not
             self._runner = KerasRunner(self.model)
+        started = time.perf_counter()
         report = replay(self.footage, ModelPolicy(self._runner.predict_one), self.rules).report()
+        logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])
 
