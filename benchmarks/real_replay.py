@@ -4,6 +4,7 @@
     python -m benchmarks.real_replay --fit-args "--epochs 6" --seeds 0 1
     python -m benchmarks.real_replay --recipe tutorial      # the tutorials' generator and last epoch
     python -m benchmarks.real_replay --sim-data data/lake [--no-real]   # sim.record recordings added (only)
+    python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
 
 For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
 (the seed also picks the held-out blocks); `--recipe tutorial` instead trains the tutorials' way
@@ -35,7 +36,7 @@ from base.split import held_out_rows
 from benchmarks import REALDATA, ROOT
 
 TRAIN = ["udacity_sample_part", "track1_windows"]
-UNSEEN = "track2_jungle"
+JUNGLE = "track2_jungle"  # another track: unseen, unless --with-jungle trains on it too
 RULES = (1.0, 2.0)
 
 
@@ -86,9 +87,8 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path = RE
     return split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
 
 
-def measure(track1: pd.DataFrame, steer: Callable[[np.ndarray], float], folder: Path = REALDATA) -> dict:
-    """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on held-out track 1 and the jungle."""
-    sets = {"held-out track 1": track1, "jungle (unseen)": read_recordings([folder / UNSEEN])}
+def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float]) -> dict:
+    """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on each set of rows."""
     result = {}
     for name, rows in sets.items():
         footage = Footage.from_rows(rows)
@@ -136,16 +136,22 @@ def main() -> int:
     parser.add_argument("--sim-data", type=Path, nargs="+", default=[],
                         help="recordings of the headless simulator (python -m sim.record) to train on as well")
     parser.add_argument("--no-real", action="store_true", help="train on --sim-data only")
+    parser.add_argument("--with-jungle", action="store_true",
+                        help=f"train on {JUNGLE} too and replay its held-out blocks instead of all of it")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
     parser.add_argument("--data-dir", type=Path, default=REALDATA,
-                        help=f"the folder holding {', '.join(TRAIN + [UNSEEN])} (default: {REALDATA})")
+                        help=f"the folder holding {', '.join(TRAIN + [JUNGLE])} (default: {REALDATA})")
     args = parser.parse_args()
-    if not (args.data_dir / UNSEEN).is_dir():
+    if not (args.data_dir / JUNGLE).is_dir():
         print(f"error: the real recordings are not in {args.data_dir}: pass --data-dir, the folder that holds "
-              f"{', '.join(TRAIN + [UNSEEN])}", file=sys.stderr)
+              f"{', '.join(TRAIN + [JUNGLE])}", file=sys.stderr)
         return 2
     if args.recipe == "tutorial" and (args.fit_args or args.sim_data):
         print("error: --fit-args and --sim-data are training.fit's: leave them out with --recipe tutorial", file=sys.stderr)
+        return 2
+    if args.with_jungle and (args.no_real or args.recipe == "tutorial"):
+        print("error: --with-jungle adds the jungle to the real recordings training.fit trains on: leave out "
+              "--no-real and --recipe tutorial", file=sys.stderr)
         return 2
     if args.no_real and not args.sim_data:
         print("error: --no-real trains on --sim-data only: pass --sim-data FOLDER (python -m sim.record makes one)",
@@ -155,7 +161,8 @@ def main() -> int:
     if missing:
         print(f"error: {missing[0]} holds no driving_log.csv: pass a recording folder to --sim-data", file=sys.stderr)
         return 2
-    data = ([] if args.no_real else [args.data_dir / name for name in TRAIN]) + args.sim_data
+    jungle = args.data_dir / JUNGLE
+    data = ([] if args.no_real else [args.data_dir / name for name in TRAIN]) + [jungle] * args.with_jungle + args.sim_data
     results = {}
     for seed in args.seeds:
         if args.recipe == "tutorial":
@@ -165,8 +172,12 @@ def main() -> int:
 
             run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args), data)
             steer = load_runner(run).predict_one
-        track1 = real_held_out(run, seed, not args.no_real, args.data_dir)
-        results[seed] = measure(track1, steer, args.data_dir)
+        sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir)}
+        if args.with_jungle:
+            sets["held-out jungle"] = held_out_rows(run, [jungle])
+        else:
+            sets["jungle (unseen)"] = read_recordings([jungle])
+        results[seed] = measure(sets, steer)
         print(json.dumps({seed: results[seed]}), flush=True)
     write_json_atomic(args.work / "results.json", results)
     print(f"\nrecipe: {args.recipe}, fit args: {args.fit_args or '(defaults)'}, trained on: "

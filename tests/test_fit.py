@@ -86,6 +86,8 @@ def test_run_folder_holds_models_history_split_plots_config_and_metrics(finished
     assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
+    # The kept epoch is chosen by driving the held-out blocks, and what that drive cost is on record.
+    assert {"val_autonomy", "val_interventions", "val_replay_s"} <= set(history) and history["val_replay_s"][0] > 0
 
 
 def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
