@@ -172,11 +172,13 @@ def standard_callbacks(
     select_by: str = "loss",
     val_max_offset_m: float = 1.0,
     best_val_autonomy: float = -math.inf,
+    weight_average: bool = False,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
 
     With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
-    and early stopping follow the replay's autonomy.
+    and early stopping follow the replay's autonomy. With `weight_average` (an optimizer with
+    `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
     """
     nan_stop = StopOnNaN()
     by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
@@ -184,7 +186,10 @@ def standard_callbacks(
                           best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
     last = LastCheckpoint(run_dir, best)
     callbacks: list[keras.callbacks.Callback] = [
-        # The replay first: it adds to the epoch's logs and prints nothing.
+        # First: every callback after it sees the averaged weights at the epoch's end (Keras swaps the
+        # trained ones back at the next epoch's start), and validation runs on them too.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_average else []),
+        # The replay next: it adds to the epoch's logs and prints nothing.
         *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).

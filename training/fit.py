@@ -103,7 +103,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         run.folder, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
-        best_val_autonomy=run.best_val_autonomy,
+        best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0,
     )
     with run.removed_if_failed_empty():
         run.begin(config, datasets.samples)
@@ -114,7 +114,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
                 model = run.last_model()
                 print(f"resuming {run.folder} after epoch {run.epochs_done} (best val_loss {run.best_val_loss:.5f})")
             else:
-                model = build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr))
+                model = build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr),
+                                    weight_average=config.weight_average)
         model.summary()
 
         # -- training ------------------------------------------------------------------------------------
