@@ -2,9 +2,16 @@
 
     python -m benchmarks.real_replay [--data-dir DIR]         # the default recipe, seeds 0 1 2 (~15 min on 2 cores)
     python -m benchmarks.real_replay --fit-args "--epochs 6" --seeds 0 1
+    python -m benchmarks.real_replay --recipe tutorial      # the tutorials' generator and last epoch
+    python -m benchmarks.real_replay --sim-data data/lake [--no-real]   # sim.record recordings added (only)
+    python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
 
 For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
-(the seed also picks the held-out blocks); the model is then replayed (`sim.replay`'s loop) on the
+(the seed also picks the held-out blocks); `--recipe tutorial` instead trains the tutorials' way
+(`benchmarks.tutorial_recipe`) on the same training samples, for as many epochs, keeping the last,
+and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
+data; with `--no-real` they are all it trains on, and it is replayed on the blocks `training.fit`
+would have held out of the real recordings for that seed. The model is then replayed (`sim.replay`'s loop) on the
 blocks it held out and on `track2_jungle` (another track, never trained on), under NVIDIA's 1 m rule
 and a 2 m rule, beside zero steering and the recorded human. Offline steering RMSE on the same
 frames is reported beside it, never instead of it. Figures: mean over seeds and the range.
@@ -17,8 +24,10 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from base.atomic import write_json_atomic
 from base.logs import read_recordings
@@ -27,19 +36,33 @@ from base.split import held_out_rows
 from benchmarks import REALDATA, ROOT
 
 TRAIN = ["udacity_sample_part", "track1_windows"]
-UNSEEN = "track2_jungle"
+JUNGLE = "track2_jungle"  # another track: unseen, unless --with-jungle trains on it too
 RULES = (1.0, 2.0)
 
 
-def train(seed: int, out: Path, fit_args: list[str], folder: Path = REALDATA) -> Path:
-    data = [str(folder / name) for name in TRAIN]
-    cmd = [sys.executable, "-m", "training.fit", "--data", *data, "--seed", str(seed), "--out", str(out), *fit_args]
+def train(seed: int, out: Path, fit_args: list[str], data: list[Path]) -> Path:
+    cmd = [sys.executable, "-m", "training.fit", "--data", *map(str, data), "--seed", str(seed), "--out", str(out), *fit_args]
     print("$", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     return (out / "latest").resolve()
 
 
-def offline_rmse(runner, rows) -> float:
+def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path, Callable[[np.ndarray], float]]:
+    """The tutorials' recipe on the samples `training.fit --seed seed` would train on; (run folder, steering)."""
+    from base.split import save_split
+    from benchmarks import tutorial_recipe
+    from training.config import TrainConfig
+    from training.samples import prepare_samples
+
+    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed)
+    samples = prepare_samples(read_recordings(config.data), config)
+    print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
+    model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
+    save_split(out, samples.rows, samples.val_rows)
+    return out, tutorial_recipe.Steerer(model)
+
+
+def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
     import cv2
 
     from base.frames import FRAME_SHAPE
@@ -48,23 +71,32 @@ def offline_rmse(runner, rows) -> float:
     for path in rows["center"]:
         frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
         assert frame.shape == FRAME_SHAPE
-        predicted.append(runner.predict_one(frame))
+        predicted.append(steer(frame))
     return float(np.sqrt(np.mean((np.asarray(predicted) - rows["steering"].to_numpy(dtype=float)) ** 2)))
 
 
-def measure(run: Path, folder: Path = REALDATA) -> dict:
-    from base.runtime import load_runner
+def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path = REALDATA) -> pd.DataFrame:
+    """The real track-1 rows `run` held out or, for a run that never saw them, those `training.fit --seed` would."""
+    real = [folder / name for name in TRAIN]
+    if trained_on_real:
+        return held_out_rows(run, real)
+    from training.config import TrainConfig
+    from training.samples import split_by_time
 
-    runner = load_runner(run)
-    sets = {"held-out track 1": held_out_rows(run), "jungle (unseen)": read_recordings([folder / UNSEEN])}
+    config = TrainConfig(seed=seed)
+    return split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
+
+
+def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float]) -> dict:
+    """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on each set of rows."""
     result = {}
     for name, rows in sets.items():
         footage = Footage.from_rows(rows)
-        entry = {"frames": len(rows), "rmse": offline_rmse(runner, rows),
+        entry = {"frames": len(rows), "rmse": offline_rmse(steer, rows),
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
         for limit in RULES:
             rules = Rules(max_offset_m=limit)
-            entry[f"model_{limit:g}m"] = replay(footage, ModelPolicy(runner.predict_one), rules).report()
+            entry[f"model_{limit:g}m"] = replay(footage, ModelPolicy(steer), rules).report()
             entry[f"zero_{limit:g}m"] = replay(footage, ZeroSteering(), rules).report()
             entry[f"human_{limit:g}m"] = replay(footage, RecordedSteering(footage), rules).report()
         result[name] = entry
@@ -98,22 +130,58 @@ def report(results: dict[int, dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--recipe", choices=("ours", "tutorial"), default="ours",
+                        help="train with training.fit (ours) or the tutorials' generator and last epoch")
     parser.add_argument("--fit-args", default="", help="extra training.fit arguments, e.g. '--epochs 6'")
+    parser.add_argument("--sim-data", type=Path, nargs="+", default=[],
+                        help="recordings of the headless simulator (python -m sim.record) to train on as well")
+    parser.add_argument("--no-real", action="store_true", help="train on --sim-data only")
+    parser.add_argument("--with-jungle", action="store_true",
+                        help=f"train on {JUNGLE} too and replay its held-out blocks instead of all of it")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
     parser.add_argument("--data-dir", type=Path, default=REALDATA,
-                        help=f"the folder holding {', '.join(TRAIN + [UNSEEN])} (default: {REALDATA})")
+                        help=f"the folder holding {', '.join(TRAIN + [JUNGLE])} (default: {REALDATA})")
     args = parser.parse_args()
-    if not (args.data_dir / UNSEEN).is_dir():
+    if not (args.data_dir / JUNGLE).is_dir():
         print(f"error: the real recordings are not in {args.data_dir}: pass --data-dir, the folder that holds "
-              f"{', '.join(TRAIN + [UNSEEN])}", file=sys.stderr)
+              f"{', '.join(TRAIN + [JUNGLE])}", file=sys.stderr)
         return 2
+    if args.recipe == "tutorial" and (args.fit_args or args.sim_data):
+        print("error: --fit-args and --sim-data are training.fit's: leave them out with --recipe tutorial", file=sys.stderr)
+        return 2
+    if args.with_jungle and (args.no_real or args.recipe == "tutorial"):
+        print("error: --with-jungle adds the jungle to the real recordings training.fit trains on: leave out "
+              "--no-real and --recipe tutorial", file=sys.stderr)
+        return 2
+    if args.no_real and not args.sim_data:
+        print("error: --no-real trains on --sim-data only: pass --sim-data FOLDER (python -m sim.record makes one)",
+              file=sys.stderr)
+        return 2
+    missing = [str(f) for f in args.sim_data if not (f / "driving_log.csv").is_file()]
+    if missing:
+        print(f"error: {missing[0]} holds no driving_log.csv: pass a recording folder to --sim-data", file=sys.stderr)
+        return 2
+    jungle = args.data_dir / JUNGLE
+    data = ([] if args.no_real else [args.data_dir / name for name in TRAIN]) + [jungle] * args.with_jungle + args.sim_data
     results = {}
     for seed in args.seeds:
-        run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args), args.data_dir)
-        results[seed] = measure(run, args.data_dir)
+        if args.recipe == "tutorial":
+            run, steer = train_tutorial(seed, args.work / f"seed{seed}", args.data_dir)
+        else:
+            from base.runtime import load_runner
+
+            run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args), data)
+            steer = load_runner(run).predict_one
+        sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir)}
+        if args.with_jungle:
+            sets["held-out jungle"] = held_out_rows(run, [jungle])
+        else:
+            sets["jungle (unseen)"] = read_recordings([jungle])
+        results[seed] = measure(sets, steer)
         print(json.dumps({seed: results[seed]}), flush=True)
     write_json_atomic(args.work / "results.json", results)
-    print(f"\nfit args: {args.fit_args or '(defaults)'}")
+    print(f"\nrecipe: {args.recipe}, fit args: {args.fit_args or '(defaults)'}, trained on: "
+          f"{', '.join(str(f) for f in data) if args.recipe == 'ours' else ', '.join(TRAIN)}")
     print(report(results))
     return 0
 

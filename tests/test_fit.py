@@ -86,6 +86,8 @@ def test_run_folder_holds_models_history_split_plots_config_and_metrics(finished
     assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
+    # The kept epoch is chosen by driving the held-out blocks, and what that drive cost is on record.
+    assert {"val_autonomy", "val_interventions", "val_replay_s"} <= set(history) and history["val_replay_s"][0] > 0
 
 
 def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
@@ -106,6 +108,26 @@ def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_pat
     messages = [line for line in lines if "best so far" in line]
     assert len(messages) == 2 and all(line.startswith("epoch ") for line in messages), messages
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2]
+
+
+def test_weight_average_is_what_each_epoch_validates_and_saves(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.8), "mse")
+    x, y = np.ones((64, 2)), np.full(64, 4.0)  # one steady gradient: the average trails the trained weights
+
+    class Trained(keras.callbacks.Callback):  # the weights as trained, after the epoch's last step
+        def on_train_batch_end(self, batch, logs=None):
+            self.kernel = self.model.get_weights()[0].copy()
+
+    trained = Trained()
+    standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2,
+                                                weight_average=True)
+    model.fit(x, y, batch_size=8, validation_data=(x, y), epochs=1, callbacks=[trained, *standard], verbose=0)
+    saved = keras.models.load_model(tmp_path / runs.BEST_MODEL).get_weights()[0]
+    assert 0 < saved.min() and saved.max() < trained.kernel.min()  # between the start (0) and the trained weights
+    val_loss = pd.read_csv(tmp_path / "history.csv")["val_loss"][0]
+    assert math.isclose(val_loss, float(np.mean((x @ saved + model.get_weights()[1] - 4.0) ** 2)), rel_tol=1e-4)
 
 
 def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):

@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 class ReplayValidation(keras.callbacks.Callback):
     """Drives the model closed-loop on the held-out blocks after every epoch (`base.replay`, the loop
-    of `sim.replay`) and adds `val_autonomy` and `val_interventions` to the epoch's logs.
+    of `sim.replay`) and adds `val_autonomy`, `val_interventions` and `val_replay_s` (what the replay
+    cost, to set against the epoch's time) to the epoch's logs.
 
     Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying
     on the road, which is what the model is for. Must come before the callbacks that read the logs.
@@ -39,10 +41,12 @@ class ReplayValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None or not self.footage.segments:
             return
+        started = time.perf_counter()
         model = self._float32(self.model)  # the same object every epoch, with this epoch's weights
         if self._runner is None:  # one tf.function over the model: its weights change, the trace does not
             self._runner = KerasRunner(model)
         report = replay(self.footage, ModelPolicy(self._runner.predict_one), self.rules).report()
+        logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])
 
@@ -173,11 +177,13 @@ def standard_callbacks(
     select_by: str = "loss",
     val_max_offset_m: float = 1.0,
     best_val_autonomy: float = -math.inf,
+    weight_average: bool = False,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
 
     With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
-    and early stopping follow the replay's autonomy.
+    and early stopping follow the replay's autonomy. With `weight_average` (an optimizer with
+    `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
     """
     nan_stop = StopOnNaN()
     by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
@@ -185,7 +191,10 @@ def standard_callbacks(
                           best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
     last = LastCheckpoint(run_dir, best)
     callbacks: list[keras.callbacks.Callback] = [
-        # The replay first: it adds to the epoch's logs and prints nothing.
+        # First: every callback after it sees the averaged weights at the epoch's end (Keras swaps the
+        # trained ones back at the next epoch's start), and validation runs on them too.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_average else []),
+        # The replay next: it adds to the epoch's logs and prints nothing.
         *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).

@@ -57,6 +57,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     dropout: float = 0.0
+    weight_average: float = 0.0  # EMA momentum of the weights each epoch validates and keeps (Polyak averaging); 0: off
     early_stopping_patience: int = 4
     reduce_lr_patience: int = 2
     seed: int = 0
@@ -84,6 +85,7 @@ class TrainConfig:
              "data to pick the best model by)")
         need(self.lr > 0, "lr", "positive")
         need(0 <= self.dropout < 1, "dropout", "from 0 up to (not including) 1")
+        need(0 <= self.weight_average < 1, "weight_average", "from 0 (off) up to (not including) 1, e.g. 0.99")
         need(0 <= self.aug_probability <= 1, "aug_probability", "from 0 to 1")
         need(0 <= self.pan < 1, "pan", "a share of the frame from 0 up to (not including) 1")
         low, high = self.zoom if len(self.zoom) == 2 else (0, 0)  # a JSON list of another length fails too

@@ -105,19 +105,22 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         run.folder, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
-        best_val_autonomy=run.best_val_autonomy,
+        best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0,
     )
     with run.removed_if_failed_empty():
         run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so
 
         # -- model -------------------------------------------------------------------------------------
+        def build() -> keras.Model:
+            return build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr),
+                               weight_average=config.weight_average)
+
         with dist.strategy.scope(), precision.policy(choice.precision):
-            if run.resumed:
-                model = precision.matched(run.last_model(), choice.precision, lambda: build_model(
-                    dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr)))
+            if run.resumed:  # in the precision chosen now: the run's own unless --precision says otherwise
+                model = precision.matched(run.last_model(), choice.precision, build)
                 print(f"resuming {run.folder} after epoch {run.epochs_done} (best val_loss {run.best_val_loss:.5f})")
             else:
-                model = build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr))
+                model = build()
         model.summary()
 
         # -- training ------------------------------------------------------------------------------------

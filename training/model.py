@@ -22,9 +22,14 @@ def nvidia_network(x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTen
     return layers.Dense(1, name="steering", dtype="float32")(x)
 
 
-def build_model(dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Model:
-    """Raw RGB frames (batch, 160, 320, 3) in 0..255 → normalised steering (batch, 1); compiled."""
+def build_model(dropout: float = 0.0, learning_rate: float = 1e-3, weight_average: float = 0.0) -> keras.Model:
+    """Raw RGB frames (batch, 160, 320, 3) in 0..255 → normalised steering (batch, 1); compiled.
+
+    `weight_average` > 0: the optimizer also keeps an exponential moving average of the weights with
+    that momentum (`training.callbacks` swaps it in to validate and save).
+    """
     frames = keras.Input(shape=FRAME_SHAPE, name="frames")
     model = keras.Model(frames, nvidia_network(preprocess(frames), dropout), name="nvidia")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    optimizer = keras.optimizers.Adam(learning_rate, use_ema=weight_average > 0, ema_momentum=weight_average or 0.99)
+    model.compile(optimizer=optimizer, loss="mse")
     return model

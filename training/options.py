@@ -53,6 +53,8 @@ HELP = {
     "batch_size": "batch size per replica; the global batch is this × replicas",
     "lr": "Adam learning rate for one replica; scaled linearly with the replicas",
     "dropout": "dropout rate before the dense layers (0: none)",
+    "weight_average": "validate and keep an exponential moving average of the weights with this momentum, "
+                      "e.g. 0.99 (0: the weights as trained)",
     "early_stopping_patience": "epochs without validation improvement before stopping (best weights kept)",
     "reduce_lr_patience": "epochs without validation improvement before halving the learning rate",
     "seed": "random seed for the split, balancing, augmentation and weights",
