@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,24 +33,10 @@ SHOWN = """new Promise(resolve => {
 })"""
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory) -> Path:
-    """An untrained NVIDIA network as ONNX: the server starts in a second, without TensorFlow."""
-    import keras
-
-    from base.runtime import export_checked
-    from training.model import build_model
-
-    keras.utils.set_random_seed(3)
-    path = tmp_path_factory.mktemp("model") / "model.onnx"
-    export_checked(build_model(), "onnx", path)
-    return path
-
-
-def test_the_page_shows_the_drive_live_while_the_headless_simulator_drives(onnx_model, tmp_path):
+def test_the_page_shows_the_drive_live_while_the_headless_simulator_drives(untrained_onnx, tmp_path):
     port, page_port = free_loopback_ports(2)
     track = write_track(tmp_path)
-    with drive_server(onnx_model, port, extra_args=["--quiet", "--dashboard", str(page_port)]) as server:
+    with drive_server(untrained_onnx, port, extra_args=["--quiet", "--dashboard", str(page_port)]) as server:
         assert f"dashboard on http://127.0.0.1:{page_port}/" in server.output
         simulator = subprocess.Popen([sys.executable, "-m", "sim.drive", "--track", str(track), "--laps", "20",
                                       "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -84,11 +69,11 @@ def test_events_carry_every_sample_once_and_the_latest_numbers():
     assert not second["saliency"] and not second["connected"]
 
 
-def test_the_page_and_its_script_are_served_from_the_project_and_fetch_nothing_else(onnx_model, free_port):
+def test_the_page_and_its_script_are_served_from_the_project_and_fetch_nothing_else(untrained_onnx, free_port):
     page_port = free_port
     while page_port == free_port:
         (page_port,) = free_loopback_ports(1)
-    with drive_server(onnx_model, free_port, extra_args=["--quiet", "--dashboard", str(page_port)]):
+    with drive_server(untrained_onnx, free_port, extra_args=["--quiet", "--dashboard", str(page_port)]):
         html = urllib.request.urlopen(f"http://127.0.0.1:{page_port}/", timeout=10).read().decode()
         script = urllib.request.urlopen(f"http://127.0.0.1:{page_port}/dashboard.js", timeout=10).read().decode()
         events = urllib.request.urlopen(f"http://127.0.0.1:{page_port}/events", timeout=10)
@@ -100,14 +85,14 @@ def test_the_page_and_its_script_are_served_from_the_project_and_fetch_nothing_e
     assert state["frame"] == 0 and state["connected"] is False and state["saliency"] is True
 
 
-def test_a_dashboard_port_in_use_is_one_line_before_anything_loads(onnx_model, free_port, capsys):
+def test_a_dashboard_port_in_use_is_one_line_before_anything_loads(untrained_onnx, free_port, capsys):
     import socket
 
     from drive.cli import main
 
     with socket.create_server(("127.0.0.1", 0)) as taken:
         busy = taken.getsockname()[1]
-        assert main([str(onnx_model), "--port", str(free_port), "--dashboard", str(busy)]) == 2
+        assert main([str(untrained_onnx), "--port", str(free_port), "--dashboard", str(busy)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{busy}") and "pass another --dashboard" in err
     assert err.count("\n") == 1
