@@ -23,7 +23,7 @@ A LiteRT model has no such session: saliency there says to pass the `.keras` or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -204,3 +204,24 @@ def load_saliency(path, allow_unsafe: bool = False, threads: int | None = None) 
     from base.runtime import load_runner
 
     return saliency_for(load_runner(path, allow_unsafe), threads)
+
+
+def shift_effect(saliency: Callable[[np.ndarray], tuple[float, np.ndarray]], frames: Sequence[np.ndarray],
+                 share: float = 0.1, shift_px: int = 20, seed: int = 0) -> dict[str, float]:
+    """The PilotNet paper's check of a saliency map (arXiv 1704.07911): the mean |steering change| when
+    only the `share` most ("most"), least ("least") or randomly chosen ("random") salient of the pixels
+    the model sees are replaced by the frame moved `shift_px` sideways. Meaningful saliency: most ≫ least."""
+    rng = np.random.default_rng(seed)
+    changes: dict[str, list[float]] = {"most": [], "least": [], "random": []}
+    for frame in frames:
+        steering, mask = saliency(frame)
+        values = mask[CROP_TOP:CROP_BOTTOM].ravel()
+        count = int(share * values.size)
+        order = np.argsort(values, kind="stable")
+        moved = np.roll(frame, shift_px, axis=1)
+        for name, picked in (("most", order[-count:]), ("least", order[:count]),
+                             ("random", rng.permutation(values.size)[:count])):
+            where = np.zeros(frame.shape[:2], bool)
+            where[CROP_TOP:CROP_BOTTOM].flat[picked] = True
+            changes[name].append(abs(saliency(np.where(where[..., None], moved, frame))[0] - steering))
+    return {name: float(np.mean(values)) for name, values in changes.items()}

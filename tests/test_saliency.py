@@ -11,10 +11,7 @@ from recordings import road_frame, write_recording
 
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from base.processes import ROOT
-from base.saliency import FeatureLayer, Saliency, _deconvolve, overlay, visual_backprop
-
-SHIFT_PX = 20  # how far the chosen pixels are moved sideways (the PilotNet paper's test)
-SHARE = 0.1  # of the pixels the model sees
+from base.saliency import FeatureLayer, Saliency, _deconvolve, overlay, shift_effect, visual_backprop
 
 
 def test_the_upscaling_is_a_transposed_convolution_with_unit_weights_padded_to_the_layer_input():
@@ -59,43 +56,15 @@ def test_saliency_steers_like_the_driving_runner_and_lies_in_the_rows_the_model_
     np.testing.assert_array_equal(drawn[:CROP_TOP], frame[:CROP_TOP])  # zero saliency: the frame as it was
 
 
-def shifted_where(frame: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """The frame with only the `chosen` pixels (a boolean mask of the model's rows) replaced by the
-    frame moved SHIFT_PX to the side."""
-    out = frame.copy()
-    moved = np.roll(frame, SHIFT_PX, axis=1)
-    where = np.zeros(frame.shape[:2], bool)
-    where[CROP_TOP:CROP_BOTTOM] = chosen
-    out[where] = moved[where]
-    return out
-
-
-def steering_changes(saliency: Saliency, frames: list[np.ndarray]) -> dict[str, float]:
-    """Mean |steering change| when the most, the least or randomly chosen salient pixels are shifted."""
-    rng = np.random.default_rng(0)
-    changes: dict[str, list[float]] = {"most salient": [], "least salient": [], "random": []}
-    for frame in frames:
-        steering, mask = saliency(frame)
-        values = mask[CROP_TOP:CROP_BOTTOM]
-        count = int(SHARE * values.size)
-        order = np.argsort(values, axis=None, kind="stable")
-        for name, picked in (("most salient", order[-count:]), ("least salient", order[:count]),
-                             ("random", rng.permutation(values.size)[:count])):
-            chosen = np.zeros(values.size, bool)
-            chosen[picked] = True
-            changes[name].append(abs(saliency(shifted_where(frame, chosen.reshape(values.shape)))[0] - steering))
-    return {name: float(np.mean(values)) for name, values in changes.items()}
-
-
 def test_shifting_the_most_salient_pixels_moves_the_steering_more_than_the_least_salient(untrained_onnx, realdata):
     # As the PilotNet paper checked VisualBackProp: on real frames of two tracks, moving the 10 % most
     # salient of the pixels the model sees changes its steering far more than moving the 10 % least salient.
     paths = [p for track in ("track1_windows", "track2_jungle")
              for p in sorted((realdata / track / "IMG").glob("center_*.jpg"))[::40][:12]]
     frames = [cv2.imread(str(p))[..., ::-1].copy() for p in paths]
-    changes = steering_changes(Saliency(str(untrained_onnx)), frames)
-    assert changes["most salient"] > 5 * changes["least salient"], changes
-    assert changes["most salient"] > changes["random"] > changes["least salient"], changes
+    changes = shift_effect(Saliency(str(untrained_onnx)), frames, share=0.1, shift_px=20)
+    assert changes["most"] > 5 * changes["least"], changes
+    assert changes["most"] > changes["random"] > changes["least"], changes
 
 
 def test_drive_video_draws_a_models_saliency_on_any_recording(untrained_onnx, tmp_path):
