@@ -32,6 +32,9 @@ from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 
 ACTIVATIONS = ("Elu", "Relu", "LeakyRelu", "Selu")  # a convolution followed by one of these is a feature layer
 OVERLAY_STRENGTH = 0.7  # the most salient pixels are drawn 70 % heat colour, 30 % camera frame
+# The mask is a product of five layers' maps, so it is sharply peaked: drawn through a square root,
+# the next most salient regions show too (the mask itself, and what uses it, are unchanged).
+DISPLAY_GAMMA = 0.5
 
 
 class SaliencyError(ValueError):
@@ -115,8 +118,9 @@ def to_frame(mask: np.ndarray) -> np.ndarray:
 
 def overlay(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The RGB frame with the mask (same height and width, 0..1) drawn over it as heat: red where most salient."""
-    heat = cv2.applyColorMap((mask * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]  # BGR → RGB
-    alpha = (OVERLAY_STRENGTH * mask)[..., None]
+    shown = np.clip(mask, 0, 1) ** DISPLAY_GAMMA
+    heat = cv2.applyColorMap((shown * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]  # BGR → RGB
+    alpha = (OVERLAY_STRENGTH * shown)[..., None]
     return (frame * (1 - alpha) + heat * alpha).astype(np.uint8)
 
 

@@ -11,7 +11,10 @@ Meaning, as the PilotNet paper checked it: the 10 % most salient of the pixels t
 With `--model` (a trained run; `python -m benchmarks` passes models/latest where there is one) the
 trained model is measured, else an untrained network.
 
-    python -m benchmarks.saliency [--quick] [--model RUN_OR_FILE]
+    python -m benchmarks.saliency [--quick] [--model RUN_OR_FILE] [--figure FILE.png]
+
+`--figure` also draws the model's saliency on one frame of each real recording into a PNG (the
+README's figure).
 """
 from __future__ import annotations
 
@@ -105,9 +108,40 @@ def run(quick: bool = False, model: Path | None = None) -> list[dict]:
     ]
 
 
+def figure(model: Path, out: Path) -> None:
+    """One frame of each real recording with the model's saliency drawn on and its steering written, stacked."""
+    from base.runtime import load_runner
+    from base.saliency import overlay, saliency_for
+
+    saliency = saliency_for(load_runner(model))
+    panels = []
+    for track in TRACKS:
+        paths = sorted((REALDATA / track / "IMG").glob("center_*.jpg"))
+        frame = cv2.imread(str(paths[len(paths) // 3]))[..., ::-1].copy()
+        steering, mask = saliency(frame)
+        panel = np.concatenate([frame, overlay(frame, mask)], axis=1)[..., ::-1].copy()
+        cv2.putText(panel, f"{track}: steering {steering:+.3f}", (326, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    small_png(np.concatenate(panels, axis=0)[..., ::-1], out)
+
+
+def small_png(rgb: np.ndarray, out: Path) -> None:
+    """A PNG of 256 colours: a third of the bytes of a full-colour one, for figures committed to the repository."""
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(rgb)).quantize(256, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run, noisier figures)")
     parser.add_argument("--model", type=Path, help="a trained run or model file for the meaning figures")
+    parser.add_argument("--figure", type=Path, metavar="FILE.png", help="with --model: draw its saliency on real frames")
     args = parser.parse_args()
+    if args.figure and not args.model:
+        parser.error("--figure draws a model's saliency: pass --model too")
+    if args.figure:
+        figure(args.model, args.figure)
     print(markdown(run(quick=args.quick, model=args.model), ours="VisualBackProp", classic="classic"))
