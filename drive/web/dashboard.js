@@ -8,8 +8,9 @@ let latest = null;
 
 function fixed(value, digits, sign) {
   if (value === null || value === undefined) return "–";
-  const text = value.toFixed(digits);
-  return sign && value >= 0 ? "+" + text : text;
+  const text = Math.abs(value).toFixed(digits);  // no "-0.000" for a value that rounds to zero
+  const negative = value < 0 && Number(text) !== 0;
+  return negative ? "-" + text : sign ? "+" + text : text;
 }
 
 function show(state) {
