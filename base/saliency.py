@@ -214,15 +214,17 @@ def shift_effect(saliency: Callable[[np.ndarray], tuple[float, np.ndarray]], fra
                  share: float = 0.1, shift_px: int = 20, seed: int = 0) -> dict[str, float]:
     """The PilotNet paper's check of a saliency map (arXiv 1704.07911): the mean |steering change| when
     only the `share` most ("most"), least ("least") or randomly chosen ("random") salient of the pixels
-    the model sees are replaced by the frame moved `shift_px` sideways. Meaningful saliency: most ≫ least."""
+    the model sees are replaced by the frame moved `shift_px` sideways, and ("whole") when the whole
+    frame is. Meaningful saliency: most ≫ least, and most near whole."""
     rng = np.random.default_rng(seed)
-    changes: dict[str, list[float]] = {"most": [], "least": [], "random": []}
+    changes: dict[str, list[float]] = {"most": [], "least": [], "random": [], "whole": []}
     for frame in frames:
         steering, mask = saliency(frame)
         values = mask[CROP_TOP:CROP_BOTTOM].ravel()
         count = int(share * values.size)
         order = np.argsort(values, kind="stable")
         moved = np.roll(frame, shift_px, axis=1)
+        changes["whole"].append(abs(saliency(moved)[0] - steering))
         for name, picked in (("most", order[-count:]), ("least", order[:count]),
                              ("random", rng.permutation(values.size)[:count])):
             where = np.zeros(frame.shape[:2], bool)

@@ -105,6 +105,8 @@ def run(quick: bool = False, model: Path | None = None) -> list[dict]:
          "ratio": round(meaning["most"] / max(meaning["least"], 1e-9), 1)},
         {"metric": "steering change, 10 % random pixels moved", "value": round(meaning["random"] * 1e3, 2), "unit": "10⁻³ of full lock",
          "classic": None, "ratio": None},
+        {"metric": "steering change, the whole frame moved", "value": round(meaning["whole"] * 1e3, 2),
+         "unit": "10⁻³ of full lock", "classic": None, "ratio": None},
     ]
 
 
