@@ -16,8 +16,9 @@ Why a second ONNX Runtime session and not Keras: the drive server runs ONNX Runt
 TensorFlow (1–2 s starts instead of ~14, under a millisecond a frame). Saliency runs the same ONNX
 graph with the activations of the convolution layers added as outputs, in its own session, so the
 driving session stays exactly as it was (same graph, same outputs, same threads) and no TensorFlow
-is loaded. The extra outputs cost a copy of ~100 K floats; the backward pass is a few small NumPy
-additions on maps of at most 31×98, well under the cost of the forward pass (`benchmarks.saliency`).
+is loaded. The extra outputs are the channel averages, computed in the graph (a few thousand
+floats); the backward pass is a few small NumPy additions on maps of at most 31×98: together well
+under the cost of the forward pass (`benchmarks.saliency`).
 A LiteRT model has no such session: saliency there says to pass the `.keras` or `.onnx` file.
 """
 from __future__ import annotations
@@ -171,9 +172,7 @@ class Saliency:
         self._session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                      providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-        self._network_input = network_input
         self._batch = np.zeros((1, *FRAME_SHAPE), np.float32)
-        self.input_size: tuple[int, int] = (0, 0)
         self.input_size = self._network_input_size()
 
     def _network_input_size(self) -> tuple[int, int]:
