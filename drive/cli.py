@@ -31,7 +31,7 @@ from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
 MB = 1 << 20
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Drive the Udacity simulator with a trained steering model.
 
 1. Start this server:  python drive.py models/latest     (the last `python -m training.fit` run,
@@ -43,7 +43,7 @@ simulator to take over (the server answers 'manual' while you do). A status line
 once a second; Ctrl-C stops the server.
 
 Record the drive:  python drive.py models/latest runs/drive1
-Watch it live:     python drive.py models/latest --dashboard    (then open http://127.0.0.1:4568/)
+Watch it live:     python drive.py models/latest --dashboard    (then open http://{DASHBOARD_HOST}:{DASHBOARD_PORT}/)
 Make a video:      python -m drive.video runs/drive1 --overlay      (writes runs/drive1.mp4)
 """
 
