@@ -4,7 +4,8 @@ Start-up times of the command lines (`--help`, argument errors) and of the drive
 start to first answered frame), input pipeline and training images/s, training images/s in float32 and
 mixed bfloat16 (and which one `--precision auto` picks here), drive round-trip latency
 (each beside the classic approach, measured in the same run), renderer frames/s, the pixel error of
-synthesised viewpoints (beside not moving the camera), replay steps/s (beside the naive loop), and
+synthesised viewpoints (beside not moving the camera), replay steps/s (beside the naive loop), the
+cost of saliency (beside the forward pass and the gradient) and what it means, and
 the closed-loop scores of a trained model on `lake` and `mountain` (default model: `models/latest`;
 skipped, saying so, where there is none).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import inspect
 import os
 import platform
 import sys
@@ -31,6 +33,7 @@ SECTIONS = [
     ("renderer", "benchmarks.renderer"),
     ("view synthesis", "benchmarks.viewpoint"),
     ("replay", "benchmarks.replay_speed"),
+    ("saliency", "benchmarks.saliency"),
 ]
 
 
@@ -44,7 +47,9 @@ def main() -> int:
     rows: list[dict] = []
     for name, module in SECTIONS:
         print(f"running {name} …", file=sys.stderr, flush=True)
-        rows += [row | {"section": name} for row in importlib.import_module(module).run(quick=args.quick)]
+        run = importlib.import_module(module).run
+        given = {"model": args.model} if "model" in inspect.signature(run).parameters else {}  # saliency's meaning
+        rows += [row | {"section": name} for row in run(quick=args.quick, **given)]
     print("running closed loop …", file=sys.stderr, flush=True)
     closed_loop = importlib.import_module("benchmarks.closed_loop")
     rows += [row | {"section": "closed loop"} for row in closed_loop.run(args.model, quick=args.quick)]

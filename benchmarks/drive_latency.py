@@ -4,8 +4,11 @@ Both servers run in their own process with the default model (`training.model.bu
 as .keras) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
 frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator sends them. One
 request is in flight at a time, so each figure is pure latency. The drive server is also measured
-while recording the run (IMAGE_FOLDER), which must not slow it down, and on frames it cannot drive
-from or must adapt (answered with a safe command, or resized), which must not stall the car.
+while recording the run (IMAGE_FOLDER), which must not slow it down; with its dashboard open
+(`--dashboard`, a `benchmarks.dashboard_viewer` process asking for what the page asks for), which
+must stay within 0.3 ms of the figure without it — a server with and one without `--dashboard`
+side by side, measured in turn block by block, so the machine's drift falls on both; and on frames it cannot
+drive from or must adapt (answered with a safe command, or resized), which must not stall the car.
 
     python -m benchmarks.drive_latency [--quick]
 """
@@ -29,11 +32,13 @@ from benchmarks.table import markdown
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
     from benchmarks import classic_drive  # noqa: E402
-from base.processes import drive_server, free_loopback_port, serve_command  # noqa: E402
+from base.processes import drive_server, free_loopback_port, free_loopback_ports, serve_command  # noqa: E402
+from benchmarks import dashboard_viewer  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
 
 FRAMES_FROM = "track1_windows"
 WARMUP = 20
+DASHBOARD_BLOCKS = 6  # rounds of (without, closed, open), each block 1/DASHBOARD_BLOCKS of the round trips
 
 
 def real_frames(count: int) -> list[bytes]:
@@ -100,6 +105,26 @@ def reply_times(port: int, message: dict, count: int) -> list[float]:
         client.close()
 
 
+def dashboard_round_trips(model: Path, frames: list[bytes], count: int) -> dict[str, tuple[float, float]]:
+    """(median, 99th percentile) in ms of the round trips of a server without `--dashboard` ("without"),
+    and of one with it, its page closed ("closed") and open ("open"): both servers run side by side and
+    are measured in turn, block by block, so the machine's drift falls on all three alike."""
+    port, dashboard_port, page = free_loopback_ports(3)
+    times: dict[str, list[float]] = {"without": [], "closed": [], "open": []}
+    block = max(1, count // DASHBOARD_BLOCKS)
+    with (drive_server(model, port, extra_args=["--quiet"]),
+          drive_server(model, dashboard_port, extra_args=["--quiet", "--dashboard", str(page)])):
+        for block_number in range(DASHBOARD_BLOCKS):
+            order = ("without", "closed", "open")[block_number % 3:] + ("without", "closed", "open")[:block_number % 3]
+            for name in order:  # rotated each round, so no case always follows another
+                if name == "open":
+                    with serve_command(["-m", "benchmarks.dashboard_viewer", str(page)], dashboard_viewer.READY):
+                        times[name] += round_trips(dashboard_port, frames, block)
+                else:
+                    times[name] += round_trips(port if name == "without" else dashboard_port, frames, block)
+    return {name: summary(values) for name, values in times.items()}
+
+
 def summary(times: list[float]) -> tuple[float, float]:
     """(median, 99th percentile) in milliseconds."""
     return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
@@ -121,6 +146,7 @@ def run(quick: bool = False) -> list[dict]:
         port = free_loopback_port()
         with drive_server(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
             recording = summary(round_trips(port, frames, ours_count))
+        dashboard = dashboard_round_trips(model, frames, ours_count)
         port = free_loopback_port()
         with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):
             classic = summary(round_trips(port, frames, classic_count, greeting=True))
@@ -131,6 +157,21 @@ def run(quick: bool = False) -> list[dict]:
     for label, index in (("median", 0), ("99th percentile", 1)):
         rows.append({"metric": f"round trip while recording, {label}", "value": round(recording[index], 2),
                      "unit": "ms", "classic": None, "ratio": None})
+    opened, closed, without = dashboard["open"], dashboard["closed"], dashboard["without"]
+    rows += [
+        {"metric": "round trip with the dashboard open, median", "value": round(opened[0], 2), "unit": "ms",
+         "classic": None, "ratio": None},
+        {"metric": "round trip with the dashboard open, 99th percentile", "value": round(opened[1], 2), "unit": "ms",
+         "classic": None, "ratio": None},
+        {"metric": "round trip beside it without --dashboard, median", "value": round(without[0], 2), "unit": "ms",
+         "classic": None, "ratio": None},
+        {"metric": "round trip with --dashboard, page closed, median", "value": round(closed[0], 2), "unit": "ms",
+         "classic": None, "ratio": None},
+        {"metric": "dashboard open − without --dashboard, median (goal ≤ 0.3)", "value": round(opened[0] - without[0], 2),
+         "unit": "ms", "classic": None, "ratio": None},
+        {"metric": "dashboard open − closed, same server, median (goal ≤ 0.3)", "value": round(opened[0] - closed[0], 2),
+         "unit": "ms", "classic": None, "ratio": None},
+    ]
     for label, median in odd.items():
         rows.append({"metric": f"reply to {label}, median", "value": round(median, 2), "unit": "ms",
                      "classic": None, "ratio": None})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import socket
 import sys
@@ -23,12 +24,14 @@ from drive.controller import (
     TOP_SPEED_MPH,
     SpeedController,
 )
+from drive.dashboard import DEFAULT_PORT as DASHBOARD_PORT
+from drive.dashboard import HOST as DASHBOARD_HOST
 from drive.listening import ServerError, bind, listen
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
 MB = 1 << 20
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Drive the Udacity simulator with a trained steering model.
 
 1. Start this server:  python drive.py models/latest     (the last `python -m training.fit` run,
@@ -40,6 +43,7 @@ simulator to take over (the server answers 'manual' while you do). A status line
 once a second; Ctrl-C stops the server.
 
 Record the drive:  python drive.py models/latest runs/drive1
+Watch it live:     python drive.py models/latest --dashboard    (then open http://{DASHBOARD_HOST}:{DASHBOARD_PORT}/)
 Make a video:      python -m drive.video runs/drive1 --overlay      (writes runs/drive1.mp4)
 """
 
@@ -77,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest websocket message read and answered (default %(default)s MB); a larger "
                              "one closes the connection and the simulator reconnects. Images over "
                              f"{DEFAULT_MAX_IMAGE_BYTES / MB:g} MB are answered with a safe command either way")
+    parser.add_argument("--dashboard", type=port_number, nargs="?", const=DASHBOARD_PORT, metavar="PORT",
+                        help="serve a live view in the browser on 127.0.0.1:PORT (default port "
+                             f"{DASHBOARD_PORT}): the camera frame, the rows the model sees with its saliency, "
+                             "steering, throttle, speed, latency, frames per second")
     parser.add_argument("--quiet", action="store_true", help="no status line, only warnings and errors")
     return parser
 
@@ -103,14 +111,19 @@ def _run(args: argparse.Namespace) -> int:
 
             check_folder(args.image_folder)
         sock = bind(args.host, args.port)
+        page_sock = None
+        if args.dashboard is not None:
+            if args.dashboard == args.port:
+                raise ValueError(f"--dashboard {args.dashboard} is the simulator's --port: pick another port")
+            page_sock = bind(DASHBOARD_HOST, args.dashboard, option="--dashboard")
     except (ModelLoadError, ServerError, ValueError) as e:  # RecordingError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with sock:
-        return _serve(args, model, sock)
+    with sock, page_sock or contextlib.nullcontext():
+        return _serve(args, model, sock, page_sock)
 
 
-def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
+def _serve(args: argparse.Namespace, model: Path, sock: socket.socket, page_sock: socket.socket | None) -> int:
     # The slow imports (eventlet, ONNX Runtime, for Keras models TensorFlow) once every check passed.
     from base.runtime import ModelLoadError, load_runner
     from drive.monitor import Monitor
@@ -121,6 +134,8 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
     try:
         runner = load_runner(model, allow_unsafe=args.allow_unsafe)
         listen(sock)  # from here on the simulator's connections wait for serve() below, milliseconds away
+        if page_sock:
+            listen(page_sock, option="--dashboard")
         recorder = Recorder(args.image_folder) if args.image_folder else None
     except (ModelLoadError, ServerError, RecordingError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -134,14 +149,19 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
             recorder.close()
         print(f"error: cannot write --log-csv {args.log_csv} ({e.strerror or e}): pick a writable path", file=sys.stderr)
         return 2
-    app = create_app(Pilot(runner, controller, monitor, recorder),
+    dashboard = _dashboard(runner, controller) if page_sock else None
+    app = create_app(Pilot(runner, controller, monitor, recorder, dashboard=dashboard),
                      max_message_bytes=int(args.max_message_mb * MB))
     if recorder:
         print(recorder.describe())
     print(f"model {args.model} runs on {runner.source}; set speed {args.speed:g} mph")
+    if dashboard:
+        print(f"dashboard on http://{DASHBOARD_HOST}:{args.dashboard}/"
+              + (f" ({dashboard.saliency_note})" if dashboard.saliency_note else ""))
     print(f"{DRIVE_READY} {args.host}:{args.port} — start the simulator in Autonomous Mode", flush=True)
     try:
-        serve(app, sock)  # returns on Ctrl-C or SIGTERM (base.processes, service managers)
+        # returns on Ctrl-C or SIGTERM (base.processes, service managers)
+        serve(app, sock, dashboard=(page_sock, dashboard.app) if dashboard else None)
     finally:
         monitor.close()
         if recorder:
@@ -151,6 +171,19 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket) -> int:
         if args.log_csv:
             print(f"per-frame log written to {args.log_csv}")
     return 0
+
+
+def _dashboard(runner, controller: SpeedController):  # runner: base.runtime.Runner -> drive.dashboard.Dashboard
+    """The live view, with the model's saliency where the model has an ONNX form (one thread: the
+    driving session keeps both cores)."""
+    from base.saliency import SaliencyError, saliency_for
+    from drive.dashboard import Dashboard
+
+    try:
+        saliency, note = saliency_for(runner, threads=1), ""
+    except SaliencyError as e:
+        saliency, note = None, f"no saliency: {e}"
+    return Dashboard(controller.set_speed_mph, controller.target_mph, saliency, note)
 
 
 def _check_args(args: argparse.Namespace) -> None:

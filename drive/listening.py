@@ -20,8 +20,9 @@ class ServerError(OSError):
     """The server cannot listen; the message (one line) says why and what to do."""
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port (IPv4, as the simulator dials), not yet listening; or ServerError."""
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
+    """A TCP socket bound to host:port (IPv4, as the simulator dials), not yet listening; or ServerError
+    whose advice names `option`, the command-line option that chose the port."""
     try:
         address = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
     except (socket.gaierror, UnicodeError) as e:
@@ -36,27 +37,27 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as e:
         sock.close()
-        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): {_advice(e, host, port)}") from None
+        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): {_advice(e, host, port, option)}") from None
     return sock
 
 
-def listen(sock: socket.socket) -> None:
+def listen(sock: socket.socket, option: str = "--port") -> None:
     """Start accepting connections on a socket from `bind`; ServerError if another server got there first."""
     try:
         sock.listen(BACKLOG)
     except OSError as e:
         host, port = sock.getsockname()
-        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): {_advice(e, host, port)}") from None
+        raise ServerError(f"cannot listen on {host}:{port} ({e.strerror or e}): {_advice(e, host, port, option)}") from None
 
 
-def _advice(error: OSError, host: str, port: int) -> str:
+def _advice(error: OSError, host: str, port: int, option: str = "--port") -> str:
     if error.errno == errno.EADDRINUSE:
-        return "another program (perhaps another drive server) listens there; stop it or pass another --port"
+        return f"another program (perhaps another drive server) listens there; stop it or pass another {option}"
     if isinstance(error, PermissionError):
         if port < 1024:
-            return ("ports below 1024 need administrator rights; pass --port 1024 or above "
+            return (f"ports below 1024 need administrator rights; pass {option} 1024 or above "
                     f"(the simulator dials {SIMULATOR['port']})")
-        return "the system does not let this program listen there; pass another --port"
+        return f"the system does not let this program listen there; pass another {option}"
     if error.errno == errno.EADDRNOTAVAIL:
         return (f"{host} is not an address of this machine; use {SIMULATOR['host']} (where the simulator dials) "
                 "or 0.0.0.0")

@@ -12,6 +12,7 @@ import time
 
 from base.runtime import Runner
 from drive.controller import Command, SpeedController, clamp, safe_command
+from drive.dashboard import Dashboard
 from drive.monitor import Monitor
 from drive.recorder import Recorder
 from drive.telemetry import DEFAULT_MAX_IMAGE_BYTES, BadTelemetry, parse
@@ -27,11 +28,13 @@ def steer_message(command: Command) -> dict:
 
 class Pilot:
     def __init__(self, runner: Runner, controller: SpeedController, monitor: Monitor | None = None,
-                 recorder: Recorder | None = None, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> None:
+                 recorder: Recorder | None = None, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+                 dashboard: Dashboard | None = None) -> None:
         self.runner = runner
         self.controller = controller
         self.monitor = monitor
         self.recorder = recorder
+        self.dashboard = dashboard
         self.max_image_bytes = max_image_bytes
         self.last = Command(0.0, 0.0)
         self.bad_in_a_row = 0
@@ -66,8 +69,11 @@ class Pilot:
         self.last, self.bad_in_a_row, self.last_speed = command, 0, telemetry.speed_mph
         if self.recorder:
             self.recorder.record(telemetry.jpeg, command, telemetry.speed_mph)
+        latency = time.perf_counter() - received
         if self.monitor:
-            self.monitor.frame(telemetry.speed_mph, steering, throttle, time.perf_counter() - received)
+            self.monitor.frame(telemetry.speed_mph, steering, throttle, latency)
+        if self.dashboard:
+            self.dashboard.frame(telemetry.frame, telemetry.jpeg, telemetry.speed_mph, steering, throttle, latency)
         return "steer", steer_message(command)
 
     def _bad_frame(self, reason: str) -> Reply:

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import warnings
+from typing import Callable
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet announces its maintenance mode on import (a plain Warning)
@@ -52,10 +53,14 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
     @sio.on("connect")
     def connect(sid: str, environ: dict) -> None:
         log.info("simulator connected (%s from %s)", sid, environ.get("REMOTE_ADDR", "?"))
+        if pilot.dashboard:
+            pilot.dashboard.simulator_connected(True)
 
     @sio.on("disconnect")
     def disconnect(sid: str) -> None:
         log.info("simulator disconnected (%s)", sid)
+        if pilot.dashboard:
+            pilot.dashboard.simulator_connected(False)
 
     @sio.on("telemetry")
     def telemetry(sid: str, data: object = None, *extra: object) -> None:
@@ -67,9 +72,11 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
 
 
 def serve(app: socketio.WSGIApp, sock: socket.socket,
-          stop_on: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+          stop_on: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+          dashboard: tuple[socket.socket, Callable] | None = None) -> None:
     """Serve on the listening socket `sock` (`drive.listening.listen`) until one of `stop_on` arrives
-    (Ctrl-C, SIGTERM), then return normally.
+    (Ctrl-C, SIGTERM), then return normally. `dashboard`: a second listening socket and the WSGI app
+    served on it by the same hub (`drive.dashboard`).
 
     A KeyboardInterrupt raised by a signal handler lands in whichever greenlet happens to run and
     can be swallowed there, so the handler only writes a byte to a socket pair the main greenlet
@@ -78,6 +85,10 @@ def serve(app: socketio.WSGIApp, sock: socket.socket,
     wake, waker = green_socket.socketpair()
     server = eventlet.spawn(eventlet.wsgi.server, eventlet.greenio.GreenSocket(sock), app, log_output=False)
     server.link(lambda _: os.write(waker.fileno(), b"\0"))  # the server ending on its own also wakes us
+    page = None
+    if dashboard:
+        page = eventlet.spawn(eventlet.wsgi.server, eventlet.greenio.GreenSocket(dashboard[0]), dashboard[1],
+                              log_output=False)
     previous = {sig: signal.signal(sig, lambda *_: os.write(waker.fileno(), b"\0")) for sig in stop_on}
     try:
         wake.recv(1)
@@ -85,5 +96,7 @@ def serve(app: socketio.WSGIApp, sock: socket.socket,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         server.kill()
+        if page:
+            page.kill()
         wake.close()
         waker.close()

@@ -1,9 +1,11 @@
-"""`python -m drive.video IMAGE_FOLDER [--fps 60] [--overlay] [--out FILE.mp4]`: a recorded run as MP4.
+"""`python -m drive.video IMAGE_FOLDER [--fps 60] [--overlay] [--saliency MODEL] [--out FILE.mp4]`: a recorded run as MP4.
 
 Frames are the IMG/center_*.jpg files in name (= time) order. With --overlay each frame shows the
 steering sent for it, read from the folder's driving_log.csv (as `drive.py MODEL IMAGE_FOLDER` or
-the simulator writes it) by the recordings' reader, `base.logs`. The video is written beside the
-folder under a temporary name and moved into place when complete.
+the simulator writes it) by the recordings' reader, `base.logs`. With --saliency MODEL each frame
+shows where MODEL's steering comes from (VisualBackProp, `base.saliency`) and the steering MODEL
+gives for it; any recording works, the simulator's own or one `drive.py` made. The video is written
+beside the folder under a temporary name and moved into place when complete.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import sys
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Sequence
 
-if TYPE_CHECKING:  # OpenCV and the log format (pandas) load when a video is made, not for --help
+if TYPE_CHECKING:  # OpenCV, the log format (pandas) and ONNX Runtime load when a video is made, not for --help
     import numpy as np
+
+    from base.saliency import Saliency
 
 
 class VideoError(ValueError):
@@ -63,12 +67,28 @@ def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: flo
     return frame
 
 
-def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False) -> int:
+def draw_saliency(frame: np.ndarray, saliency: Saliency) -> np.ndarray:
+    """The frame (BGR) with the model's saliency drawn over it and the steering the model gives for it."""
+    import cv2
+
+    from base.saliency import overlay
+
+    rgb = frame[..., ::-1]
+    steering, mask = saliency(rgb)
+    frame = overlay(rgb, mask)[..., ::-1].copy()
+    cv2.putText(frame, f"model {steering:+.3f}", (5, frame.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False,
+               saliency: Saliency | None = None) -> int:
     """Write `out` (mp4v) from the folder's frames; returns the number of frames written."""
     import cv2
     from tqdm import tqdm
 
     from base.atomic import PendingFile
+    from base.frames import FRAME_SHAPE
 
     paths = frame_paths(folder)
     commands = logged_commands(folder) if overlay else {}
@@ -76,6 +96,9 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
     if first is None:
         raise VideoError(f"cannot read {paths[0]}: is it a JPEG?")
     height, width = first.shape[:2]
+    if saliency and first.shape != FRAME_SHAPE:
+        raise VideoError(f"{paths[0]} is {width}×{height}; --saliency needs the simulator's "
+                         f"{FRAME_SHAPE[1]}×{FRAME_SHAPE[0]} frames")
     pending = PendingFile(out)
     writer = cv2.VideoWriter(str(pending.temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
@@ -86,6 +109,8 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
             frame = cv2.imread(str(path))
             if frame is None or frame.shape[:2] != (height, width):
                 continue  # a damaged or odd-sized frame is skipped rather than ending the video
+            if saliency:
+                frame = draw_saliency(frame, saliency)
             if path.name in commands:
                 frame = draw_overlay(frame, *commands[path.name])
             writer.write(frame)
@@ -103,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("image_folder", type=Path, help="a recorded run: IMG/center_*.jpg (+ driving_log.csv)")
     parser.add_argument("--fps", type=float, default=60.0, help="frames per second of the video (default %(default)s)")
     parser.add_argument("--overlay", action="store_true", help="draw the steering sent for each frame")
+    parser.add_argument("--saliency", type=Path, metavar="MODEL",
+                        help="draw where MODEL's steering comes from (VisualBackProp) on each frame: a run folder, "
+                             ".keras or .onnx file")
     parser.add_argument("--out", type=Path, help="output file (default: IMAGE_FOLDER.mp4 beside the folder)")
     args = parser.parse_args(argv)
     out = args.out or args.image_folder.with_name(args.image_folder.name + ".mp4")
@@ -112,12 +140,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.image_folder.is_dir():
             raise VideoError(f"{args.image_folder} is not a folder: pass the IMAGE_FOLDER of "
                              "`python drive.py MODEL IMAGE_FOLDER` or a simulator recording")
-        count = make_video(args.image_folder, out, args.fps, args.overlay)
+        count = make_video(args.image_folder, out, args.fps, args.overlay,
+                           _saliency(args.saliency) if args.saliency else None)
     except VideoError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
     return 0
+
+
+def _saliency(model: Path) -> Saliency:
+    from base.modelfile import check_model_file
+    from base.runtime import ModelLoadError
+
+    try:
+        check_model_file(model)  # in milliseconds, before ONNX Runtime loads
+        from base.saliency import SaliencyError, load_saliency
+
+        try:
+            return load_saliency(model)
+        except SaliencyError as e:
+            raise VideoError(f"--saliency: {e}") from None
+    except ModelLoadError as e:
+        raise VideoError(f"--saliency: {e}") from None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m sim.drive --track lake --laps 2 [--host H] [--port P] [--report F.json] [--plot F.png] [--video F.mp4] [--max-seconds S]`
+"""`python -m sim.drive --track lake --laps 2 [--host H] [--port P] [--report F.json] [--plot F.png] [--video F.mp4 [--saliency MODEL]] [--max-seconds S]`
 
 Drives a track through a running drive server, talking to it exactly as the simulator's client
 does (`sim.wire.SimulatorClient`), and scores the run (`sim.scoring`). Lockstep: the car's centre
@@ -22,6 +22,7 @@ from sim.arguments import positive_float, track_name, track_names
 from sim.wire import SimulatorClient, SimulatorConnectionError
 
 if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once the arguments are checked
+    import numpy as np
     from tqdm import tqdm
 
     from sim.images import VideoFile
@@ -51,6 +52,7 @@ def drive_session(
     report: Path | None = None,
     plot: Path | None = None,
     video: Path | None = None,
+    saliency: str | Path | None = None,
     max_seconds: float | None = None,
     progress: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT_S,
@@ -59,7 +61,8 @@ def drive_session(
     """Drive `laps` laps of `track` through the drive server at host:port; returns the report.
 
     Stops after `laps` laps or `max_seconds` simulated seconds (default: the time the laps take
-    at 5 mph). Keeps dialling a server that is not there yet for up to `connect_timeout` seconds,
+    at 5 mph). `saliency`: a model whose saliency (`base.saliency`, normally the one the drive server
+    drives) is drawn over each frame of the video. Keeps dialling a server that is not there yet for up to `connect_timeout` seconds,
     saying so once through `on_waiting` (default: the log). Raises SimulatorConnectionError when
     no server answers, TrackError for a bad track.
     """
@@ -79,6 +82,7 @@ def drive_session(
     for path in (report, plot, video):
         if path:  # made now, so a finished drive is never lost to a missing folder
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    draw = _saliency_drawer(saliency) if video and saliency else None
     goal_m = laps * the_track.length_m
     limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
     client = SimulatorClient().connect(host, port, HANDSHAKE_TIMEOUT_S, wait_s=connect_timeout,
@@ -90,6 +94,8 @@ def drive_session(
         steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
         card = Scorecard(the_track, the_track.locate(vehicle.pose.x, vehicle.pose.y).s, steps * vehicle.params.time_step_s)
         recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size()) if video else None
+        if recorder and draw:
+            recorder = _SalientVideo(recorder, draw)
         _skip_greeting(client)
         with tqdm(total=round(goal_m), unit="m", desc=f"driving {the_track.name}", disable=not progress) as bar:
             _drive(client, renderer, vehicle, steps, card, recorder, bar, goal_m, limit_s)
@@ -113,8 +119,32 @@ def drive_session(
     return result
 
 
+def _saliency_drawer(model: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Frame → the frame with `model`'s saliency drawn over it; ModelLoadError or SaliencyError (ValueErrors) first."""
+    from base.saliency import load_saliency, overlay
+
+    saliency = load_saliency(model)
+    return lambda frame: overlay(frame, saliency(frame)[1])
+
+
+class _SalientVideo:
+    """A VideoFile whose frames get the model's saliency drawn on first."""
+
+    def __init__(self, file: VideoFile, draw: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.file, self.draw = file, draw
+
+    def add(self, frame: np.ndarray) -> None:
+        self.file.add(self.draw(frame))
+
+    def close(self) -> None:
+        self.file.close()
+
+    def discard(self) -> None:
+        self.file.discard()
+
+
 def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps: int, card: Scorecard,
-           recorder: VideoFile | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
+           recorder: VideoFile | _SalientVideo | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
     """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
     from sim.images import encode_jpeg
 
@@ -188,16 +218,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, metavar="FILE",
                         help="draw the track, the path and the interventions into this PNG")
     parser.add_argument("--video", type=Path, metavar="FILE", help="write what the centre camera saw into this MP4")
+    parser.add_argument("--saliency", type=Path, metavar="MODEL",
+                        help="with --video: draw MODEL's saliency (VisualBackProp) on each frame; pass the model "
+                             "the drive server drives")
     parser.add_argument("--max-seconds", type=positive_float, metavar="S", help="stop after this much simulated time")
     args = parser.parse_args(argv)
+    if args.saliency and not args.video:
+        parser.error("--saliency draws on the video: pass --video FILE.mp4 too")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from sim.tracks import TrackError  # SciPy (a second to import): after --help and the argument checks
 
     try:
         result = drive_session(args.track, args.laps, args.host, args.port, args.report, args.plot, args.video,
-                               args.max_seconds, connect_timeout=args.connect_timeout,
+                               args.saliency, args.max_seconds, connect_timeout=args.connect_timeout,
                                on_waiting=lambda line: print(line, flush=True))
-    except (TrackError, SimulatorConnectionError, DriveError, OSError) as e:
+    except (TrackError, SimulatorConnectionError, DriveError, OSError, ValueError) as e:  # ValueError: --saliency's model
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

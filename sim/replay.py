@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
@@ -27,6 +27,10 @@ from base.logs import LogError, scan_recordings
 from base.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, Rules, Trace, ZeroSteering, replay
 from base.split import SplitError, held_out_rows
 from sim.arguments import positive_float
+
+if TYPE_CHECKING:
+    from base.runtime import Runner
+    from base.saliency import Saliency
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
         if path:  # made now, so a finished replay is never lost to a missing folder
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     frames = sum(last - first for first, last in footage.segments)
-    writer = _Video(video) if video else None
+    writer = _Video(video, _video_saliency(runner)) if video else None
     try:
         with tqdm(total=frames, unit="step", desc="replaying", disable=not progress) as bar:
             def on_step(row: int, view: np.ndarray | None, trace: Trace) -> None:
@@ -121,15 +125,31 @@ def _correlation(a: list[float], b: list[float]) -> float | None:
     return round(float(np.corrcoef(a, b)[0, 1]), 3)
 
 
-class _Video:
-    """The views the model saw, with its offset and both steering values drawn on."""
+def _video_saliency(runner: Runner) -> Saliency | None:
+    """The model's saliency for the video; None, saying why, for a model without an ONNX form."""
+    from base.saliency import SaliencyError, saliency_for
 
-    def __init__(self, path: Path) -> None:
+    try:
+        return saliency_for(runner)
+    except SaliencyError as e:
+        log.warning("%s; the video shows no saliency", e)
+        return None
+
+
+class _Video:
+    """The views the model saw, with its saliency (`base.saliency`), its offset and both steering values drawn on."""
+
+    def __init__(self, path: Path, saliency: Saliency | None = None) -> None:
         from sim.images import VideoFile
 
         self.file = VideoFile(Path(path), fps=10.0, size=(320 * VIDEO_SCALE, 160 * VIDEO_SCALE))
+        self.saliency = saliency
 
     def add(self, view: np.ndarray, trace: Trace) -> None:
+        if self.saliency:
+            from base.saliency import overlay
+
+            view = overlay(view, self.saliency(view)[1])
         frame = cv2.resize(view, None, fx=VIDEO_SCALE, fy=VIDEO_SCALE, interpolation=cv2.INTER_NEAREST)
         offset, model, human = trace.offsets_m[-1], trace.steering[-1], trace.recorded[-1]
         colour = (255, 60, 60) if trace.intervened[-1] else (255, 255, 255)

@@ -22,6 +22,20 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture(scope="session")
+def untrained_onnx(tmp_path_factory) -> Path:
+    """An untrained NVIDIA network (seeded) as ONNX: the drive server starts on it in a second, without TensorFlow."""
+    import keras
+
+    from base.runtime import export_checked
+    from training.model import build_model
+
+    keras.utils.set_random_seed(7)
+    path = tmp_path_factory.mktemp("model") / "model.onnx"
+    export_checked(build_model(), "onnx", path)
+    return path
+
+
 @pytest.fixture
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""

@@ -47,7 +47,9 @@ def test_report_and_plots(tmp_path, capsys):
     write_recording(tmp_path / "rec", [0.0, 0.3, -0.3] * 10)
     assert main([str(tmp_path / "rec"), "--plots", str(tmp_path / "plots")]) == 0
     report = capsys.readouterr().out
-    assert "training samples: 90 with side cameras (±0.2)" in report  # 30 rows, one block: all train
+    assert "training samples: 90 with side cameras (pure pursuit back to the path in 1.3 s)" in report  # one block: all train
+    assert main([str(tmp_path / "rec"), "--correction", "0.2", "--return-s", "2"]) == 0
+    assert "training samples: 90 with side cameras (±0.2)" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["augmentation_grid.png",
                                                                       "steering_histograms.png"]
     assert (tmp_path / "plots" / "augmentation_grid.png").read_bytes()[:4] == b"\x89PNG"

@@ -29,7 +29,9 @@ class TrainConfig:
     # data
     data: list[str] = field(default_factory=lambda: ["data"])  # recording folders, searched recursively
     skip_missing: bool = False  # skip rows whose images are missing instead of failing
-    correction: float | None = 0.2  # steering added for the left camera, subtracted for the right; None: pure pursuit (return_s)
+    # Side-camera labels: None, pure pursuit back to the path in return_s (their size then follows the
+    # speed); a number, that much steering added for the left camera and subtracted for the right.
+    correction: float | None = None
     label_smoothing_s: float = 0.0  # centred moving average of the steering labels over this many seconds (0: off)
     bins: int = 25  # steering histogram bins for balancing
     bin_cap: int | None = None  # samples kept per bin; None: twice the mean bin count
@@ -48,7 +50,7 @@ class TrainConfig:
     viewpoint_probability: float = 0.5
     shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
     yaw_deg: float = 6.0  # turned up to this much
-    return_s: float = 2.0  # labels return the car to the recorded path in about this time
+    return_s: float = 1.3  # labels return the car to the recorded path in about this time
     # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
     select_by: str = "autonomy"  # autonomy: the best replay autonomy (ties: lower val_loss) | loss: val_loss
     val_max_offset_m: float = 1.0  # the replay's intervention rule for that choice

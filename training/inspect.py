@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(data=args.paths or None, skip_missing=args.skip_missing,
-                             correction=args.correction, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
+                             correction=args.correction, return_s=args.return_s, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
         recordings = scan_recordings(config.data)
         samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
         summary = summarize(recordings, samples)
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write steering_histograms.png and augmentation_grid.png into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
-    for knob in ("skip_missing", "correction", "bins", "bin_cap", "seed"):  # the ones the counts depend on
+    for knob in ("skip_missing", "correction", "return_s", "bins", "bin_cap", "seed"):  # the ones the counts depend on
         add_knob(parser, knob)
     return parser
 
@@ -65,12 +65,14 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
     lines.append(f"{'all':<50} {summary['rows']:>6} {'':>7} {summary['images_missing']:>7} "
                  f"{_stats(summary['steering'])}")
     balance = summary["balance"]
+    sides = (f"pure pursuit back to the path in {config.return_s:g} s" if config.correction is None
+             else f"±{config.correction:g}")
     lines += [
         "",
         f"~0: share of rows with |steering| < {NEAR_ZERO} (centre camera); steering is normalised, + = right",
         f"rows used: {summary['rows_used']} → {summary['train_rows']} for training, {summary['val_rows']} for "
         f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%})",
-        f"training samples: {summary['samples_with_side_cameras']} with side cameras (±{config.correction}) → "
+        f"training samples: {summary['samples_with_side_cameras']} with side cameras ({sides}) → "
         f"{summary['samples_after_balance']} after balancing ({len(balance['counts_before'])} bins, "
         f"cap {balance['cap']} per bin)",
         f"validation samples: {summary['val_samples']} (centre camera, not augmented)",

@@ -26,8 +26,8 @@ HELP = {
              f"the default folder holds none, {SAMPLE_LAPS:g} lap of {SAMPLE_TRACK} is first recorded into "
              f"{SAMPLE_RECORDING} with the headless simulator"),
     "skip_missing": "skip log rows whose images are missing instead of stopping with an error",
-    "correction": "steering added for the left camera's frames and subtracted for the right camera's; unset: "
-                  "pure pursuit back to the path in --return-s seconds",
+    "correction": "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
+                  "unset: pure pursuit back to the path in --return-s seconds",
     "label_smoothing_s": "smooth the steering labels over this many seconds (centred moving average; 0: off)",
     "bins": "steering histogram bins used to balance the data",
     "bin_cap": "samples kept per steering bin; unset means twice the mean bin count",
