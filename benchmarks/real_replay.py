@@ -8,7 +8,8 @@
 
 For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
 (the seed also picks the held-out blocks); `--recipe tutorial` instead trains the tutorials' way
-(`benchmarks.tutorial_recipe`) on the same training samples, for as many epochs, keeping the last,
+(`benchmarks.tutorial_recipe`, side cameras ±0.2) on the same balanced training rows, for as many
+epochs, keeping the last,
 and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
 data; with `--no-real` they are all it trains on, and it is replayed on the blocks `training.fit`
 would have held out of the real recordings for that seed. The model is then replayed (`sim.replay`'s loop) on the
@@ -54,7 +55,8 @@ def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path,
     from training.config import TrainConfig
     from training.samples import prepare_samples
 
-    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed)
+    # The tutorials' side-camera labels (±0.2), not this project's pure pursuit; the same balancing.
+    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed, correction=0.2)
     samples = prepare_samples(read_recordings(config.data), config)
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")

@@ -110,7 +110,7 @@ def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_pat
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2]
 
 
-def test_weight_average_is_what_each_epoch_validates_and_saves(tmp_path):
+def test_weight_average_is_what_each_epoch_validates_and_keeps_but_training_resumes_as_trained(tmp_path):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
     model.compile(keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.8), "mse")
@@ -126,6 +126,8 @@ def test_weight_average_is_what_each_epoch_validates_and_saves(tmp_path):
     model.fit(x, y, batch_size=8, validation_data=(x, y), epochs=1, callbacks=[trained, *standard], verbose=0)
     saved = keras.models.load_model(tmp_path / runs.BEST_MODEL).get_weights()[0]
     assert 0 < saved.min() and saved.max() < trained.kernel.min()  # between the start (0) and the trained weights
+    resumable = keras.models.load_model(tmp_path / runs.LAST_MODEL).get_weights()[0]
+    np.testing.assert_allclose(resumable, trained.kernel)  # --resume goes on from the weights as trained
     val_loss = pd.read_csv(tmp_path / "history.csv")["val_loss"][0]
     assert math.isclose(val_loss, float(np.mean((x @ saved + model.get_weights()[1] - 4.0) ** 2)), rel_tol=1e-4)
 
@@ -161,6 +163,8 @@ def test_resume_continues_the_epoch_count_in_the_same_folder_on_the_same_split(t
     before = digest(run)
     assert fit.main(["--resume", str(run), "--epochs", "3", "--val-block", "20"]) == 2
     assert "validation rows" in one_error_line(capsys) and digest(run) == before
+    assert fit.main(["--resume", str(run), "--epochs", "3", "--weight-average", "0.9"]) == 2
+    assert "trained with --weight-average 0" in one_error_line(capsys) and digest(run) == before
     with open(log, "a") as f:  # a recording that grew since: its held-out rows are no longer known
         f.write(log.read_text().splitlines()[-1] + "\n")
     assert fit.main(["--resume", str(run), "--epochs", "3"]) == 2

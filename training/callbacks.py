@@ -2,13 +2,14 @@
 the epoch that drives best, a clear NaN stop, and the standard set."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import keras
 import pandas as pd
@@ -96,22 +97,71 @@ class StopWhenNotDrivingBetter(keras.callbacks.EarlyStopping):
         return logs["val_autonomy"] - logs["val_loss"]
 
 
+class AveragedWeights(keras.callbacks.Callback):
+    """With an optimizer that keeps an exponential moving average of the weights (`use_ema`), the
+    average is what validation, the replay and `model.keras` see at each epoch's end, while training
+    goes on from the weights as trained (Keras's SwapEMAWeights swaps the two instead, and a
+    `last.keras` saved then would resume from the average). Must come before those callbacks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trained: list | None = None  # the weights as trained, while the average is in the model
+
+    def _average_in(self) -> None:
+        if self._trained is None:
+            self._trained = self.model.get_weights()
+            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
+
+    def _trained_back(self) -> None:
+        if self._trained is not None:
+            self.model.set_weights(self._trained)
+            self._trained = None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._average_in()
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        self._trained_back()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._average_in()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._trained_back()
+
+    @contextlib.contextmanager
+    def trained_weights(self) -> Iterator[None]:
+        """The weights as trained in the model for the duration (to save the state to resume from)."""
+        if self._trained is None:
+            yield
+            return
+        averaged = self.model.get_weights()
+        self.model.set_weights(self._trained)
+        try:
+            yield
+        finally:
+            self.model.set_weights(averaged)
+
+
 class LastCheckpoint(keras.callbacks.Callback):
     """Saves `last.keras` (with optimizer state) after every epoch, then `progress.json`, for --resume.
 
-    progress.json is written second, so it never claims an epoch that last.keras does not hold.
+    progress.json is written second, so it never claims an epoch that last.keras does not hold. With
+    weight averaging, last.keras holds the weights as trained (the average is in the optimizer).
     """
 
-    def __init__(self, run_dir: Path, best: BestCheckpoint):
+    def __init__(self, run_dir: Path, best: BestCheckpoint, averaging: AveragedWeights | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.best = best
+        self.averaging = averaging
         self.epochs_done = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if not math.isfinite((logs or {}).get("loss", math.nan)):
             return  # a NaN epoch is no state to resume from
-        runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
+        with self.averaging.trained_weights() if self.averaging else contextlib.nullcontext():
+            runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
         self.epochs_done = epoch + 1
         write_json_atomic(self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.best.best,
                                                          "best_val_autonomy": self.best.best_autonomy})
@@ -189,11 +239,11 @@ def standard_callbacks(
     by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
     best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by="autonomy" if by_autonomy else "loss",
                           best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
-    last = LastCheckpoint(run_dir, best)
+    averaging = AveragedWeights() if weight_average else None
+    last = LastCheckpoint(run_dir, best, averaging)
     callbacks: list[keras.callbacks.Callback] = [
-        # First: every callback after it sees the averaged weights at the epoch's end (Keras swaps the
-        # trained ones back at the next epoch's start), and validation runs on them too.
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_average else []),
+        # First: every callback after it sees the averaged weights at the epoch's end, and validation too.
+        *([averaging] if averaging else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
         *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import math
 import subprocess
@@ -69,7 +70,12 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
         done = resumed.epochs_done
         raise RunError(f"--resume {resumed.folder}: that run has trained all {done} of its {config.epochs} epochs; "
                        f"pass --epochs with a number above {done} to train it longer")
-    if not resumed:
+    if resumed:
+        trained_with = json.loads((resumed.folder / runs.CONFIG).read_text(encoding="utf-8")).get("weight_average", 0.0)
+        if config.weight_average != trained_with:  # the optimizer's saved state has (or lacks) the average
+            raise RunError(f"--resume {resumed.folder}: that run trained with --weight-average {trained_with:g}; "
+                           f"leave out --weight-average or start a new run")
+    else:
         runs.check_out(config.out)
     return config
 
