@@ -110,12 +110,16 @@ def _run(args: argparse.Namespace) -> int:
             from drive.recorder import check_folder  # pandas, through the log format: 0.3 s
 
             check_folder(args.image_folder)
+        if args.dashboard is not None and args.dashboard == args.port:
+            raise ValueError(f"--dashboard {args.dashboard} is the simulator's --port: pick another port")
         sock = bind(args.host, args.port)
         page_sock = None
         if args.dashboard is not None:
-            if args.dashboard == args.port:
-                raise ValueError(f"--dashboard {args.dashboard} is the simulator's --port: pick another port")
-            page_sock = bind(DASHBOARD_HOST, args.dashboard, option="--dashboard")
+            try:
+                page_sock = bind(DASHBOARD_HOST, args.dashboard, option="--dashboard")
+            except BaseException:
+                sock.close()
+                raise
     except (ModelLoadError, ServerError, ValueError) as e:  # RecordingError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2

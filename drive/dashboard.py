@@ -51,8 +51,9 @@ class Dashboard:
 
     def __init__(self, set_speed_mph: float, target_mph: Callable[[float], float],
                  saliency: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
-                 saliency_note: str = "") -> None:
+                 saliency_note: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self.set_speed_mph = set_speed_mph
+        self._clock = clock  # a parameter so that tests can step time themselves
         self._target_mph = target_mph
         self._saliency = saliency
         self.saliency_note = saliency_note if saliency is None else ""
@@ -65,14 +66,14 @@ class Dashboard:
         self._saliency_frame = -1
         self._saliency_time = -np.inf
         self._saliency_busy = False
-        self._start = time.monotonic()
+        self._start = self._clock()
 
     # --- the drive loop's side: as cheap as it can be --------------------------------------------
     def frame(self, frame: np.ndarray, jpeg: bytes, speed_mph: float, steering: float, throttle: float,
               latency_s: float) -> None:
         self.frames += 1
         self._frame, self._jpeg = frame, jpeg
-        self._samples.append((time.monotonic() - self._start, steering, throttle, speed_mph, latency_s, self.frames))
+        self._samples.append((self._clock() - self._start, steering, throttle, speed_mph, latency_s, self.frames))
 
     def simulator_connected(self, connected: bool) -> None:
         self.connected = max(0, self.connected + (1 if connected else -1))
@@ -80,7 +81,7 @@ class Dashboard:
     # --- the page's side -------------------------------------------------------------------------
     def state(self, since_frame: int = 0) -> dict:
         """The numbers the page shows, and the samples after frame number `since_frame`."""
-        now = time.monotonic() - self._start
+        now = self._clock() - self._start
         new, recent = [], []
         for sample in reversed(self._samples):  # newest first: stop at what is neither new nor recent
             is_new, is_recent = sample[5] > since_frame, sample[0] > now - STATS_WINDOW_S
@@ -108,14 +109,14 @@ class Dashboard:
         made or when it is younger than 1/SALIENCY_HZ s."""
         frame, number = self._frame, self.frames
         if (self._saliency is None or frame is None or self._saliency_busy or number == self._saliency_frame
-                or time.monotonic() - self._saliency_time < 1 / SALIENCY_HZ):
+                or self._clock() - self._saliency_time < 1 / SALIENCY_HZ):
             return self._saliency_jpeg
         from eventlet import tpool
 
         self._saliency_busy = True
         try:
             self._saliency_jpeg = tpool.execute(self._draw_saliency, frame)
-            self._saliency_frame, self._saliency_time = number, time.monotonic()
+            self._saliency_frame, self._saliency_time = number, self._clock()
         except Exception as e:  # the page must not take the drive server down
             log.warning("saliency failed (%s: %s)", type(e).__name__, e)
         finally:

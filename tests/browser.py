@@ -5,10 +5,12 @@ import base64
 import contextlib
 import itertools
 import json
+import queue
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -102,13 +104,25 @@ def open_page(url: str) -> Iterator[Page]:
 
 
 def _devtools_port(proc: subprocess.Popen) -> int:
-    """Chromium's DevTools port, from the line it prints once it listens."""
+    """Chromium's DevTools port, from the line it prints once it listens (within START_TIMEOUT_S)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # reads all Chromium says, so that it never blocks on a full pipe
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, name="chromium-output", daemon=True).start()
     seen = []
-    for line in proc.stderr:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            raise RuntimeError("Chromium exited before its DevTools listened:\n" + "\n".join(seen[-20:]))
         if LISTENING in line:
-            # Keep reading its output in the background, so Chromium never blocks on a full pipe.
-            threading.Thread(target=proc.stderr.read, name="chromium-output", daemon=True).start()
             return int(line.split(LISTENING, 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
         seen.append(line.rstrip())
-    raise RuntimeError("Chromium exited before its DevTools listened:\n" + "\n".join(seen[-20:]))
-
+    raise RuntimeError(f"Chromium's DevTools did not listen within {START_TIMEOUT_S:g} s:\n" + "\n".join(seen[-20:]))

@@ -38,8 +38,10 @@ def test_the_page_shows_the_drive_live_while_the_headless_simulator_drives(untra
     track = write_track(tmp_path)
     with drive_server(untrained_onnx, port, extra_args=["--quiet", "--dashboard", str(page_port)]) as server:
         assert f"dashboard on http://127.0.0.1:{page_port}/" in server.output
+        # Its progress bar goes to a file: an unread pipe would fill and stall the simulator.
+        simulator_log = open(tmp_path / "sim_drive.log", "w")
         simulator = subprocess.Popen([sys.executable, "-m", "sim.drive", "--track", str(track), "--laps", "20",
-                                      "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=simulator_log)
         try:
             with open_page(f"http://127.0.0.1:{page_port}/") as page:
                 shown = page.evaluate(SHOWN, timeout=120)
@@ -47,6 +49,7 @@ def test_the_page_shows_the_drive_live_while_the_headless_simulator_drives(untra
         finally:
             simulator.terminate()
             simulator.wait(timeout=30)
+            simulator_log.close()
     assert shown["last"] >= shown["first"] + 30  # the frame counter advances
     assert len(shown["steering"]) >= 3  # the steering shown changes
     assert shown["saliency"] == 640 and shown["simulator"] == "connected"
@@ -55,9 +58,11 @@ def test_the_page_shows_the_drive_live_while_the_headless_simulator_drives(untra
 
 
 def test_events_carry_every_sample_once_and_the_latest_numbers():
-    dashboard = Dashboard(15.0, lambda steering: 15.0 - 5 * abs(steering))
+    now = [0.0]
+    dashboard = Dashboard(15.0, lambda steering: 15.0 - 5 * abs(steering), clock=lambda: now[0])
     frame = np.zeros((160, 320, 3), np.uint8)
     for i in range(5):
+        now[0] += 0.1
         dashboard.frame(frame, b"jpeg", 10.0 + i, i / 10, 0.5, 0.002)
     first = dashboard.state()
     assert [s[1] for s in first["samples"]] == [0.0, 0.1, 0.2, 0.3, 0.4]
