@@ -15,8 +15,10 @@ import sys
 import threading
 import time
 
+from drive.dashboard import CAMERA_HZ, SALIENCY_HZ
+
 READY = "viewing the dashboard"
-RATES_HZ = {"/camera.jpg": 15.0, "/saliency.jpg": 10.0}  # as dashboard.js pulls them
+RATES_HZ = {"/camera.jpg": CAMERA_HZ, "/saliency.jpg": SALIENCY_HZ}  # as dashboard.js pulls them
 
 
 def main(port: int) -> None:

@@ -30,6 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from base.frames import CROP_BOTTOM, CROP_TOP
+from drive.controller import TOP_SPEED_MPH
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,13 @@ DEFAULT_PORT = 4568  # beside the simulator's 4567
 HOST = "127.0.0.1"  # the page shows the camera: this machine only
 EVENTS_HZ = 20.0
 SALIENCY_HZ = 10.0
+CAMERA_HZ = 15.0  # how often the page asks for the camera image
+PLOT_WINDOW_S = 10.0  # the page's steering and throttle plot
 HISTORY = 4096  # samples kept for the page's plot: over 10 s even at the simulator's fastest
 STATS_WINDOW_S = 1.0  # frames per second and latency median over this much time
+# What the page needs to know, sent with every state so that no number is written twice.
+PAGE_CONFIG = {"camera_hz": CAMERA_HZ, "saliency_hz": SALIENCY_HZ, "window_s": PLOT_WINDOW_S,
+               "top_mph": TOP_SPEED_MPH}
 SALIENCY_SCALE = 2  # the 320×75 crop drawn twice as large
 JPEG_QUALITY = 85
 WEB = Path(__file__).parent / "web"
@@ -102,6 +108,7 @@ class Dashboard:
             "latency_ms": statistics.median(s[4] for s in recent) * 1e3 if recent else None,
             "saliency": self._saliency is not None, "saliency_note": self.saliency_note,
             "samples": [[round(s[0], 3), round(s[1], 4), round(s[2], 4), round(s[3], 2)] for s in reversed(new)],
+            "config": PAGE_CONFIG,
         }
 
     def saliency_jpeg(self) -> bytes:

@@ -1,9 +1,9 @@
 // The drive server's live view: numbers from /events (Server-Sent Events), images pulled one at a time.
 // Nothing queues: an image is asked for only once the previous one arrived, and only for a newer frame.
 "use strict";
-const WINDOW_S = 10, TOP_MPH = 30, CAMERA_HZ = 15, SALIENCY_HZ = 10;
+// Rates, plot window and top speed come with every state (`config`), from drive/dashboard.py.
 const $ = (id) => document.getElementById(id);
-const history = [];  // [time_s, steering, throttle, speed] of the last WINDOW_S seconds
+const history = [];  // [time_s, steering, throttle, speed] of the plot's window
 let latest = null;
 
 function fixed(value, digits, sign) {
@@ -15,6 +15,8 @@ function fixed(value, digits, sign) {
 
 function show(state) {
   latest = state;
+  const { window_s: WINDOW_S, top_mph: TOP_MPH } = state.config;
+  $("window").textContent = WINDOW_S;
   for (const sample of state.samples) history.push(sample);
   while (history.length && history[0][0] < state.time_s - WINDOW_S) history.shift();
   $("frame-count").textContent = state.frame;
@@ -41,18 +43,21 @@ function plot(now) {
   for (const [index, colour] of [[1, "#60a5fa"], [2, "#f59e0b"]]) {
     g.strokeStyle = colour; g.lineWidth = 1.5; g.beginPath();
     history.forEach((s, i) => {
-      const x = w * (1 - (now - s[0]) / WINDOW_S), y = h / 2 * (1 - Math.max(-1, Math.min(1, s[index])));
+      const x = w * (1 - (now - s[0]) / latest.config.window_s), y = h / 2 * (1 - Math.max(-1, Math.min(1, s[index])));
       if (i) g.lineTo(x, y); else g.moveTo(x, y);
     });
     g.stroke();
   }
 }
 
-// Pull `url` into `img` whenever a newer frame exists, at most `hz` a second, one request at a time.
-function pull(img, url, hz, wanted) {
+// Pull `url` into `img` whenever a newer frame exists, at most `rate` (a key of the state's config)
+// a second, one request at a time.
+function pull(img, url, rate, wanted) {
   let shown = -1;
   const next = () => {
-    if (!latest || !wanted() || latest.frame === shown) { setTimeout(next, 1000 / hz); return; }
+    if (!latest) { setTimeout(next, 100); return; }
+    const hz = latest.config[rate];
+    if (!wanted() || latest.frame === shown) { setTimeout(next, 1000 / hz); return; }
     const frame = latest.frame, started = performance.now();
     img.onload = img.onerror = () => {
       shown = frame;
@@ -68,5 +73,5 @@ const events = new EventSource("/events");
 events.onopen = () => { link.textContent = "live"; link.className = "state on"; };
 events.onerror = () => { link.textContent = "drive server unreachable, retrying"; link.className = "state off"; };
 events.onmessage = (message) => show(JSON.parse(message.data));
-pull($("camera"), "/camera.jpg", CAMERA_HZ, () => true);
-pull($("saliency"), "/saliency.jpg", SALIENCY_HZ, () => latest.saliency);
+pull($("camera"), "/camera.jpg", "camera_hz", () => true);
+pull($("saliency"), "/saliency.jpg", "saliency_hz", () => latest.saliency);
