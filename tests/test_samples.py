@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from training.config import TrainConfig
-from training.samples import balance, prepare_samples, split_by_time, with_side_cameras
+from training.samples import balance, prepare_samples, retime_labels, split_by_time, with_side_cameras
 
 
 def log_rows(lengths: dict[str, int], seed: int = 0) -> pd.DataFrame:
@@ -99,3 +99,42 @@ def test_validation_moments_never_reach_training_through_side_cameras():
 def test_bad_split_settings_say_what_to_use(kwargs, message):
     with pytest.raises(ValueError, match=message):
         split_by_time(log_rows({"lake": 10}), seed=0, **kwargs)
+
+
+def test_lead_labels_take_the_steering_recorded_later_within_each_recording():
+    # Frames without time stamps come at 10 Hz: a lead of 0.3 s is three rows.
+    rows = log_rows({"a": 10, "b": 10}).assign(steering=0.0)
+    rows.loc[5, "steering"] = 0.5  # a key tap in recording a
+    rows.loc[10, "steering"] = -0.4  # the first row of recording b
+    led = retime_labels(rows, lead_s=0.3)["steering"].to_numpy()
+    np.testing.assert_allclose(led[:10], [0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(led[10:], 0.0, atol=1e-9)  # b's first tap is before any of its frames' leads
+    assert rows.loc[5, "steering"] == 0.5  # the rows given are left as they were
+    ending = log_rows({"a": 4}).assign(steering=[0.0, 0.1, 0.2, 0.3])
+    np.testing.assert_allclose(retime_labels(ending, lead_s=0.3)["steering"], [0.3, 0.3, 0.3, 0.3])
+
+
+def test_smoothing_spreads_a_tap_over_the_window_and_combines_with_the_lead():
+    rows = log_rows({"a": 12}).assign(steering=0.0)
+    rows.loc[6, "steering"] = 0.6
+    smoothed = retime_labels(rows, smoothing_s=0.3)["steering"].to_numpy()
+    np.testing.assert_allclose(smoothed[5:8], 0.2, atol=1e-9)
+    assert smoothed.sum() == pytest.approx(0.6) and smoothed[4] == 0 and smoothed[8] == 0
+    both = retime_labels(rows, lead_s=0.2, smoothing_s=0.3)["steering"].to_numpy()
+    np.testing.assert_allclose(both[3:6], 0.2, atol=1e-9)
+    assert retime_labels(rows) is rows
+
+
+def test_training_labels_lead_while_validation_keeps_the_recorded_steering():
+    rows = log_rows({"lake": 600})
+    config = TrainConfig(label_lead_s=0.2, correction=0.0, bin_cap=10**6)
+    samples = prepare_samples(rows, config)
+    centre = samples.train[samples.train["camera"] == "center"].set_index("row")["steering"]
+    recorded = rows.set_index("row")["steering"]
+    inner = [r for r in centre.index if r + 2 < 600 and r + 2 in centre.index]
+    np.testing.assert_allclose(centre[inner], recorded[[r + 2 for r in inner]], atol=1e-6)
+    val = samples.val.set_index("row")["steering"]
+    np.testing.assert_allclose(val, recorded[val.index], atol=1e-6)
+    before_val = [r for r in centre.index if r + 1 in val.index]  # its lead would fall in a held-out block
+    assert before_val
+    np.testing.assert_allclose(centre[before_val], recorded[before_val], atol=1e-6)

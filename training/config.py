@@ -33,6 +33,7 @@ class TrainConfig:
     # speed); a number, that much steering added for the left camera and subtracted for the right.
     correction: float | None = None
     label_smoothing_s: float = 0.0  # centred moving average of the steering labels over this many seconds (0: off)
+    label_lead_s: float = 0.0  # each frame labelled with the steering recorded this many seconds later (0: off)
     bins: int = 25  # steering histogram bins for balancing
     bin_cap: int | None = None  # samples kept per bin; None: twice the mean bin count
     val_fraction: float = 0.2  # share of each recording held out for validation
@@ -100,7 +101,7 @@ class TrainConfig:
         need(self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}")
         need(self.select_by in SELECT_BY, "select_by", f"one of {', '.join(SELECT_BY)}")
         need(0 <= self.viewpoint_probability <= 1, "viewpoint_probability", "from 0 to 1")
-        for name in ("shift_m", "yaw_deg", "label_smoothing_s"):
+        for name in ("shift_m", "yaw_deg", "label_smoothing_s", "label_lead_s"):
             need(getattr(self, name) >= 0, name, "0 or more")
         for name in ("return_s", "val_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")

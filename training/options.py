@@ -29,6 +29,7 @@ HELP = {
     "correction": "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
                   "unset: pure pursuit back to the path in --return-s seconds",
     "label_smoothing_s": "smooth the steering labels over this many seconds (centred moving average; 0: off)",
+    "label_lead_s": "label each frame with the steering recorded this many seconds later (the driver's reaction; 0: off)",
     "bins": "steering histogram bins used to balance the data",
     "bin_cap": "samples kept per steering bin; unset means twice the mean bin count",
     "val_fraction": "share of each recording held out for validation",

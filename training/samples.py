@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+import simulator_config
 from base.cameras import Camera
 from base.kinematics import MPS_PER_MPH
 from base.logformat import frame_time
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row", "recorded", "lateral_m", "speed_mps"]
 STEERING_RANGE = (-1.0, 1.0)  # normalised steering, as the simulator clamps it
 NEAR_ZERO = 0.01  # |steering| below this counts as driving straight
+# Frames whose names carry no time stamp are taken to come at the replay's assumed rate.
+UNTIMED_STEP_S = 1.0 / float(simulator_config.load()["replay"]["untimed_hz"])
 CAMERA_X = {name: Camera.from_config(name).position[0] for name in CAMERAS}  # metres right of the centre camera
 
 
@@ -104,24 +107,42 @@ def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: fl
     return pd.concat(parts, ignore_index=True)
 
 
-def smooth_labels(rows: pd.DataFrame, seconds: float) -> pd.DataFrame:
-    """`rows` with the steering averaged over a centred window of `seconds`, within each recording.
+def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 0.0) -> pd.DataFrame:
+    """`rows` with each frame's steering label taken `lead_s` later in the recording and averaged over a
+    centred window of `smoothing_s`, both within each stretch of consecutive rows (0 and 0: `rows` unchanged).
 
-    Keyboard steering is short full-lock taps between zeros; their average over a fraction of a
-    second is closer to the wheel angle the road asks for at each moment.
+    A driver steers a moment after the road shows why, so the steering a frame explains is the one a
+    little later; and keyboard steering is short full-lock taps between zeros, whose average over a
+    fraction of a second is closer to the wheel angle the road asks for.
     """
-    if seconds <= 0:
+    if lead_s <= 0 and smoothing_s <= 0:
         return rows
     out = rows.copy()
-    for _, members in rows.groupby("recording", sort=False).indices.items():
+    column = out.columns.get_loc("steering")
+    # Stretches of consecutive rows: a label never comes from across a held-out block or another recording.
+    recording = rows["recording"].to_numpy()
+    breaks = (np.diff(rows["row"].to_numpy()) != 1) | (recording[1:] != recording[:-1])
+    stretch = np.concatenate([[0], np.cumsum(breaks)])
+    for _, members in rows.groupby(stretch, sort=False).indices.items():
         part = rows.iloc[members]
-        times = np.array([(when - frame_time(part["center"].iloc[0])).total_seconds() if when else np.nan
-                          for when in map(frame_time, part["center"])])
-        step = np.nanmedian(np.diff(times)) if np.isfinite(times).sum() > 1 else 0.1
-        window = max(1, int(round(seconds / step)))
-        out.iloc[members, out.columns.get_loc("steering")] = (
-            part["steering"].rolling(window, center=True, min_periods=1).mean().to_numpy())
+        times = _row_times(part)
+        steering = part["steering"].to_numpy(dtype=float)
+        if lead_s > 0:  # the last rows of a recording keep its last steering
+            steering = np.interp(times + lead_s, times, steering)
+        if smoothing_s > 0:
+            step = float(np.median(np.diff(times))) if len(times) > 1 else UNTIMED_STEP_S
+            window = max(1, int(round(smoothing_s / step)))
+            steering = pd.Series(steering).rolling(window, center=True, min_periods=1).mean().to_numpy()
+        out.iloc[members, column] = steering
     return out
+
+
+def _row_times(part: pd.DataFrame) -> np.ndarray:
+    """Seconds since the first row, from the frame names' time stamps; rows apart by the untimed rate without them."""
+    stamps = [frame_time(path) for path in part["center"]]
+    times = (np.array([(when - stamps[0]).total_seconds() for when in stamps]) if all(stamps)
+             else part["row"].to_numpy(dtype=float) * UNTIMED_STEP_S)
+    return np.maximum.accumulate(times)  # np.interp needs them ordered; a clock that steps back stays put
 
 
 def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
@@ -151,7 +172,8 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     """Split off validation, add side cameras to the training rows, then balance them."""
     train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    with_sides = with_side_cameras(smooth_labels(train_rows, config.label_smoothing_s), config.correction,
+    with_sides = with_side_cameras(retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s),
+                                   config.correction,
                                    config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
     log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
