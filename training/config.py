@@ -47,7 +47,7 @@ class TrainConfig:
     brightness: tuple[float, float] = (0.4, 1.2)
     flip: bool = True
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
-    viewpoint: bool = False
+    viewpoint: bool = True
     viewpoint_probability: float = 0.5
     shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
     yaw_deg: float = 6.0  # turned up to this much
