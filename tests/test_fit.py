@@ -288,3 +288,18 @@ def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_
     with pytest.raises(runs.RunError, match="No space left on device.*--out"):
         runs.Run.create(tmp_path / "models")
     assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path):
+    folder = tmp_path / "old_run"
+    folder.mkdir()
+    old = json.loads(TrainConfig(epochs=2, out=str(tmp_path)).to_json())
+    for key in ("viewpoint", "label_lead_s", "select_by", "precision"):  # not yet settings when it trained
+        del old[key]
+    (folder / runs.CONFIG).write_text(json.dumps(old))
+    resumed = runs.Run(folder, resumed_from=folder, epochs_done=1)
+    config = fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)
+    assert (config.viewpoint, config.label_lead_s, config.select_by, config.precision) == (False, 0.0, "loss", "float32")
+    assert TrainConfig().viewpoint  # today's default differs, and a new run gets it
+    flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
+    assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides

@@ -20,6 +20,11 @@ SAMPLE_RECORDING = "data/lake_sample"
 SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
 
+# What a run made before a setting existed trained with, where today's default differs: a resumed run
+# goes on as it was trained (its config.json lacks the key).
+BEFORE_IT_EXISTED = {"viewpoint": False, "label_lead_s": 0.0, "select_by": "loss", "precision": "float32"}
+
+
 class StrategyError(ValueError):
     """The requested strategy cannot run here; the message says what to do instead."""
 
@@ -112,11 +117,13 @@ def _shown(value: Any) -> str:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the JSON file at `path`, then `overrides` (None values are ignored); checked."""
+def load_config(path: str | Path | None = None, absent: dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, then the JSON file at `path` (with `absent`'s values for keys it lacks), then `overrides`
+    (None values are ignored); checked."""
     values: dict[str, Any] = {}
     if path is not None:
         try:
+            values.update(absent or {})
             values.update(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise ValueError(f"config file {path} does not exist: pass an existing JSON file to --config") from None

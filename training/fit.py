@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training import precision, runs
-from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
+from training.config import BEFORE_IT_EXISTED, SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
 from training.options import build_parser, config_from_args
 from training.runs import Run, RunError
 
@@ -63,7 +63,8 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
     if resumed and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
     try:
-        config = config_from_args(args, base=str(resumed.folder / runs.CONFIG) if resumed else None)
+        config = (config_from_args(args, base=str(resumed.folder / runs.CONFIG), absent=BEFORE_IT_EXISTED) if resumed
+                  else config_from_args(args))
     except ValueError as e:  # an unreadable --config file, unknown keys, a value out of range
         raise RunError(str(e)) from None
     if resumed and resumed.epochs_done >= config.epochs:

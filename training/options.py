@@ -136,7 +136,8 @@ def _scalar_type(hint: Any) -> type:
     return args[0] if args else hint
 
 
-def config_from_args(args: argparse.Namespace, base: str | None = None) -> TrainConfig:
-    """Defaults, then the JSON file `base` (or --config), then every flag given explicitly."""
+def config_from_args(args: argparse.Namespace, base: str | None = None,
+                     absent: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the JSON file `base` (or --config; `absent` fills keys it lacks), then every flag given explicitly."""
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    return load_config(base or args.config, **overrides)
+    return load_config(base or args.config, absent, **overrides)
