@@ -4,9 +4,8 @@ The tutorials' way (the classic behavioural-cloning notebook): a Python generato
 samples, reads each JPEG with matplotlib, augments it with imgaug augmenters made and called per
 image, preprocesses it with OpenCV (crop, YUV, blur, resize) and stacks a batch, fed to `fit` with
 `steps_per_epoch`. This pipeline: frames decoded once, batches gathered and augmented by parallel
-tf.data calls (views synthesised beside the camera by `base.viewpoint`; imgaug draws a batch's
-parameters at once, one OpenCV warp per image applies pan, zoom and mirror together, to the rows the
-model crops to), preprocessing inside the model.
+tf.data calls (imgaug draws a batch's parameters at once, one OpenCV warp per image applies pan, zoom
+and mirror together, to the rows the model crops to), preprocessing inside the model.
 
 `python -m benchmarks.input_pipeline [--quick]` prints a markdown table of medians and ratios.
 """
@@ -82,8 +81,8 @@ def run(quick: bool = False) -> list[dict]:
     data = make_datasets(config)
     prepare_s = time.perf_counter() - started
     train = data.train.repeat()
-    # The defaults synthesise views beside the camera (viewpoint augmentation); without it, for the cost of that.
-    no_viewpoint = make_datasets(dataclasses.replace(config, viewpoint=False)).train.repeat()
+    # With viewpoint augmentation (off by default): each batch also gets views synthesised beside the camera.
+    viewpoint = make_datasets(dataclasses.replace(config, viewpoint=True)).train.repeat()
     # The same balanced training samples (all cameras) the pipeline serves, for the tutorials' generator.
     samples = prepare_samples(read_recordings(config.data), config).train
     classic_batches = tutorial_recipe.batch_generator(samples["image"].tolist(), samples["steering"].to_numpy(), BATCH)
@@ -95,7 +94,7 @@ def run(quick: bool = False) -> list[dict]:
 
     head = samples.iloc[:BATCH * (steps + skip)]
     frames, labels = load_frames(head["image"].tolist()), head["steering"].to_numpy(dtype=np.float32)
-    models = {"in_memory": build_model(), "ours": build_model(), "no_viewpoint": build_model(),
+    models = {"in_memory": build_model(), "ours": build_model(), "viewpoint": build_model(),
               "classic": tutorial_recipe.build()}
     # shuffle=False: the tf.data pipeline reshuffles itself, the generators draw at random.
     fits = {
@@ -103,8 +102,8 @@ def run(quick: bool = False) -> list[dict]:
             frames, labels, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks),
         "ours": lambda callbacks: models["ours"].fit(
             train, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
-        "no_viewpoint": lambda callbacks: models["no_viewpoint"].fit(
-            no_viewpoint, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
+        "viewpoint": lambda callbacks: models["viewpoint"].fit(
+            viewpoint, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
         "classic": lambda callbacks: models["classic"].fit(
             classic_batches, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
     }
@@ -121,8 +120,8 @@ def run(quick: bool = False) -> list[dict]:
          "unit": "img/s", "classic": fitted["classic"], "ratio": fitted["ours"] / fitted["classic"]},
         {"metric": "fit: this pipeline augmented / in-memory arrays (goal ≥ 0.85)",
          "value": fitted["ours"] / fitted["in_memory"], "unit": "ratio"},
-        {"metric": "fit: augmented with --no-viewpoint / in-memory arrays",
-         "value": fitted["no_viewpoint"] / fitted["in_memory"], "unit": "ratio"},
+        {"metric": "fit: augmented with --viewpoint / in-memory arrays (goal ≥ 0.85)",
+         "value": fitted["viewpoint"] / fitted["in_memory"], "unit": "ratio"},
     ]
 
 

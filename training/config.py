@@ -38,7 +38,7 @@ class TrainConfig:
     # speed); a number, that much steering added for the left camera and subtracted for the right.
     correction: float | None = None
     label_smoothing_s: float = 0.0  # centred moving average of the steering labels over this many seconds (0: off)
-    label_lead_s: float = 0.0  # each frame labelled with the steering recorded this many seconds later (0: off)
+    label_lead_s: float = 0.15  # each frame labelled with the steering recorded this many seconds later (0: off)
     bins: int = 25  # steering histogram bins for balancing
     bin_cap: int | None = None  # samples kept per bin; None: twice the mean bin count
     val_fraction: float = 0.2  # share of each recording held out for validation
@@ -52,7 +52,7 @@ class TrainConfig:
     brightness: tuple[float, float] = (0.4, 1.2)
     flip: bool = True
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
-    viewpoint: bool = True
+    viewpoint: bool = False
     viewpoint_probability: float = 0.5
     shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
     yaw_deg: float = 6.0  # turned up to this much
