@@ -8,7 +8,7 @@
 
 For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
 (the seed also picks the held-out blocks); `--recipe tutorial` instead trains the tutorials' way
-(`benchmarks.tutorial_recipe`, side cameras ±0.2) on the same balanced training rows, for as many
+(`benchmarks.tutorial_recipe`, side cameras ±0.2, no lead) on the same balanced training rows, for as many
 epochs, keeping the last,
 and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
 data; with `--no-real` they are all it trains on, and it is replayed on the blocks `training.fit`
@@ -55,8 +55,9 @@ def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path,
     from training.config import TrainConfig
     from training.samples import prepare_samples
 
-    # The tutorials' side-camera labels (±0.2), not this project's pure pursuit; the same balancing.
-    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed, correction=0.2)
+    # The tutorials' labels (the frame's own steering, side cameras ±0.2), not this project's lead and
+    # pure pursuit; the same balancing.
+    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed, correction=0.2, label_lead_s=0.0)
     samples = prepare_samples(read_recordings(config.data), config)
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
