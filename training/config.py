@@ -22,7 +22,7 @@ SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
 # What a run made before a setting existed trained with, where today's default differs: a resumed run
 # goes on as it was trained (its config.json lacks the key).
-BEFORE_IT_EXISTED = {"viewpoint": False, "label_lead_s": 0.0, "select_by": "loss", "precision": "float32"}
+BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32"}
 
 
 class StrategyError(ValueError):
