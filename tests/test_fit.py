@@ -303,3 +303,5 @@ def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path)
     assert (TrainConfig().label_lead_s, TrainConfig().select_by) == (0.15, "autonomy")  # what a new run gets
     flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
     assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides
+    (folder / runs.CONFIG).write_text(json.dumps(old | {"label_lead_s": 0.3}))  # what the run's file says comes first
+    assert fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed).label_lead_s == 0.3

@@ -138,3 +138,29 @@ def test_training_labels_lead_while_validation_keeps_the_recorded_steering():
     before_val = [r for r in centre.index if r + 1 in val.index]  # its lead would fall in a held-out block
     assert before_val
     np.testing.assert_allclose(centre[before_val], recorded[before_val], atol=1e-6)
+
+
+def _stamped(times_s: list[float], recording: str = "a", first_row: int = 0) -> pd.DataFrame:
+    """Rows whose frame names carry the real simulator's time stamps, at the given seconds."""
+    names = [f"{recording}/IMG/center_2026_12_02_10_{int(t) // 60:02d}_{int(t) % 60:02d}_{round(t % 1 * 1000):03d}.jpg"
+             for t in times_s]
+    return pd.DataFrame({"center": names, "left": names, "right": names, "steering": 0.0, "throttle": 0.5,
+                         "brake": 0.0, "speed": 20.0, "recording": recording,
+                         "row": np.arange(first_row, first_row + len(times_s))})
+
+
+def test_the_lead_follows_the_frames_time_stamps_and_stops_at_pauses_and_clocks_that_step_back():
+    # 5 Hz frames, then a 3 s pause (longer than the replay's max_gap_s), then a clock 1 s back.
+    times = [0.0, 0.2, 0.4, 0.6, 0.8, 3.8, 4.0, 4.2, 3.2, 3.4, 3.6]
+    rows = _stamped(times).assign(steering=[0, 0, 0, 0.5, 0, 0.7, 0, 0, 0.9, 0, 0.4])
+    led = retime_labels(rows, lead_s=0.2)["steering"].to_numpy()
+    np.testing.assert_allclose(led[:5], [0, 0, 0.5, 0, 0], atol=1e-9)  # one frame ahead at 5 Hz
+    np.testing.assert_allclose(led[4], 0.0)  # the last frame before the pause keeps its own steering
+    np.testing.assert_allclose(led[5:8], [0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(led[8:], [0, 0.4, 0.4], atol=1e-9)  # after the step back: its own stretch
+    # Consecutive row numbers in two recordings are still two stretches.
+    two = pd.concat([_stamped([0.0, 0.1], "a"), _stamped([0.0, 0.1], "b", first_row=2)], ignore_index=True)
+    two["steering"] = [0.0, 0.1, 0.8, 0.0]
+    np.testing.assert_allclose(retime_labels(two, lead_s=0.1)["steering"], [0.1, 0.1, 0.0, 0.0], atol=1e-9)
+    empty = rows.iloc[:0]
+    assert retime_labels(empty, lead_s=0.2, smoothing_s=0.3).empty

@@ -25,7 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(data=args.paths or None, skip_missing=args.skip_missing,
-                             correction=args.correction, return_s=args.return_s, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
+                             correction=args.correction, return_s=args.return_s, label_lead_s=args.label_lead_s,
+                             label_smoothing_s=args.label_smoothing_s, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
         recordings = scan_recordings(config.data)
         samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
         summary = summarize(recordings, samples)
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write steering_histograms.png and augmentation_grid.png into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
-    for knob in ("skip_missing", "correction", "return_s", "bins", "bin_cap", "seed"):  # the ones the counts depend on
+    for knob in ("skip_missing", "correction", "return_s", "label_lead_s", "label_smoothing_s", "bins", "bin_cap",
+                 "seed"):  # the ones the counts depend on
         add_knob(parser, knob)
     return parser
 

@@ -23,12 +23,14 @@ from training.recovery import recovery_steering
 
 log = logging.getLogger(__name__)
 
-# steering: the label; recorded: what the driver steered; lateral_m: where the camera sits (right +).
+# steering: the label; recorded: the frame's steering before any camera or view correction (led by
+# --label-lead-s; validation keeps what the driver steered); lateral_m: where the camera sits (right +).
 SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row", "recorded", "lateral_m", "speed_mps"]
 STEERING_RANGE = (-1.0, 1.0)  # normalised steering, as the simulator clamps it
 NEAR_ZERO = 0.01  # |steering| below this counts as driving straight
+REPLAY = simulator_config.load()["replay"]  # labels are retimed within the stretches the replay drives
 # Frames whose names carry no time stamp are taken to come at the replay's assumed rate.
-UNTIMED_STEP_S = 1.0 / float(simulator_config.load()["replay"]["untimed_hz"])
+UNTIMED_STEP_S = 1.0 / float(REPLAY["untimed_hz"])
 CAMERA_X = {name: Camera.from_config(name).position[0] for name in CAMERAS}  # metres right of the centre camera
 
 
@@ -115,22 +117,26 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
     little later; and keyboard steering is short full-lock taps between zeros, whose average over a
     fraction of a second is closer to the wheel angle the road asks for.
     """
-    if lead_s <= 0 and smoothing_s <= 0:
+    if rows.empty or (lead_s <= 0 and smoothing_s <= 0):
         return rows
     out = rows.copy()
     column = out.columns.get_loc("steering")
-    # Stretches of consecutive rows: a label never comes from across a held-out block or another recording.
-    recording = rows["recording"].to_numpy()
-    breaks = (np.diff(rows["row"].to_numpy()) != 1) | (recording[1:] != recording[:-1])
+    times = np.zeros(len(rows))
+    for _, members in rows.groupby("recording", sort=False).indices.items():
+        times[members] = _row_times(rows.iloc[members])
+    # Stretches as the replay cuts them: a label never comes from across a held-out block, a pause, a
+    # clock that steps back or another recording.
+    recording, dt = rows["recording"].to_numpy(), np.diff(times)
+    breaks = ((np.diff(rows["row"].to_numpy()) != 1) | (recording[1:] != recording[:-1])
+              | (dt <= 0) | (dt > REPLAY["max_gap_s"]))
     stretch = np.concatenate([[0], np.cumsum(breaks)])
     for _, members in rows.groupby(stretch, sort=False).indices.items():
-        part = rows.iloc[members]
-        times = _row_times(part)
-        steering = part["steering"].to_numpy(dtype=float)
-        if lead_s > 0:  # the last rows of a recording keep its last steering
-            steering = np.interp(times + lead_s, times, steering)
+        when = times[members]
+        steering = rows["steering"].to_numpy(dtype=float)[members]
+        if lead_s > 0:  # the last rows of a stretch take its last steering
+            steering = np.interp(when + lead_s, when, steering)
         if smoothing_s > 0:
-            step = float(np.median(np.diff(times))) if len(times) > 1 else UNTIMED_STEP_S
+            step = float(np.median(np.diff(when))) if len(when) > 1 else UNTIMED_STEP_S
             window = max(1, int(round(smoothing_s / step)))
             steering = pd.Series(steering).rolling(window, center=True, min_periods=1).mean().to_numpy()
         out.iloc[members, column] = steering
@@ -140,9 +146,9 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
 def _row_times(part: pd.DataFrame) -> np.ndarray:
     """Seconds since the first row, from the frame names' time stamps; rows apart by the untimed rate without them."""
     stamps = [frame_time(path) for path in part["center"]]
-    times = (np.array([(when - stamps[0]).total_seconds() for when in stamps]) if all(stamps)
-             else part["row"].to_numpy(dtype=float) * UNTIMED_STEP_S)
-    return np.maximum.accumulate(times)  # np.interp needs them ordered; a clock that steps back stays put
+    if all(stamps):
+        return np.array([(when - stamps[0]).total_seconds() for when in stamps])
+    return part["row"].to_numpy(dtype=float) * UNTIMED_STEP_S
 
 
 def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
