@@ -130,9 +130,9 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
     breaks = ((np.diff(rows["row"].to_numpy()) != 1) | (recording[1:] != recording[:-1])
               | (dt <= 0) | (dt > REPLAY["max_gap_s"]))
     stretch = np.concatenate([[0], np.cumsum(breaks)])
+    recorded = rows["steering"].to_numpy(dtype=float)
     for _, members in rows.groupby(stretch, sort=False).indices.items():
-        when = times[members]
-        steering = rows["steering"].to_numpy(dtype=float)[members]
+        when, steering = times[members], recorded[members]
         if lead_s > 0:  # the last rows of a stretch take its last steering
             steering = np.interp(when + lead_s, when, steering)
         if smoothing_s > 0:
@@ -178,9 +178,8 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     """Split off validation, add side cameras to the training rows, then balance them."""
     train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    with_sides = with_side_cameras(retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s),
-                                   config.correction,
-                                   config.return_s)
+    labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
+    with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
     log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
              len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
