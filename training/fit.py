@@ -63,8 +63,8 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
     if resumed and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
     try:
-        config = (config_from_args(args, base=str(resumed.folder / runs.CONFIG), absent=BEFORE_IT_EXISTED) if resumed
-                  else config_from_args(args))
+        config = config_from_args(args, base=str(resumed.folder / runs.CONFIG) if resumed else None,
+                                  absent=BEFORE_IT_EXISTED if resumed else None)
     except ValueError as e:  # an unreadable --config file, unknown keys, a value out of range
         raise RunError(str(e)) from None
     if resumed and resumed.epochs_done >= config.epochs:
