@@ -8,8 +8,8 @@ car for one recorded time step. Leaving the path by more than `max_offset_m`, or
 `max_heading_error_deg` off it, is an intervention: the car is put back on the path and charged the
 simulator's penalty (6 s), as `sim.drive` charges leaving the road.
 
-Where the recording pauses (a gap of more than `max_gap_s`, a standstill, the end of a held-out
-block, another recording) the path breaks and the car restarts on it: each unbroken stretch is a
+Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
+held-out block, another recording) the path breaks and the car restarts on it: each unbroken stretch is a
 segment. The recorded steering itself, driven through the same loop, stays on the path exactly: a
 check of the integrator that every report carries, beside driving with zero steering.
 """
@@ -27,9 +27,9 @@ import pandas as pd
 import simulator_config
 from base.autonomy import autonomy_percent
 from base.cameras import CAMERA_NAMES
+from base.driving import driven_steps, row_times, stretches
 from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
-from base.logformat import frame_time
 from base.viewpoint import Shift, ViewSynthesizer
 
 RULES = simulator_config.load()["replay"]
@@ -51,7 +51,7 @@ class Rules:
 class Footage:
     """Recorded rows ready to replay: per row its time, speed, steering and frames."""
 
-    times_s: np.ndarray
+    times_s: np.ndarray  # seconds since the row's recording began
     speeds_mps: np.ndarray
     steering: np.ndarray
     frames: dict[str, np.ndarray]  # camera → image path per row ("" where that camera's frame is absent)
@@ -77,22 +77,10 @@ class Footage:
         for side in CAMERA_NAMES[1:]:
             paths = rows[side].astype(str).to_numpy()
             frames[side] = np.array([p if p != c and _exists(p) else "" for p, c in zip(paths, centre)], dtype=object)
-        stamps = [frame_time(path) for path in centre]
-        timed = all(stamps)
-        if timed:
-            start = stamps[0]
-            times = np.array([(when - start).total_seconds() for when in stamps])
-        else:
-            times = np.arange(len(rows)) / float(RULES["untimed_hz"])
+        times, timed = row_times(rows)
         speeds = rows["speed"].to_numpy(dtype=float) * MPS_PER_MPH
         steering = np.clip(rows["steering"].to_numpy(dtype=float), -1.0, 1.0)
-        # An interval is driven when it is short, forward in time, between consecutive rows of one
-        # recording, and the car moves.
-        dt = np.diff(times)
-        consecutive = (np.diff(rows["row"].to_numpy()) == 1) & (rows["recording"].to_numpy()[1:] == rows["recording"].to_numpy()[:-1])
-        moving = 0.5 * (speeds[1:] + speeds[:-1]) >= float(RULES["standstill_mph"]) * MPS_PER_MPH
-        driven = (dt > 0) & (dt <= float(RULES["max_gap_s"])) & consecutive & moving
-        return cls(times, speeds, steering, frames, _runs(driven), timed)
+        return cls(times, speeds, steering, frames, stretches(driven_steps(rows, times)), timed)
 
     @property
     def driven_s(self) -> float:
@@ -259,13 +247,6 @@ def _interval(footage: Footage, row: int) -> tuple[float, float, int]:
     dt = float(footage.times_s[row + 1] - footage.times_s[row])
     speed = 0.5 * float(footage.speeds_mps[row] + footage.speeds_mps[row + 1])
     return dt, speed, max(1, math.ceil(dt * PHYSICS_HZ - 1e-9))
-
-
-def _runs(driven: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs of driven intervals as [first row, last row] (interval i joins rows i and i+1)."""
-    edges = np.diff(np.concatenate([[0], driven.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(int(a), int(b)) for a, b in zip(starts, stops)]
 
 
 def _wrap(angle: float) -> float:

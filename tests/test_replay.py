@@ -89,7 +89,7 @@ def test_turning_too_far_off_the_paths_heading_is_an_intervention_before_the_off
 
 def test_gaps_standstills_and_row_breaks_restart_the_car_on_the_path():
     ms = [0, 100, 200, 300, 1600, 1700, 1800, 1900, 2000, 2100]  # a 1.3 s gap after row 3
-    speed = [20, 20, 20, 20, 20, 20, 0, 0, 20, 20]  # standing still from row 6 to row 7
+    speed = [20, 20, 20, 20, 2, 2, 0.5, 0, 20, 20]  # slowing to a stand at row 7, then off again
     footage = Footage.from_rows(rows(np.zeros(10), speed, ms))
     assert footage.segments == [(0, 3), (4, 6), (7, 9)]  # a step counts when the car moves on average
     held = rows(np.zeros(20))

@@ -13,10 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-import simulator_config
 from base.cameras import Camera
+from base.driving import UNTIMED_STEP_S, row_times, stretch_ids
 from base.kinematics import MPS_PER_MPH
-from base.logformat import frame_time
 from base.logs import CAMERAS, SHOWN_PATHS, Recording
 from training.config import TrainConfig
 from training.recovery import recovery_steering
@@ -28,9 +27,6 @@ log = logging.getLogger(__name__)
 SAMPLE_COLUMNS = ["image", "steering", "camera", "recording", "row", "recorded", "lateral_m", "speed_mps"]
 STEERING_RANGE = (-1.0, 1.0)  # normalised steering, as the simulator clamps it
 NEAR_ZERO = 0.01  # |steering| below this counts as driving straight
-REPLAY = simulator_config.load()["replay"]  # labels are retimed within the stretches the replay drives
-# Frames whose names carry no time stamp are taken to come at the replay's assumed rate.
-UNTIMED_STEP_S = 1.0 / float(REPLAY["untimed_hz"])
 CAMERA_X = {name: Camera.from_config(name).position[0] for name in CAMERAS}  # metres right of the centre camera
 
 
@@ -53,6 +49,7 @@ class SampleSet:
     with_sides: pd.DataFrame
     balanced: Balanced
     val: pd.DataFrame
+    not_driving: int  # rows of train_rows and val_rows left out: standing still, crashing (base.driving)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -121,17 +118,14 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
         return rows
     out = rows.copy()
     column = out.columns.get_loc("steering")
-    times = np.zeros(len(rows))
-    for _, members in rows.groupby("recording", sort=False).indices.items():
-        times[members] = _row_times(rows.iloc[members])
-    # Stretches as the replay cuts them: a label never comes from across a held-out block, a pause, a
-    # clock that steps back or another recording.
-    recording, dt = rows["recording"].to_numpy(), np.diff(times)
-    breaks = ((np.diff(rows["row"].to_numpy()) != 1) | (recording[1:] != recording[:-1])
-              | (dt <= 0) | (dt > REPLAY["max_gap_s"]))
-    stretch = np.concatenate([[0], np.cumsum(breaks)])
+    # Within the stretches the replay drives: a label never comes from across a held-out block, a pause,
+    # a clock that steps back, a crash or another recording.
+    times, _ = row_times(rows)
+    stretch = stretch_ids(rows, times)
     recorded = rows["steering"].to_numpy(dtype=float)
-    for _, members in rows.groupby(stretch, sort=False).indices.items():
+    for number, members in rows.groupby(stretch, sort=False).indices.items():
+        if number < 0:  # not driving: prepare_samples leaves these rows out
+            continue
         when, steering = times[members], recorded[members]
         if lead_s > 0:  # the last rows of a stretch take its last steering
             steering = np.interp(when + lead_s, when, steering)
@@ -141,14 +135,6 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
             steering = pd.Series(steering).rolling(window, center=True, min_periods=1).mean().to_numpy()
         out.iloc[members, column] = steering
     return out
-
-
-def _row_times(part: pd.DataFrame) -> np.ndarray:
-    """Seconds since the first row, from the frame names' time stamps; rows apart by the untimed rate without them."""
-    stamps = [frame_time(path) for path in part["center"]]
-    if all(stamps):
-        return np.array([(when - stamps[0]).total_seconds() for when in stamps])
-    return part["row"].to_numpy(dtype=float) * UNTIMED_STEP_S
 
 
 def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Balanced:
@@ -176,14 +162,25 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 
 
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
-    """Split off validation, add side cameras to the training rows, then balance them."""
+    """Split off validation, keep the rows that are driving, add side cameras to the training rows, then
+    balance them."""
     train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
+    # A car standing at a wall while its driver wiggles the keys, or stopping in a crash, shows no road
+    # that the steering was meant for; the replay does not drive those rows either.
+    driving_train, driving_val = driving_rows(train_rows), driving_rows(val_rows)
+    labelled = retime_labels(driving_train, config.label_lead_s, config.label_smoothing_s)
     with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
-    log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
-             len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
-    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows))
+    not_driving = len(train_rows) + len(val_rows) - len(driving_train) - len(driving_val)
+    log.info("samples: %d rows → %d train rows + %d validation rows, %d of them not driving (left out); "
+             "%d with side cameras → %d after balancing", len(rows), len(train_rows), len(val_rows), not_driving,
+             len(with_sides), len(balanced.samples))
+    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(driving_val), not_driving)
+
+
+def driving_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows on a stretch the car drives (`base.driving`): no standstills, crashes or lone rows."""
+    return rows[stretch_ids(rows, row_times(rows)[0]) >= 0] if len(rows) else rows
 
 
 def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, Any]:
@@ -195,6 +192,7 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
+        "rows_not_driving": samples.not_driving,
         "samples_with_side_cameras": len(samples.with_sides),
         "samples_after_balance": len(samples.train),
         "val_samples": len(samples.val),

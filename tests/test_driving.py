@@ -1,0 +1,48 @@
+"""Which rows are driving (`base.driving`): what the replay drives and training learns from."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from base.driving import RULES, driven_steps, row_times, stretch_ids
+from base.kinematics import MPS_PER_MPH
+
+
+def rows(speed_mph, recording: str = "rec", hz: float = 10.0) -> pd.DataFrame:
+    n = len(speed_mph)
+    names = [f"/nowhere/IMG/center_2026_12_02_10_00_{int(i / hz):02d}_{round(i / hz % 1 * 1000):03d}.jpg" for i in range(n)]
+    return pd.DataFrame({"center": names, "left": names, "right": names, "steering": 0.0, "throttle": 1.0,
+                         "brake": 0.0, "speed": np.asarray(speed_mph, dtype=float), "recording": recording,
+                         "row": np.arange(n)})
+
+
+def test_a_crash_ends_the_stretch_but_braking_hard_does_not():
+    limit = float(RULES["collision_mps2"])
+    step_mph = lambda mps2: mps2 * 0.1 / MPS_PER_MPH  # noqa: E731 - speed lost in one 0.1 s step
+    braking = 30 - step_mph(0.9 * limit) * np.arange(5)
+    hit = 30 - step_mph(2 * limit)
+    crash = [30, 30, hit, hit - step_mph(0.5 * limit), hit - step_mph(0.5 * limit)]
+    assert driven_steps(rows(braking), row_times(rows(braking))[0]).all()
+    steps = driven_steps(rows(crash), row_times(rows(crash))[0])
+    assert steps.tolist() == [True, False, True, True]
+
+
+def test_rows_standing_still_or_alone_belong_to_no_stretch():
+    table = rows([3, 2.5, 2, 0.4, 0.1, 0.4, 2, 2.5])  # pulls up to a stand, then drives off
+    ids = stretch_ids(table, row_times(table)[0])
+    assert ids.tolist() == [0, 0, 0, 0, -1, 1, 1, 1]  # a step counts when the car moves on average
+    lone = pd.concat([table.iloc[:2], table.iloc[4:5]])  # a held-out block cut to a single row
+    assert stretch_ids(lone, row_times(lone)[0]).tolist() == [0, 0, -1]
+
+
+def test_times_count_from_each_recordings_own_first_frame():
+    two = pd.concat([rows([20] * 3, "a"), rows([20] * 3, "b", hz=5.0)], ignore_index=True)
+    two.loc[3:, "center"] = [n.replace("2026_12_02", "2016_12_01") for n in two["center"][3:]]
+    times, timed = row_times(two)
+    assert timed
+    np.testing.assert_allclose(times, [0, 0.1, 0.2, 0, 0.2, 0.4])
+    untimed = two.assign(center=[f"/nowhere/frame{i}.jpg" for i in range(6)])
+    times, timed = row_times(untimed)
+    assert not timed
+    assert times[1] - times[0] == pytest.approx(1 / float(RULES["untimed_hz"]))
