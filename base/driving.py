@@ -1,10 +1,10 @@
-"""Which log rows are driving: the stretches the replay drives and training learns from.
+"""Which log rows are driving: the stretches the replay drives and training retimes its labels in.
 
 A recording holds more than driving: pauses (the recorder stopped, or a held-out block cut out),
 standstills (a car stuck against a wall while its driver wiggles the keys) and collisions (the car
-stopping faster than any brake stops it). Their frames do not show the road a steering command was
-meant for, so the replay restarts the car after them and training leaves them out. One definition
-serves both.
+stopping faster than any brake stops it). There is no path to follow through them, so the replay
+restarts the car after each, and a label led or smoothed over time (`training.samples`) never
+reaches across one. One definition serves both.
 """
 from __future__ import annotations
 

@@ -66,13 +66,10 @@ def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path,
 
 
 def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
-    """Steering RMSE on the rows the car drives (standstills and crashes left out, as validation does)."""
     import cv2
 
     from base.frames import FRAME_SHAPE
-    from training.samples import driving_rows
 
-    rows = driving_rows(rows)
     predicted = []
     for path in rows["center"]:
         frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
@@ -95,13 +92,11 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path = RE
 
 def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float]) -> dict:
     """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on each set of rows."""
-    from training.samples import driving_rows
-
     result = {}
     for name, rows in sets.items():
         footage = Footage.from_rows(rows)
-        driven = driving_rows(rows)["steering"].to_numpy(dtype=float)
-        entry = {"frames": len(rows), "rmse": offline_rmse(steer, rows), "zero_rmse": float(np.sqrt(np.mean(driven ** 2)))}
+        entry = {"frames": len(rows), "rmse": offline_rmse(steer, rows),
+                 "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
         for limit in RULES:
             rules = Rules(max_offset_m=limit)
             entry[f"model_{limit:g}m"] = replay(footage, ModelPolicy(steer), rules).report()

@@ -26,9 +26,7 @@ def test_json_counts_rows_samples_and_steering(tmp_path, capsys):
     mean = ((0.005 + 1.0) * 5 + 0.25 * 20) / 70
     assert summary["steering"] == pytest.approx({"min": -0.5, "max": 1.0, "mean": mean, "zero_fraction": 35 / 70})
     assert summary["train_rows"] + summary["val_rows"] == 70
-    # Each recording starts from a stand (0 mph, rising): the rows before the car moves train nothing.
-    assert summary["rows_not_driving"] == 3 and summary["val_rows"] == 0  # one block each: all train
-    assert summary["samples_with_side_cameras"] == 3 * (summary["train_rows"] - 3)
+    assert summary["samples_with_side_cameras"] == 3 * summary["train_rows"]
     assert summary["balance"]["cap"] == 10 and max(summary["balance"]["counts_after"]) <= 10
     assert summary["samples_after_balance"] == sum(summary["balance"]["counts_after"])
     assert [(r["rows"], r["images_found"]) for r in summary["recordings"]] == [(50, 150), (20, 60)]
@@ -49,11 +47,9 @@ def test_report_and_plots(tmp_path, capsys):
     write_recording(tmp_path / "rec", [0.0, 0.3, -0.3] * 10)
     assert main([str(tmp_path / "rec"), "--plots", str(tmp_path / "plots")]) == 0
     report = capsys.readouterr().out
-    # One block: all train, but for the first row, where the car stands.
-    assert "1 of them not driving (standing still or crashing), left out" in report
-    assert "training samples: 87 with side cameras (pure pursuit back to the path in 1.3 s)" in report
+    assert "training samples: 90 with side cameras (pure pursuit back to the path in 1.3 s)" in report  # one block: all train
     assert main([str(tmp_path / "rec"), "--correction", "0.2", "--return-s", "2"]) == 0
-    assert "training samples: 87 with side cameras (±0.2)" in capsys.readouterr().out
+    assert "training samples: 90 with side cameras (±0.2)" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["augmentation_grid.png",
                                                                       "steering_histograms.png"]
     assert (tmp_path / "plots" / "augmentation_grid.png").read_bytes()[:4] == b"\x89PNG"

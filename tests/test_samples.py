@@ -165,18 +165,3 @@ def test_the_lead_follows_the_frames_time_stamps_and_stops_at_pauses_and_clocks_
     empty = rows.iloc[:0]
     assert retime_labels(empty, lead_s=0.2, smoothing_s=0.3).empty
 
-
-def test_rows_standing_still_or_crashing_train_nothing_and_validate_nothing():
-    rows = log_rows({"lake": 600})
-    stuck = (rows["row"] >= 300) & (rows["row"] < 400)  # hit a wall at row 300, then wiggled the keys
-    rows.loc[rows["row"] == 300, "speed"] = 2.0  # 20 → 2 mph in 0.1 s: a crash
-    rows.loc[stuck & (rows["row"] > 300), "speed"] = 0.01
-    rows.loc[stuck, "steering"] = 1.0
-    samples = prepare_samples(rows, TrainConfig(correction=0.0, bin_cap=10**6))
-    # Row 399 stays: the step from it to row 400 is the car driving off.
-    assert not samples.train["row"].between(300, 398).any()
-    assert {299, 399} <= set(samples.train["row"]) | set(samples.val["row"])
-    assert not samples.val["row"].between(300, 398).any()
-    assert samples.not_driving == 99
-    assert len(samples.train_rows) + len(samples.val_rows) == 600, "the held-out blocks stay whole"
-    assert len(samples.val) + samples.train["row"][samples.train["camera"] == "center"].size == 501

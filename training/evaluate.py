@@ -1,8 +1,5 @@
 """Score a model's steering on recordings: RMSE and MAE on the centre camera, beside the zero-steering baseline.
 
-Rows where the car does not drive (standing still, crashing: `base.driving`) are left out, as training
-and its validation leave them out.
-
     python -m training.evaluate models/latest data/lake2                # a recording not trained on
     python -m training.evaluate models/latest --split val               # the rows the run held out (split.json)
     python -m training.evaluate models/latest/model.onnx data/lake2 --json --plot steering.png
@@ -60,18 +57,17 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
 
 
 def select_samples(model: str | Path, paths: list[str], split: str, skip_missing: bool) -> pd.DataFrame:
-    """Centre-camera samples of the rows of `paths` where the car drives (as validation scores them: no
-    standstills or crashes); with split "val", of the rows the run of `model` held out."""
+    """Centre-camera samples of `paths`; with split "val", exactly the rows the run of `model` held out."""
     from base.logs import read_recordings  # pandas (0.4 s): not for --help
     from base.split import held_out_rows
-    from training.samples import centre_samples, driving_rows
+    from training.samples import centre_samples
 
     if split == "all":
         if not paths:
             raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation rows")
-        return centre_samples(driving_rows(read_recordings(paths, skip_missing=skip_missing)))
+        return centre_samples(read_recordings(paths, skip_missing=skip_missing))
     run_dir = resolve_model_path(model).parent  # a run folder's model, or a model file inside a run folder
-    return centre_samples(driving_rows(held_out_rows(run_dir, paths or None)))
+    return centre_samples(held_out_rows(run_dir, paths or None))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,8 +73,7 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
         "",
         f"~0: share of rows with |steering| < {NEAR_ZERO} (centre camera); steering is normalised, + = right",
         f"rows used: {summary['rows_used']} → {summary['train_rows']} for training, {summary['val_rows']} for "
-        f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%}); "
-        f"{summary['rows_not_driving']} of them not driving (standing still or crashing), left out",
+        f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%})",
         f"training samples: {summary['samples_with_side_cameras']} with side cameras ({sides}) → "
         f"{summary['samples_after_balance']} after balancing ({len(balance['counts_before'])} bins, "
         f"cap {balance['cap']} per bin)",

@@ -49,7 +49,6 @@ class SampleSet:
     with_sides: pd.DataFrame
     balanced: Balanced
     val: pd.DataFrame
-    not_driving: int  # rows of train_rows and val_rows left out: standing still, crashing (base.driving)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -124,7 +123,7 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
     stretch = stretch_ids(rows, times)
     recorded = rows["steering"].to_numpy(dtype=float)
     for number, members in rows.groupby(stretch, sort=False).indices.items():
-        if number < 0:  # not driving: prepare_samples leaves these rows out
+        if number < 0:  # standing still or crashing: its own steering
             continue
         when, steering = times[members], recorded[members]
         if lead_s > 0:  # the last rows of a stretch take its last steering
@@ -162,25 +161,14 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 
 
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
-    """Split off validation, keep the rows that are driving, add side cameras to the training rows, then
-    balance them."""
+    """Split off validation, add side cameras to the training rows, then balance them."""
     train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    # A car standing at a wall while its driver wiggles the keys, or stopping in a crash, shows no road
-    # that the steering was meant for; the replay does not drive those rows either.
-    driving_train, driving_val = driving_rows(train_rows), driving_rows(val_rows)
-    labelled = retime_labels(driving_train, config.label_lead_s, config.label_smoothing_s)
+    labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
     with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
-    not_driving = len(train_rows) + len(val_rows) - len(driving_train) - len(driving_val)
-    log.info("samples: %d rows → %d train rows + %d validation rows, %d of them not driving (left out); "
-             "%d with side cameras → %d after balancing", len(rows), len(train_rows), len(val_rows), not_driving,
-             len(with_sides), len(balanced.samples))
-    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(driving_val), not_driving)
-
-
-def driving_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows on a stretch the car drives (`base.driving`): no standstills, crashes or lone rows."""
-    return rows[stretch_ids(rows, row_times(rows)[0]) >= 0] if len(rows) else rows
+    log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
+             len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
+    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows))
 
 
 def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, Any]:
@@ -192,7 +180,6 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
-        "rows_not_driving": samples.not_driving,
         "samples_with_side_cameras": len(samples.with_sides),
         "samples_after_balance": len(samples.train),
         "val_samples": len(samples.val),
