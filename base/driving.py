@@ -2,9 +2,9 @@
 
 A recording holds more than driving: pauses (the recorder stopped, or a held-out block cut out),
 standstills (a car stuck against a wall while its driver wiggles the keys) and collisions (the car
-stopping faster than any brake stops it). There is no path to follow through them, so the replay
-restarts the car after each, and a label led or smoothed over time (`training.samples`) never
-reaches across one. One definition serves both.
+losing speed faster than `collision_mps2`, harder than a hard stop). There is no path to follow
+through them, so the replay restarts the car after each, and a label led or smoothed over time
+(`training.samples`) never reaches across one. One definition serves both.
 """
 from __future__ import annotations
 
