@@ -40,8 +40,9 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     """Per step from row i to row i+1 (len(rows) - 1 of them): whether the car drove it.
 
     A step is driven when it joins consecutive rows of one recording, goes forward in time by at most
-    `max_gap_s`, the car moves (mean speed at least `standstill_mph`), and it does not lose speed faster
-    than `collision_mps2` (a crash, not a stop).
+    `max_gap_s`, the car moves (mean speed at least `standstill_mph`), and it is not part of a crash: a
+    step that loses speed faster than `collision_mps2`, and every step after it that still loses speed
+    (a crash slows the car unevenly until it stands or drives off again).
     """
     if len(rows) < 2:
         return np.zeros(0, dtype=bool)
@@ -50,8 +51,13 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     consecutive = (np.diff(rows["row"].to_numpy()) == 1) & (recording[1:] == recording[:-1])
     speeds = rows["speed"].to_numpy(dtype=float) * MPS_PER_MPH
     moving = 0.5 * (speeds[1:] + speeds[:-1]) >= float(RULES["standstill_mph"]) * MPS_PER_MPH
+    slowing = np.diff(speeds) < 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        crash = -np.diff(speeds) / dt > float(RULES["collision_mps2"])
+        crash = slowing & (-np.diff(speeds) / dt > float(RULES["collision_mps2"]))
+    for i in np.flatnonzero(crash):
+        while i + 1 < len(crash) and slowing[i + 1] and consecutive[i + 1]:
+            i += 1
+            crash[i] = True
     return (dt > 0) & (dt <= float(RULES["max_gap_s"])) & consecutive & moving & ~crash
 
 

@@ -27,12 +27,11 @@ import pandas as pd
 import simulator_config
 from base.autonomy import autonomy_percent
 from base.cameras import CAMERA_NAMES
-from base.driving import driven_steps, row_times, stretches
+from base.driving import RULES, driven_steps, row_times, stretches
 from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from base.viewpoint import Shift, ViewSynthesizer
 
-RULES = simulator_config.load()["replay"]
 PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
 SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
 

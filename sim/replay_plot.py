@@ -15,7 +15,7 @@ from base.replay import Trace  # noqa: E402
 
 def plot_replay(model: Trace, zero: Trace, report: dict, max_offset_m: float, title: str, out: Path) -> None:
     """Write the PNG to `out` (through a temporary file, so a failure leaves no half image)."""
-    # Driven time, steps end to end: the recorded clock jumps at gaps, standstills and between recordings.
+    # Driven time, steps end to end: the recorded clock jumps at gaps, standstills, crashes and between recordings.
     t = np.cumsum(model.step_s)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     top.plot(t, zero.offsets_m, color="0.7", lw=0.7, label=f"zero steering ({sum(zero.intervened)} interventions)")

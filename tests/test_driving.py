@@ -22,17 +22,18 @@ def test_a_crash_ends_the_stretch_but_braking_hard_does_not():
     step_mph = lambda mps2: mps2 * 0.1 / MPS_PER_MPH  # noqa: E731 - speed lost in one 0.1 s step
     braking = 30 - step_mph(0.9 * limit) * np.arange(5)
     hit = 30 - step_mph(2 * limit)
-    crash = [30, 30, hit, hit - step_mph(0.5 * limit), hit - step_mph(0.5 * limit)]
+    # The crash goes on while the car still loses speed, however gently; it drives off again after.
+    crash = [30, 30, hit, hit - step_mph(0.5 * limit), hit - step_mph(0.6 * limit), hit - step_mph(0.4 * limit), hit]
     assert driven_steps(rows(braking), row_times(rows(braking))[0]).all()
     steps = driven_steps(rows(crash), row_times(rows(crash))[0])
-    assert steps.tolist() == [True, False, True, True]
+    assert steps.tolist() == [True, False, False, False, True, True]
 
 
 def test_rows_standing_still_or_alone_belong_to_no_stretch():
     table = rows([3, 2.5, 2, 0.4, 0.1, 0.4, 2, 2.5])  # pulls up to a stand, then drives off
     ids = stretch_ids(table, row_times(table)[0])
     assert ids.tolist() == [0, 0, 0, 0, -1, 1, 1, 1]  # a step counts when the car moves on average
-    lone = pd.concat([table.iloc[:2], table.iloc[4:5]])  # a held-out block cut to a single row
+    lone = pd.concat([table.iloc[:2], table.iloc[6:7]])  # a held-out block cut to a single moving row
     assert stretch_ids(lone, row_times(lone)[0]).tolist() == [0, 0, -1]
 
 
@@ -45,4 +46,4 @@ def test_times_count_from_each_recordings_own_first_frame():
     untimed = two.assign(center=[f"/nowhere/frame{i}.jpg" for i in range(6)])
     times, timed = row_times(untimed)
     assert not timed
-    assert times[1] - times[0] == pytest.approx(1 / float(RULES["untimed_hz"]))
+    assert times[1] - times[0] == pytest.approx(1 / float(RULES["untimed_hz"])) and times[3] == 0

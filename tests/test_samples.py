@@ -165,3 +165,10 @@ def test_the_lead_follows_the_frames_time_stamps_and_stops_at_pauses_and_clocks_
     empty = rows.iloc[:0]
     assert retime_labels(empty, lead_s=0.2, smoothing_s=0.3).empty
 
+
+def test_the_lead_stops_at_a_standstill_and_rows_standing_keep_their_steering():
+    rows = _stamped([0.1 * i for i in range(8)]).assign(
+        speed=[3, 2.5, 2, 0.4, 0.1, 0.4, 2, 2.5], steering=[0, 0, 0, 0.9, -0.9, 0.5, 0, 0])
+    led = retime_labels(rows, lead_s=0.1)["steering"].to_numpy()
+    # Rows 0-3 pull up to a stand, row 4 stands, rows 5-7 drive off: no label crosses the stand.
+    np.testing.assert_allclose(led, [0, 0, 0.9, 0.9, -0.9, 0, 0, 0], atol=1e-9)

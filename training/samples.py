@@ -107,7 +107,8 @@ def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: fl
 
 def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 0.0) -> pd.DataFrame:
     """`rows` with each frame's steering label taken `lead_s` later in the recording and averaged over a
-    centred window of `smoothing_s`, both within each stretch of consecutive rows (0 and 0: `rows` unchanged).
+    centred window of `smoothing_s`, both within each stretch the car drives (`base.driving`); rows standing
+    still or crashing keep their own steering (0 and 0: `rows` unchanged).
 
     A driver steers a moment after the road shows why, so the steering a frame explains is the one a
     little later; and keyboard steering is short full-lock taps between zeros, whose average over a
