@@ -1,4 +1,4 @@
-"""Which rows are driving (`base.driving`): what the replay drives and training learns from."""
+"""Which rows are driving (`base.driving`): what the replay drives and the label lead stays within."""
 from __future__ import annotations
 
 import numpy as np
