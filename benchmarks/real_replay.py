@@ -1,6 +1,6 @@
 """Train on the real recordings, then drive the held-out footage closed-loop: replay scores over seeds.
 
-    python -m benchmarks.real_replay [--data-dir DIR]         # the default recipe, seeds 0 1 2 (~15 min on 2 cores)
+    python -m benchmarks.real_replay [--data-dir DIR]         # the default recipe, seeds 0 1 2 (~5 min on 2 cores in bfloat16, ~15 in float32)
     python -m benchmarks.real_replay --fit-args "--epochs 6" --seeds 0 1
     python -m benchmarks.real_replay --recipe tutorial      # the tutorials' generator and last epoch
     python -m benchmarks.real_replay --sim-data data/lake [--no-real]   # sim.record recordings added (only)
