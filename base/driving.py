@@ -51,9 +51,10 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     consecutive = (np.diff(rows["row"].to_numpy()) == 1) & (recording[1:] == recording[:-1])
     speeds = rows["speed"].to_numpy(dtype=float) * MPS_PER_MPH
     moving = 0.5 * (speeds[1:] + speeds[:-1]) >= float(RULES["standstill_mph"]) * MPS_PER_MPH
-    slowing = np.diff(speeds) < 0
+    gained = np.diff(speeds)
+    slowing = gained < 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        crash = slowing & (-np.diff(speeds) / dt > float(RULES["collision_mps2"]))
+        crash = slowing & (-gained / dt > float(RULES["collision_mps2"]))
     for i in np.flatnonzero(crash):
         while i + 1 < len(crash) and slowing[i + 1] and consecutive[i + 1]:
             i += 1
