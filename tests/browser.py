@@ -5,8 +5,10 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -81,9 +83,12 @@ class Page:
 def open_page(url: str) -> Iterator[Page]:
     """Headless Chromium showing `url` (loaded), in a new profile; stopped and the profile removed afterwards."""
     executable = chromium()
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes can outlive the browser and still write to the profile while it is
+    # removed: they share a process group of their own, stopped as a whole, and a file written after
+    # that does not fail the test.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, errors="replace")
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
         page = None
         try:
             port = _devtools_port(proc)
@@ -95,12 +100,20 @@ def open_page(url: str) -> Iterator[Page]:
         finally:
             if page:
                 page.close()
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                pass
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:  # the whole group has exited
+        pass
 
 
 def _devtools_port(proc: subprocess.Popen) -> int:
