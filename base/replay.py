@@ -10,8 +10,8 @@ simulator's penalty (6 s), as `sim.drive` charges leaving the road.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
-stretch is a segment. The recorded steering itself, driven through the same loop, stays on the path exactly: a
-check of the integrator that every report carries, beside driving with zero steering.
+stretch is a segment. The recorded steering itself, driven through the same loop, stays on the path
+exactly: a check of the integrator that every report carries, beside driving with zero steering.
 """
 from __future__ import annotations
 

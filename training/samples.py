@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from base.cameras import Camera
-from base.driving import UNTIMED_STEP_S, row_times, stretch_ids
+from base.driving import row_times, stretch_ids
 from base.kinematics import MPS_PER_MPH
 from base.logs import CAMERAS, SHOWN_PATHS, Recording
 from training.config import TrainConfig
@@ -130,7 +130,7 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
         if lead_s > 0:  # the last rows of a stretch take its last steering
             steering = np.interp(when + lead_s, when, steering)
         if smoothing_s > 0:
-            step = float(np.median(np.diff(when))) if len(when) > 1 else UNTIMED_STEP_S
+            step = float(np.median(np.diff(when)))  # a driven stretch has two rows or more
             window = max(1, int(round(smoothing_s / step)))
             steering = pd.Series(steering).rolling(window, center=True, min_periods=1).mean().to_numpy()
         out.iloc[members, column] = steering
