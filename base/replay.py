@@ -126,6 +126,13 @@ class ModelPolicy:
         return float(self.predict_one(view))
 
 
+@dataclass(frozen=True)
+class View:
+    row: int
+    camera: str
+    shift: Shift
+
+
 @dataclass
 class Trace:
     """What happened at each driven step, for scoring, plots and video."""
@@ -137,6 +144,9 @@ class Trace:
     recorded: list[float] = field(default_factory=list)  # the human's steering for the step
     intervened: list[bool] = field(default_factory=list)
     step_s: list[float] = field(default_factory=list)  # how long each step took
+    # Where each view a seeing policy was shown came from: the recorded row, its camera and the car's
+    # shift from that row's pose. Enough to synthesise the view again (on-policy training labels them).
+    views: list[View] = field(default_factory=list)
 
     @property
     def elapsed_s(self) -> float:
@@ -218,6 +228,7 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
                               forward_m=dx * math.cos(h0) + dy * math.sin(h0))
                 source = synthesizer.nearest_source(shift)
                 view = synthesizer.synthesize({source: frames.get(source, anchor)}, shift, source)
+                trace.views.append(View(anchor, source, shift))
             command = policy(view, row)
             dt, speed, n = _interval(footage, row)
             for _ in range(n):

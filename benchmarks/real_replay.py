@@ -1,13 +1,19 @@
-"""Train on the real recordings, then drive the held-out footage closed-loop: replay scores over seeds.
+"""Train on the real recordings, then drive footage it never trained on closed-loop: replay scores per seed.
 
-    python -m benchmarks.real_replay [--data-dir DIR]         # the default recipe, seeds 0 1 2 (~5 min on 2 cores in bfloat16, ~15 in float32)
-    python -m benchmarks.real_replay --fit-args "--epochs 6" --seeds 0 1
-    python -m benchmarks.real_replay --recipe tutorial      # the tutorials' generator and last epoch
-    python -m benchmarks.real_replay --sim-data data/lake [--no-real]   # sim.record recordings added (only)
+    python -m benchmarks.real_replay [--data-dir DIR]         # both protocols, seeds 0-4 (~25 min on 2 cores in bfloat16)
+    python -m benchmarks.real_replay --protocol lodo --fit-args "--on-policy-share 0" --seeds 0 1
+    python -m benchmarks.real_replay --protocol pair --recipe tutorial   # the tutorials' generator and last epoch
+    python -m benchmarks.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
     python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
 
-For each seed `python -m training.fit` trains on the two track-1 recordings of ../shared/realdata
-(the seed also picks the held-out blocks); `--recipe tutorial` instead trains the tutorials' way
+Protocols (what trains, what is replayed beside its held-out blocks and the unseen jungle):
+  all   the three track-1 recordings of ../shared/realdata;
+  lodo  leave one driver out: the Udacity sample's two slices (one driver) train, and the whole of
+        `track1_windows` (another driver's lap of the same track) is replayed;
+  pair  `udacity_sample_part` and `track1_windows`, the pair earlier measurements trained on.
+
+For each protocol and seed `python -m training.fit` trains (the seed also picks the held-out blocks);
+`--recipe tutorial` instead trains the tutorials' way
 (`benchmarks.tutorial_recipe`, side cameras ±0.2, no lead) on the same balanced training rows, for as many
 epochs, keeping the last,
 and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
@@ -36,7 +42,12 @@ from base.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteer
 from base.split import held_out_rows
 from benchmarks import REALDATA, ROOT
 
-TRAIN = ["udacity_sample_part", "track1_windows"]
+OTHER_DRIVER = "track1_windows"  # the Udacity sample's slices are one driver's laps, this another's
+PROTOCOLS = {  # name: (recordings trained on, recordings replayed whole beside the held-out blocks)
+    "all": (["udacity_sample_part", "udacity_sample_late", OTHER_DRIVER], []),
+    "lodo": (["udacity_sample_part", "udacity_sample_late"], [OTHER_DRIVER]),
+    "pair": (["udacity_sample_part", OTHER_DRIVER], []),
+}
 JUNGLE = "track2_jungle"  # another track: unseen, unless --with-jungle trains on it too
 RULES = (1.0, 2.0)
 
@@ -48,7 +59,7 @@ def train(seed: int, out: Path, fit_args: list[str], data: list[Path]) -> Path:
     return (out / "latest").resolve()
 
 
-def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path, Callable[[np.ndarray], float]]:
+def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> tuple[Path, Callable[[np.ndarray], float]]:
     """The tutorials' recipe on the samples `training.fit --seed seed` would train on; (run folder, steering)."""
     from base.split import save_split
     from benchmarks import tutorial_recipe
@@ -57,7 +68,7 @@ def train_tutorial(seed: int, out: Path, folder: Path = REALDATA) -> tuple[Path,
 
     # The tutorials' labels (the frame's own steering, side cameras ±0.2), not this project's lead and
     # pure pursuit; the same balancing.
-    config = TrainConfig(data=[str(folder / name) for name in TRAIN], seed=seed, correction=0.2, label_lead_s=0.0)
+    config = TrainConfig(data=[str(folder / name) for name in train_on], seed=seed, correction=0.2, label_lead_s=0.0)
     samples = prepare_samples(read_recordings(config.data), config)
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
@@ -78,9 +89,9 @@ def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
     return float(np.sqrt(np.mean((np.asarray(predicted) - rows["steering"].to_numpy(dtype=float)) ** 2)))
 
 
-def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path = REALDATA) -> pd.DataFrame:
+def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, train_on: list[str]) -> pd.DataFrame:
     """The real track-1 rows `run` held out or, for a run that never saw them, those `training.fit --seed` would."""
-    real = [folder / name for name in TRAIN]
+    real = [folder / name for name in train_on]
     if trained_on_real:
         return held_out_rows(run, real)
     from training.config import TrainConfig
@@ -114,10 +125,12 @@ def _spread(values: list[float], digits: int = 1) -> str:
 
 
 def report(results: dict[int, dict]) -> str:
+    """Mean (min – max) over seeds, then every seed: a mean alone hides the seed that leaves the road."""
     lines = [f"seeds {', '.join(map(str, results))}: mean (min – max)", "",
              "| footage | rule | model autonomy % | model interventions/min | zero steering autonomy % | zero interventions/min "
              "| human % | steering RMSE (zero) |", "|---|---|---|---|---|---|---|---|"]
-    for name in next(iter(results.values())):
+    names = list(next(iter(results.values())))
+    for name in names:
         for limit in RULES:
             per = [r[name] for r in results.values()]
             lines.append(
@@ -127,12 +140,21 @@ def report(results: dict[int, dict]) -> str:
                 f"| {_spread([p[f'zero_{limit:g}m']['interventions_per_min'] for p in per])} "
                 f"| {_spread([p[f'human_{limit:g}m']['autonomy_percent'] for p in per])} "
                 f"| {_spread([p['rmse'] for p in per], 3)} ({_spread([p['zero_rmse'] for p in per], 3)}) |")
+    lines += ["", "Every seed: autonomy % at 2 m / 1 m (interventions at 2 m / 1 m), steering RMSE", "",
+              "| seed | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for seed, result in results.items():
+        cells = [f"{r['model_2m']['autonomy_percent']:.0f} / {r['model_1m']['autonomy_percent']:.0f} % "
+                 f"({r['model_2m']['interventions']} / {r['model_1m']['interventions']}), {r['rmse']:.3f}"
+                 for r in (result[name] for name in names)]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--protocol", choices=PROTOCOLS, nargs="+", default=["all", "lodo"],
+                        help="which recordings train and which are replayed (see above)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--recipe", choices=("ours", "tutorial"), default="ours",
                         help="train with training.fit (ours) or the tutorials' generator and last epoch")
     parser.add_argument("--fit-args", default="", help="extra training.fit arguments, e.g. '--epochs 6'")
@@ -143,11 +165,13 @@ def main() -> int:
                         help=f"train on {JUNGLE} too and replay its held-out blocks instead of all of it")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
     parser.add_argument("--data-dir", type=Path, default=REALDATA,
-                        help=f"the folder holding {', '.join(TRAIN + [JUNGLE])} (default: {REALDATA})")
+                        help=f"the folder holding the real recordings (default: {REALDATA})")
     args = parser.parse_args()
-    if not (args.data_dir / JUNGLE).is_dir():
-        print(f"error: the real recordings are not in {args.data_dir}: pass --data-dir, the folder that holds "
-              f"{', '.join(TRAIN + [JUNGLE])}", file=sys.stderr)
+    needed = sorted({name for train_on, whole in PROTOCOLS.values() for name in train_on + whole} | {JUNGLE})
+    absent = [name for name in needed if not (args.data_dir / name).is_dir()]
+    if absent:
+        print(f"error: the real recordings are not in {args.data_dir} (no {absent[0]}): pass --data-dir, the folder "
+              f"that holds {', '.join(needed)}", file=sys.stderr)
         return 2
     if args.recipe == "tutorial" and (args.fit_args or args.sim_data):
         print("error: --fit-args and --sim-data are training.fit's: leave them out with --recipe tutorial", file=sys.stderr)
@@ -164,29 +188,41 @@ def main() -> int:
     if missing:
         print(f"error: {missing[0]} holds no driving_log.csv: pass a recording folder to --sim-data", file=sys.stderr)
         return 2
+    reports = []
+    for protocol in args.protocol:
+        results = run_protocol(args, protocol)
+        reports.append(f"\nprotocol {protocol}: recipe {args.recipe}, fit args: {args.fit_args or '(defaults)'}, "
+                       f"trained on: {', '.join(PROTOCOLS[protocol][0])}\n{report(results)}")
+    print("\n".join(reports))
+    return 0
+
+
+def run_protocol(args: argparse.Namespace, protocol: str) -> dict[int, dict]:
+    """Train and replay every seed of one protocol; results.json under --work/PROTOCOL."""
+    train_on, whole = PROTOCOLS[protocol]
     jungle = args.data_dir / JUNGLE
-    data = ([] if args.no_real else [args.data_dir / name for name in TRAIN]) + [jungle] * args.with_jungle + args.sim_data
+    data = ([] if args.no_real else [args.data_dir / name for name in train_on]) + [jungle] * args.with_jungle + args.sim_data
+    work = args.work / protocol
     results = {}
     for seed in args.seeds:
         if args.recipe == "tutorial":
-            run, steer = train_tutorial(seed, args.work / f"seed{seed}", args.data_dir)
+            run, steer = train_tutorial(seed, work / f"seed{seed}", args.data_dir, train_on)
         else:
             from base.runtime import load_runner
 
-            run = train(seed, args.work / f"seed{seed}", shlex.split(args.fit_args), data)
+            run = train(seed, work / f"seed{seed}", shlex.split(args.fit_args), data)
             steer = load_runner(run).predict_one
-        sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir)}
+        sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir, train_on)}
+        for name in whole:
+            sets[f"{name} (another driver)"] = read_recordings([args.data_dir / name])
         if args.with_jungle:
             sets["held-out jungle"] = held_out_rows(run, [jungle])
         else:
             sets["jungle (unseen)"] = read_recordings([jungle])
         results[seed] = measure(sets, steer)
-        print(json.dumps({seed: results[seed]}), flush=True)
-    write_json_atomic(args.work / "results.json", results)
-    print(f"\nrecipe: {args.recipe}, fit args: {args.fit_args or '(defaults)'}, trained on: "
-          f"{', '.join(str(f) for f in data) if args.recipe == 'ours' else ', '.join(TRAIN)}")
-    print(report(results))
-    return 0
+        print(json.dumps({protocol: {seed: results[seed]}}), flush=True)
+        write_json_atomic(work / "results.json", results)  # after every seed: a long sweep keeps what it measured
+    return results
 
 
 if __name__ == "__main__":

@@ -228,12 +228,14 @@ def standard_callbacks(
     val_max_offset_m: float = 1.0,
     best_val_autonomy: float = -math.inf,
     weight_average: bool = False,
+    on_policy: keras.callbacks.Callback | None = None,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
 
     With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
     and early stopping follow the replay's autonomy. With `weight_average` (an optimizer with
     `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
+    `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs.
     """
     nan_stop = StopOnNaN()
     by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
@@ -244,6 +246,8 @@ def standard_callbacks(
     callbacks: list[keras.callbacks.Callback] = [
         # First: every callback after it sees the averaged weights at the epoch's end, and validation too.
         *([averaging] if averaging else []),
+        # Before the progress line, to which it adds what its round found.
+        *([on_policy] if on_policy else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
         *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its

@@ -57,6 +57,12 @@ class TrainConfig:
     shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
     yaw_deg: float = 6.0  # turned up to this much
     return_s: float = 1.3  # labels return the car to the recorded path in about this time
+    # on-policy training (DAgger): from epoch on_policy_start + 1 on, before each epoch the model drives its
+    # training footage in the replay; the states it reaches, labelled with the way back to the recorded
+    # path (return_s), fill on_policy_share of every batch. 0 share: off (plain cloning)
+    on_policy_share: float = 0.0
+    on_policy_start: int = 2  # epochs of plain cloning before the model first drives
+    on_policy_max_offset_m: float = 2.0  # the replay puts the car back on the path beyond this
     # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
     select_by: str = "autonomy"  # autonomy: the best replay autonomy (ties: lower val_loss) | loss: val_loss
     val_max_offset_m: float = 1.0  # the replay's intervention rule for that choice
@@ -108,7 +114,9 @@ class TrainConfig:
         need(0 <= self.viewpoint_probability <= 1, "viewpoint_probability", "from 0 to 1")
         for name in ("shift_m", "yaw_deg", "label_smoothing_s", "label_lead_s"):
             need(getattr(self, name) >= 0, name, "0 or more")
-        for name in ("return_s", "val_max_offset_m"):
+        need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
+        need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
+        for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
         need(bool(self.data), "data", "one or more recording folders")
 

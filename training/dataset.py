@@ -25,6 +25,7 @@ from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.augment import Augmenter, ViewpointAugmenter
 from training.config import TrainConfig
+from training.onpolicy import StatePool
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Datasets:
     val_samples: int
     summary: dict[str, Any]
     samples: SampleSet  # the split and balanced samples the datasets were built from
+    pool: StatePool | None  # with on-policy training: the states the model reached, mixed into the batches
 
 
 def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
@@ -71,14 +73,17 @@ def make_datasets(config: TrainConfig) -> Datasets:
     if config.val_fraction > 0 and samples.val.empty:
         raise LogError(f"no validation rows: every recording is shorter than two blocks of val_block="
                        f"{config.val_block} rows; lower val_block, record longer, or set val_fraction to 0")
-    frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"]]).unique(), config.cache_mb)
+    pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
+            if config.on_policy_share > 0 else None)
+    images = [samples.train["image"], samples.val["image"], pd.Series(pool.source_images if pool is not None else [], dtype=object)]
+    frames = _FrameStore(pd.concat(images).unique(), config.cache_mb)
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     viewpoint = ViewpointAugmenter(config) if config.augment and config.viewpoint else None
-    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint)
+    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint, pool=pool)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
-    return Datasets(train, val, len(samples.train), len(samples.val), summary, samples)
+    return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
 
 
 class _FrameStore:
@@ -103,17 +108,21 @@ class _FrameStore:
 
 
 def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
-             shuffle: bool, viewpoint: ViewpointAugmenter | None = None) -> tf.data.Dataset:
+             shuffle: bool, viewpoint: ViewpointAugmenter | None = None, pool: StatePool | None = None) -> tf.data.Dataset:
     images = samples["image"].to_numpy()
     steering = samples["steering"].to_numpy(dtype=np.float32)
     where = {name: samples[name].to_numpy() for name in ("camera", "lateral_m", "recorded", "speed_mps")}
 
     def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = frames.get(images[indices]), steering[indices]
+        seed, view_seed, pool_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(3)
+        # First the car moves (or is replaced by where the model drove it), then the camera's picture is
+        # panned, zoomed, lit.
+        if viewpoint is not None:
+            x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
+        if pool is not None:  # the pool grows between epochs, so the same indices draw other states later
+            pool.mix_into(x, y, frames, int(pool_seed) + pool.size)
         if augmenter is not None:
-            seed, view_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(2)
-            if viewpoint is not None:  # first the car moves, then the camera's picture is panned, zoomed, lit
-                x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
             x, y = augmenter(x, y, int(seed))
         return x, y
 

@@ -95,6 +95,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     from training.callbacks import standard_callbacks
     from training.distribute import make_distribution
     from training.model import build_model
+    from training.onpolicy import OnPolicyRounds
 
     keras.utils.set_random_seed(config.seed)
 
@@ -113,6 +114,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
         best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0,
+        on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m)
+        if datasets.pool is not None else None,
     )
     with run.removed_if_failed_empty():
         run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so

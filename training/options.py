@@ -47,6 +47,11 @@ HELP = {
     "shift_m": "largest sideways move, metres beside the frame's camera",
     "yaw_deg": "largest turn, degrees",
     "return_s": "labels of moved and side-camera frames return the car to the path in about this many seconds",
+    "on_policy_share": ("on-policy training (DAgger): share of every batch filled with the states the model itself "
+                        "reaches when it drives the training footage in the replay, labelled with the way back to "
+                        "the recorded path (0: off, plain cloning)"),
+    "on_policy_start": "epochs of plain cloning before the model first drives for on-policy states",
+    "on_policy_max_offset_m": "metres off the path at which the on-policy replay puts the car back on it",
     "select_by": "keep the epoch with the best replay autonomy on the held-out blocks (autonomy) or the lowest "
                  "validation loss (loss)",
     "val_max_offset_m": "metres off the recorded path that count as an intervention when replaying the held-out blocks",

@@ -49,6 +49,7 @@ class SampleSet:
     with_sides: pd.DataFrame
     balanced: Balanced
     val: pd.DataFrame
+    train_labels: np.ndarray  # per training row, its centre frame's label (the recorded steering, led)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -169,7 +170,8 @@ def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
     log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
              len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
-    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows))
+    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows),
+                     labelled["steering"].to_numpy(dtype=float))
 
 
 def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, Any]:

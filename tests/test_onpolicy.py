@@ -1,0 +1,99 @@
+"""On-policy training (DAgger through the replay): the states the model reaches, their labels, the batches
+they join, and a run that gathers them."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fit_helpers import fit_args
+from recordings import write_log
+
+from base.frames import CROP_TOP
+from base.logs import read_recordings
+from base.replay import Footage, Rules, Trace, View
+from base.viewpoint import Shift, ViewSynthesizer
+from training import fit, runs
+from training.onpolicy import StatePool, visited_states
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("recording")
+    write_log(folder, rows=60)
+    return folder
+
+
+@pytest.fixture
+def rows(recording) -> pd.DataFrame:
+    return read_recordings([recording])
+
+
+def test_a_state_off_the_path_is_labelled_back_towards_it_and_one_on_it_keeps_its_label(rows):
+    footage = Footage.from_rows(rows)
+    labels = np.full(len(rows), 0.1)
+    trace = Trace(views=[View(5, "center", Shift()),
+                         View(6, "right", Shift(lateral_m=0.8)),  # right of the path: steer left
+                         View(7, "center", Shift(yaw_rad=math.radians(10))),  # turned right: steer left
+                         View(8, "left", Shift(lateral_m=-0.8))])
+    states = visited_states(footage, labels, trace, return_s=1.3)
+    assert states["steering"][0] == pytest.approx(0.1, abs=1e-6)
+    assert states["steering"][1] < 0 and states["steering"][2] < 0 and states["steering"][3] > 0.2
+    assert states["image"].tolist() == [rows["center"][5], rows["right"][6], rows["center"][7], rows["left"][8]]
+    assert states["lateral_m"].tolist() == [0.0, 0.8, 0.0, -0.8]
+
+
+class Frames:
+    """The frame store's interface over the files themselves."""
+
+    def get(self, paths):
+        import cv2
+
+        return np.stack([cv2.imread(str(p), cv2.IMREAD_COLOR_RGB) for p in paths])
+
+
+def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a_batch_with_those_views(rows):
+    pool = StatePool(rows, rows["steering"].to_numpy(), share=0.25, return_s=1.3)
+    assert pool.size == 0
+    trace = pool.gather(lambda view: 0.6, Rules(max_offset_m=2.0))  # steers hard right whatever it sees
+    assert pool.size == len(trace.views) > 0
+    offsets = pool.states["lateral_m"].to_numpy()
+    assert offsets.max() > 0.3  # it left the path to the right...
+    assert (pool.states["steering"].to_numpy()[offsets > 0.3] < rows["steering"].max()).all()  # ...and is told back
+
+    images = np.zeros((16, 160, 320, 3), np.uint8)
+    labels = np.full(16, 9.0, np.float32)
+    pool.mix_into(images, labels, Frames(), seed=3)
+    replaced = np.flatnonzero(labels != 9.0)
+    assert len(replaced) == 4  # a quarter of 16
+    synth = ViewSynthesizer(top=CROP_TOP)
+    for slot in replaced:
+        state = pool.states[pool.states["steering"] == labels[slot]].iloc[0]
+        expected = synth.synthesize({state.camera: Frames().get([state.image])[0]},
+                                    Shift(state.lateral_m, state.yaw_rad, state.forward_m), state.camera)
+        np.testing.assert_array_equal(images[slot, CROP_TOP:], expected[CROP_TOP:])
+    again_images, again_labels = np.zeros_like(images), np.full(16, 9.0, np.float32)
+    pool.mix_into(again_images, again_labels, Frames(), seed=3)
+    np.testing.assert_array_equal(again_labels, labels)  # a batch is its seed's alone
+
+
+def test_an_empty_pool_leaves_the_batch_alone(rows):
+    pool = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    images, labels = np.zeros((8, 160, 320, 3), np.uint8), np.full(8, 9.0, np.float32)
+    pool.mix_into(images, labels, Frames(), seed=0)
+    assert (labels == 9.0).all() and not images.any()
+
+
+def test_a_run_with_on_policy_training_drives_its_footage_before_each_epoch_from_the_start(recording, tmp_path):
+    assert fit.main(fit_args(recording, tmp_path, "--epochs", "2", "--on-policy-share", "0.5",
+                             "--on-policy-start", "1")) == 0
+    history = pd.read_csv(tmp_path / runs.LATEST / runs.HISTORY)
+    assert np.isnan(history["on_policy_states"][0])  # epoch 1: plain cloning
+    assert history["on_policy_states"][1] > 0 and not np.isnan(history["on_policy_autonomy"][1])
+
+
+def test_on_policy_share_out_of_range_is_refused_naming_the_flag(recording, tmp_path, capsys):
+    assert fit.main(fit_args(recording, tmp_path, "--on-policy-share", "1")) == 2
+    assert "--on-policy-share must be" in capsys.readouterr().err

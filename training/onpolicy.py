@@ -1,0 +1,135 @@
+"""On-policy training: DAgger (Ross et al., arXiv 1011.0686) with the replay as simulator and pure pursuit
+as the expert.
+
+Cloning trains on the states the driver visited. A model's small errors take it where no frame was
+recorded, and its errors there compound (openpilot's reprojective-simulator study, arXiv 2504.19077,
+found off-policy cloning best offline and worst closed-loop). Here the current model drives the
+training footage through `base.replay`; every view it is shown is a state it actually reaches, and
+the steering that returns the car from there to the recorded path (`training.recovery`, the label of
+side cameras and viewpoint shifts) is what an expert would have done. Those states join the training
+batches of the epochs that follow; each round's states are added to the earlier ones (DAgger's
+aggregation), so the model keeps being taught where its earlier selves went.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Protocol
+
+import keras
+import numpy as np
+import pandas as pd
+
+from base.frames import CROP_TOP
+from base.replay import Footage, ModelPolicy, Rules, Trace, replay
+from base.runtime import KerasRunner
+from base.viewpoint import Shift, ViewSynthesizer
+from training.precision import Float32View
+from training.recovery import recovery_steering
+
+log = logging.getLogger(__name__)
+
+STATE_COLUMNS = ["image", "steering", "camera", "lateral_m", "yaw_rad", "forward_m"]
+
+
+class FrameSource(Protocol):
+    def get(self, paths: np.ndarray) -> np.ndarray:  # image paths → uint8 RGB frames (N, H, W, 3)
+        ...
+
+
+def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s: float) -> pd.DataFrame:
+    """The views of `trace` as training samples: the recorded frame each was synthesised from, the shift
+    that synthesises it again, and the steering back to the path (from `labels`, the rows' training
+    labels, e.g. led by --label-lead-s)."""
+    if not trace.views:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    rows = np.array([view.row for view in trace.views])
+    lateral = np.array([view.shift.lateral_m for view in trace.views])
+    yaw = np.array([view.shift.yaw_rad for view in trace.views])
+    return pd.DataFrame({
+        "image": [footage.frames[view.camera][view.row] for view in trace.views],
+        "steering": recovery_steering(labels[rows], lateral, yaw, footage.speeds_mps[rows], return_s).astype(np.float32),
+        "camera": [view.camera for view in trace.views],
+        "lateral_m": lateral,
+        "yaw_rad": yaw,
+        "forward_m": [view.shift.forward_m for view in trace.views],
+    }, columns=STATE_COLUMNS)
+
+
+class StatePool:
+    """The training footage, and the labelled states the model reached on it so far. Batches draw from it
+    while a callback adds to it: each round replaces the table whole, so a worker assembling a batch
+    never sees a half-added round."""
+
+    def __init__(self, train_rows: pd.DataFrame, labels: np.ndarray, share: float, return_s: float) -> None:
+        """`train_rows` in log order as recorded (their steering draws the path); `labels` their training labels."""
+        self.footage = Footage.from_rows(train_rows)
+        self.labels = np.asarray(labels, dtype=float)
+        self.share, self.return_s = share, return_s  # share: of every training batch, once states are pooled
+        self.states = pd.DataFrame(columns=STATE_COLUMNS)
+        self.synth = ViewSynthesizer(top=CROP_TOP)
+
+    @property
+    def size(self) -> int:
+        """States pooled so far."""
+        return len(self.states)
+
+    @property
+    def source_images(self) -> list[str]:
+        """Every frame a state can be synthesised from: what the frame store must hold."""
+        return [path for camera in self.footage.cameras for path in self.footage.frames[camera]]
+
+    def gather(self, steer: Callable[[np.ndarray], float], rules: Rules) -> Trace:
+        """Drive `steer` over the footage and pool every state it reached, labelled."""
+        trace = replay(self.footage, ModelPolicy(steer), rules)
+        states = visited_states(self.footage, self.labels, trace, self.return_s)
+        self.states = pd.concat([self.states, states], ignore_index=True) if len(self.states) else states
+        return trace
+
+    def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int) -> None:
+        """Replace `share` of a batch (in place) with views of pooled states, their labels beside them."""
+        states = self.states
+        count = int(round(self.share * len(images)))
+        if not len(states) or not count:
+            return
+        rng = np.random.default_rng(seed)
+        slots = rng.choice(len(images), size=count, replace=False)
+        picked = states.iloc[rng.integers(len(states), size=count)]
+        sources = frames.get(picked["image"].to_numpy())
+        for slot, source, state in zip(slots, sources, picked.itertuples(index=False)):
+            shift = Shift(lateral_m=state.lateral_m, yaw_rad=state.yaw_rad, forward_m=state.forward_m)
+            self.synth.synthesize({state.camera: source}, shift, state.camera, out=images[slot])
+        labels[slots] = picked["steering"].to_numpy(dtype=np.float32)
+
+
+class OnPolicyRounds(keras.callbacks.Callback):
+    """Before every epoch from `start` (counted from 0) on, the model as it stands drives the training
+    footage and the states it reaches join the pool: one DAgger round per epoch. Adds
+    `on_policy_autonomy` (how the model drove its own training footage), `on_policy_states` and
+    `on_policy_s` (what the round cost) to the epoch's logs."""
+
+    def __init__(self, pool: StatePool, start: int, max_offset_m: float) -> None:
+        super().__init__()
+        self.pool, self.start = pool, start
+        self.rules = Rules(max_offset_m=max_offset_m)
+        self._float32 = Float32View()  # drives what model.keras keeps, in float32
+        self._runner: KerasRunner | None = None
+        self._round: dict[str, float] = {}
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._round = {}
+        if epoch < self.start or not self.pool.footage.segments:
+            return
+        started = time.perf_counter()
+        model = self._float32(self.model)  # the same object every round, with the current weights
+        if self._runner is None:
+            self._runner = KerasRunner(model)
+        report = self.pool.gather(self._runner.predict_one, self.rules).report()
+        self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),
+                       "on_policy_s": round(time.perf_counter() - started, 2)}
+        log.info("on-policy round before epoch %d: the model drove its training footage at %.1f %% autonomy; "
+                 "%d states pooled", epoch + 1, report["autonomy_percent"], self.pool.size)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs.update(self._round)
