@@ -10,6 +10,7 @@ import dataclasses
 import typing
 from typing import Any
 
+from base.quiet_tensorflow import add_verbose_flag
 from training.config import (
     PRECISIONS,
     SAMPLE_LAPS,
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_DIR",
         help="continue a run from its last.keras with its config.json and epoch count (flags given here override it)",
     )
+    add_verbose_flag(parser)
     return parser
 
 
