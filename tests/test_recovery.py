@@ -112,7 +112,7 @@ def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss
         epoch_now = [0]
         monkeypatch.setattr(training.callbacks.runs, "save_model_atomic",
                             lambda model, path, saves=saves, epoch_now=epoch_now: saves.append(epoch_now[0]))
-        best = BestCheckpoint(tmp_path / "model.keras", by=by)
+        best = BestCheckpoint(tmp_path / "model.keras", by)
         best.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))  # saved as float32 if it is not
         for epoch, logs in enumerate(EPOCHS):
             epoch_now[0] = epoch + 1

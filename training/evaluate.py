@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from base.modelfile import check_model_file
 from base.quiet_tensorflow import add_verbose_flag
 from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError, Runner, load_runner, resolve_model_path
-from training.options import HELP
+from training.config import HELP
 
 if TYPE_CHECKING:  # NumPy, pandas and TensorFlow load once the arguments are checked, not for --help
     import numpy as np
