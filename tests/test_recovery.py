@@ -17,7 +17,7 @@ WHEELBASE, MAX_WHEEL = STEERING.wheelbase_m, STEERING.max_wheel_angle_rad
 
 
 def pure_pursuit(lateral: float, look: float) -> float:
-    """The README's formula: wheel angle atan(2·W·d / L²), normalised by the maximum wheel angle."""
+    """docs/driving.md's formula: wheel angle atan(2·W·d / L²), normalised by the maximum wheel angle."""
     return math.atan(2 * WHEELBASE * lateral / look ** 2) / MAX_WHEEL
 
 
