@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks import ROOT
-from benchmarks.table import BEGIN, END, machine, markdown, write_into_page
+from benchmarks.table import BEGIN, END, load, machine, markdown, write_into_page
 
 # Imported one at a time when their turn comes: `--help` answers at once, without TensorFlow.
 SECTIONS = [
@@ -51,7 +51,7 @@ def main() -> int:
         except (OSError, ValueError) as e:
             parser.error(str(e))
 
-    started = time.monotonic()
+    started, load_before = time.monotonic(), load()
 
     rows: list[dict] = []
     for name, module in SECTIONS:
@@ -66,7 +66,8 @@ def main() -> int:
     minutes, seconds = divmod(round(time.monotonic() - started), 60)
     table = markdown(rows, ours="this project", classic="classic approach")
     when = (f"Measured on {datetime.date.today()} on {machine()}, in {minutes} min {seconds} s"
-            f"{' (a --quick run: fewer repetitions, noisier figures)' if args.quick else ''}.")
+            f"{' (a --quick run: fewer repetitions, noisier figures)' if args.quick else ''}; {load_before}"
+            f" at the start and {load()} at the end (other work on the machine slows every figure).")
     print(f"{when}\n\n{table}")
     if args.markdown:
         write_into_page(args.markdown, f"{when}\n\n{table}")

@@ -50,6 +50,14 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def load() -> str:
+    """The machine's load average over the last minute, beside its cores (no figure where unknown)."""
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except OSError:  # Windows
+        return "load average unknown"
+
+
 def write_into_page(page: Path, generated: str, dry_run: bool = False) -> None:
     """Replace what lies between BEGIN and END in `page` with `generated` (the page must have both lines);
     `dry_run`: only check that it could."""

@@ -74,3 +74,24 @@ def test_a_page_without_its_two_markers_is_refused_and_left_as_it_was(tmp_path, 
 
 def test_the_docs_page_of_the_benchmarks_can_take_the_table():
     write_into_page(ROOT / "docs" / "benchmarks.md", "", dry_run=True)
+
+
+def test_python_m_benchmarks_markdown_writes_the_run_with_its_date_and_machine(tmp_path, monkeypatch):
+    import datetime
+    import sys
+    import types
+
+    import benchmarks.__main__ as everything
+
+    section = types.ModuleType("one_figure")
+    section.run = lambda quick: [{"metric": "frames", "value": 294.0, "unit": "frames/s", "classic": 164.0, "ratio": 1.8}]
+    monkeypatch.setitem(sys.modules, "one_figure", section)
+    monkeypatch.setattr(everything, "SECTIONS", [("renderer", "one_figure")])
+    page = tmp_path / "benchmarks.md"
+    page.write_text(f"# Benchmarks\n\n```bash\npython -m benchmarks\n```\n\n{BEGIN}\nold\n{END}\n\nnotes\n")
+    monkeypatch.setattr(sys, "argv", ["benchmarks", "--markdown", str(page), "--model", str(tmp_path / "none")])
+    assert everything.main() == 0
+    text = page.read_text()
+    assert text.startswith("# Benchmarks\n\n```bash\npython -m benchmarks\n```\n\n") and text.endswith(f"{END}\n\nnotes\n")
+    assert f"Measured on {datetime.date.today()} on " in text and " cores" in text and "load average" in text
+    assert "| renderer | frames | 294 | frames/s | 164 | 1.80× |" in text and "old" not in text
