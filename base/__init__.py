@@ -5,3 +5,6 @@ synthesised from them) and the model runtime (load any model format, run it on r
 `training`, `drive` and `sim` sit on it and on `simulator_config`; they meet only through it and
 the drive server's socket.
 """
+# Every command imports base before TensorFlow (whoever imports it: Keras, tf2onnx, the runtime), so
+# TensorFlow's start-up lines are kept off the user's terminal here, in one place.
+from base import quiet_tensorflow  # noqa: F401

@@ -1,24 +1,27 @@
-"""TensorFlow without its start-up noise: every entry point imports this module before TensorFlow.
+"""TensorFlow without its start-up noise: `base` imports this module, so every entry point does before TensorFlow.
 
-Measured with TensorFlow 2.21 on a machine without a GPU (2026-11-27):
+Measured with TensorFlow 2.21 on machines without a GPU (2026-11-27, and 2026-12-02 for oneDNN):
 
 - `TF_CPP_MIN_LOG_LEVEL=2` (set here unless the user set it) hides TensorFlow's info and warning
-  logs (oneDNN, CPU features) and keeps its errors.
-- It does not hide "Could not find cuda drivers on your machine" (cudart_stub.cc, INFO): two native
-  libraries (libtensorflow_framework and the profiler plugin) log it on import through their own
-  copies of absl before any level is applied, each after absl's "All log messages before
-  absl::InitializeLog() is called are written to STDERR". Nor "failed call to cuInit: ... (303)",
-  logged as an ERROR by the first device query: only level 3 hides that, and level 3 hides every
-  real error too. `CUDA_VISIBLE_DEVICES` (empty or -1) changes none of these lines.
+  logs (e.g. the CPU features it was not built for) and keeps its errors.
+- It does not hide the lines TensorFlow's native libraries log before absl is initialised, whatever
+  the level (0–3), each after absl's "All log messages before absl::InitializeLog() is called are
+  written to STDERR": "oneDNN custom operations are on" (port.cc, INFO, twice: libtensorflow_framework
+  and the profiler plugin log it through their own copies of absl) and, without a GPU, "Could not find
+  cuda drivers on your machine" (cudart_stub.cc, INFO). Nor "failed call to cuInit: ... (303)", logged
+  as an ERROR by the first device query without a GPU: only level 3 hides that, and level 3 hides
+  every real error too. `CUDA_VISIBLE_DEVICES` (empty or -1) changes none of these lines, and
+  `TF_ENABLE_ONEDNN_OPTS=0`, which would drop the oneDNN line, also turns oneDNN off (bfloat16 on AMX).
 
-So where there is no GPU, the first `import tensorflow` (whoever imports it: Keras, tf2onnx, our
-code) and the first device query, which it runs at once, write to a temporary file instead of the
-process's stderr (file descriptor 2, where the native libraries write); afterwards every line but
-those known ones goes to stderr, in order. With `TF_CPP_MIN_LOG_LEVEL` 0 or 1 the user asked for
+So the first `import tensorflow` (whoever imports it: Keras, tf2onnx, our code) and the first device
+query, which it runs at once, write to a temporary file instead of the process's stderr (file
+descriptor 2, where the native libraries write); afterwards every line but those known ones goes to
+stderr, in order. With `TF_CPP_MIN_LOG_LEVEL` 0 or 1 (what `--verbose` sets) the user asked for
 TensorFlow's logs and nothing is filtered.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.util
 import os
@@ -34,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NOISE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|port\.cc:\d+\] oneDNN custom operations are on\."
     r"|cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used"
     r"|cuda_platform\.cc:\d+\] failed call to cuInit: ")
 
@@ -48,8 +52,21 @@ def has_gpu() -> bool:
 
 
 def filtering() -> bool:
-    """Whether TensorFlow's no-GPU start-up lines are dropped in this process."""
-    return not has_gpu() and os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1")
+    """Whether TensorFlow's start-up lines are dropped in this process."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1")
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """A command's `--verbose`: TensorFlow logs everything it logs (parsed before TensorFlow is imported)."""
+    parser.add_argument("--verbose", action=_Verbose, nargs=0, default=False,
+                        help="also show TensorFlow's own log lines (oneDNN, devices, start-up)")
+
+
+class _Verbose(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        setattr(namespace, self.dest, True)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-import base.quiet_tensorflow  # noqa: F401  (before any benchmark imports TensorFlow: its start-up lines would bury the tables)
+import base  # noqa: F401  (it quiets TensorFlow's start-up lines, which would bury the tables)
 
 ROOT = Path(__file__).resolve().parent.parent
 REALDATA = ROOT.parent / "shared" / "realdata"  # the real recordings, read in place, never copied

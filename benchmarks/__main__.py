@@ -1,4 +1,4 @@
-"""Every figure of the project in one table: `python -m benchmarks [--quick] [--model RUN_OR_FILE]`.
+"""Every figure of the project in one table: `python -m benchmarks [--quick] [--model RUN_OR_FILE] [--markdown PAGE]`.
 
 Start-up times of the command lines (`--help`, argument errors) and of the drive server (process
 start to first answered frame), input pipeline and training images/s, training images/s in float32 and
@@ -7,7 +7,8 @@ mixed bfloat16 (and which one `--precision auto` picks here), drive round-trip l
 synthesised viewpoints (beside not moving the camera), replay steps/s (beside the naive loop), the
 cost of saliency (beside the forward pass and the gradient) and what it means, and
 the closed-loop scores of a trained model on `lake` and `mountain` (default model: `models/latest`;
-skipped, saying so, where there is none).
+skipped, saying so, where there is none). `--markdown docs/benchmarks.md` also writes the table, with the
+date and machine of the run, into that page between its two marker lines.
 """
 from __future__ import annotations
 
@@ -15,13 +16,12 @@ import argparse
 import datetime
 import importlib
 import inspect
-import os
-import platform
 import sys
+import time
 from pathlib import Path
 
 from benchmarks import ROOT
-from benchmarks.table import markdown
+from benchmarks.table import BEGIN, END, load, machine, markdown, write_into_page
 
 # Imported one at a time when their turn comes: `--help` answers at once, without TensorFlow.
 SECTIONS = [
@@ -42,7 +42,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier figures)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "latest",
                         help="trained model or run folder for the closed-loop scores (default: models/latest)")
+    parser.add_argument("--markdown", type=Path, metavar="PAGE",
+                        help=f"also write the table into PAGE (e.g. docs/benchmarks.md) between its lines {BEGIN} and {END}")
     args = parser.parse_args()
+    if args.markdown:  # a page without its markers fails now, not after the run
+        try:
+            write_into_page(args.markdown, "(being measured)", dry_run=True)
+        except (OSError, ValueError) as e:
+            parser.error(str(e))
+
+    started, load_before = time.monotonic(), load()
 
     rows: list[dict] = []
     for name, module in SECTIONS:
@@ -54,9 +63,15 @@ def main() -> int:
     closed_loop = importlib.import_module("benchmarks.closed_loop")
     rows += [row | {"section": "closed loop"} for row in closed_loop.run(args.model, quick=args.quick)]
 
-    print(f"{datetime.date.today()}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
-          f"{' (quick run)' if args.quick else ''}\n")
-    print(markdown(rows, ours="this project", classic="classic approach"))
+    minutes, seconds = divmod(round(time.monotonic() - started), 60)
+    table = markdown(rows, ours="this project", classic="classic approach")
+    when = (f"Measured on {datetime.date.today()} on {machine()}, in {minutes} min {seconds} s"
+            f"{' (a --quick run: fewer repetitions, noisier figures)' if args.quick else ''}; {load_before}"
+            f" at the start and {load()} at the end (other work on the machine slows every figure).")
+    print(f"{when}\n\n{table}")
+    if args.markdown:
+        write_into_page(args.markdown, f"{when}\n\n{table}")
+        print(f"wrote the table into {args.markdown}", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ trained model is measured, else an untrained network.
     python -m benchmarks.saliency [--quick] [--model RUN_OR_FILE] [--figure FILE.png]
 
 `--figure` also draws the model's saliency on one frame of each real recording into a PNG (the
-README's figure).
+saliency figure of docs/architecture.md).
 """
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import base.quiet_tensorflow  # noqa: F401  (before anything imports TensorFlow)
 import simulator_config
 from base.arguments import port_number
 from base.modelfile import check_model_file

@@ -1,7 +1,7 @@
 """The Socket.IO endpoint the simulator dials: python-socketio 4 + python-engineio 3.13 on eventlet.
 
-That stack is the one that works with the simulator's old client (README, "4. Drive"): it
-accepts `EIO=4` websockets that never send a Socket.IO CONNECT packet. Handlers run inline in the
+That stack is the one that works with the simulator's old client (docs/architecture.md, "How a frame
+flows"): it accepts `EIO=4` websockets that never send a Socket.IO CONNECT packet. Handlers run inline in the
 connection's receive loop (`async_handlers=False`): one frame's work is about a millisecond, a
 greenlet per message would only add scheduling, and the simulator's concurrent telemetry loops are
 then served one after the other, never interleaved.

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from base.atomic import write_json_atomic
 from base.logs import LogError, scan_recordings
+from base.quiet_tensorflow import add_verbose_flag
 from base.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, Rules, Trace, ZeroSteering, replay
 from base.split import SplitError, held_out_rows
 from sim.arguments import positive_float
@@ -188,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write the report as JSON here")
     parser.add_argument("--plot", type=Path, help="draw offset and steering over time into this PNG")
     parser.add_argument("--video", type=Path, help="write the views the model saw into this MP4")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if len(args.paths) < 2:
         parser.error("pass at least one recording and then the model")

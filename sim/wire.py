@@ -1,4 +1,4 @@
-"""A Socket.IO client that talks exactly like the Udacity simulator (README, "4. Drive").
+"""A Socket.IO client that talks exactly like the Udacity simulator (docs/architecture.md, "How a frame flows").
 
 Websocket only, `EIO=4` in the URL, no Socket.IO CONNECT packet (`40`), its own Engine.IO pings,
 every telemetry value a string with four decimals (C# "N4"), steering in degrees and speed in mph.

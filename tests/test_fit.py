@@ -19,7 +19,7 @@ from fit_helpers import fit_args
 from recordings import write_log
 
 from training import callbacks, evaluate, fit, runs
-from training.config import TrainConfig
+from training.config import SELECT_BY, TrainConfig
 from training.options import build_parser, config_from_args
 
 
@@ -62,6 +62,31 @@ def test_help_explains_every_config_field_with_its_default(capsys):
     assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
 
 
+def test_every_field_has_its_help_beside_it_and_help_shows_its_default(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        help_text = field.metadata.get("help", "")
+        assert len(help_text) > 10, f"{field.name} has no help beside it in training/config.py"
+        value = getattr(defaults, field.name)
+        shown = ("on" if value else "off") if isinstance(value, bool) else (
+            "unset" if value is None else " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        assert f"{' '.join(help_text.split())} (default: {shown})" in text, field.name
+
+
+def test_help_names_the_selection_a_default_run_actually_uses(finished_run, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    named = re.search(r"model\.keras = (.+?) \(--select-by\)", text)
+    assert named, text
+    used = json.loads((finished_run / "metrics.json").read_text())["selected_by"]
+    assert named.group(1) == SELECT_BY[used]
+    assert used == "autonomy"  # the default: the epoch that drives the held-out blocks best
+
+
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"epochs": 7, "lr": 0.01}))
@@ -99,7 +124,8 @@ def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_pat
     model.compile("sgd", "mse")
     x, y = np.linspace(0, 1, 64).reshape(32, 2), np.linspace(0, 1, 32)
     try:
-        standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2)
+        standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2,
+                                                    select_by="loss", val_max_offset_m=1.0)
         model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=standard, verbose=1)  # as on a terminal
     finally:
         logger.removeHandler(handler)
@@ -122,7 +148,7 @@ def test_weight_average_is_what_each_epoch_validates_and_keeps_but_training_resu
 
     trained = Trained()
     standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2,
-                                                weight_average=True)
+                                                select_by="loss", val_max_offset_m=1.0, weight_average=True)
     model.fit(x, y, batch_size=8, validation_data=(x, y), epochs=1, callbacks=[trained, *standard], verbose=0)
     saved = keras.models.load_model(tmp_path / runs.BEST_MODEL).get_weights()[0]
     assert 0 < saved.min() and saved.max() < trained.kernel.min()  # between the start (0) and the trained weights

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import platform
+import re
 import subprocess
 import sys
 
 import pytest
+from fit_helpers import fit_args, save_untrained_model
+from recordings import write_log
 
 from base.processes import ROOT
 from base.quiet_tensorflow import NOISE, has_gpu, stderr_without_noise
@@ -17,12 +21,22 @@ NO_DRIVERS = (b"I0000 00:00:1796154911.659358    5973 cudart_stub.cc:31] Could n
 CU_INIT = (b"E0000 00:00:1796154916.792335    5973 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
            b"error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
 REAL_ERROR = b"E0000 00:00:1796154916.800000    5973 op_kernel.cc:1857] OP_REQUIRES failed: a real error\n"
+ONEDNN = (b"I0000 00:00:1796395298.400574    3079 port.cc:153] oneDNN custom operations are on. You may see slightly "
+          b"different numerical results due to floating-point round-off errors from different computation orders. To "
+          b"turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.\n")
 USE_TENSORFLOW = "import keras; keras.ops.ones(1)"  # import, then the first device query and op
+TENSORFLOW_LOG = re.compile(r"^[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\]|^WARNING: All log messages before absl")
+# TensorFlow's x86-64 builds use oneDNN and say so at import, GPU or not.
+ONEDNN_BUILD = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def tensorflow_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if TENSORFLOW_LOG.search(line)]
 
 
 def test_only_the_known_lines_are_dropped_in_order(capfd):
     with stderr_without_noise():
-        os.write(2, ABSL_NOTE + NO_DRIVERS + b"first\n" + ABSL_NOTE + NO_DRIVERS)
+        os.write(2, ABSL_NOTE + ONEDNN + NO_DRIVERS + b"first\n" + ABSL_NOTE + ONEDNN + NO_DRIVERS)
         os.write(2, CU_INIT + REAL_ERROR + b"last, without a line end")
     assert capfd.readouterr().err == "first\n" + REAL_ERROR.decode() + "last, without a line end"
 
@@ -46,3 +60,29 @@ def test_tensorflow_prints_the_lines_and_an_entry_point_imports_it_without_them(
     assert "failed call to cuInit" in runs["bare"].stderr and "Could not find cuda drivers" in runs["bare"].stderr
     assert not [line for line in runs["quiet"].stderr.splitlines() if NOISE.search(line)], runs["quiet"].stderr
     assert "cuda" not in runs["quiet"].stderr.lower()
+
+
+def test_training_prints_none_of_tensorflows_log_lines(tmp_path):
+    """A real `training.fit` in its own process, as a user runs it: our lines only, from the first."""
+    write_log(tmp_path / "rec")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "training.fit", *fit_args(tmp_path / "rec", tmp_path / "models")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "best model:" in done.stdout
+    assert not [line for line in (done.stdout + done.stderr).splitlines()
+                if line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages"))], done.stderr
+    assert tensorflow_lines(done.stderr) == [], done.stderr
+
+
+@pytest.mark.skipif(not ONEDNN_BUILD, reason="TensorFlow logs its oneDNN line at import only on x86-64")
+def test_verbose_shows_tensorflows_lines_the_default_hides(tmp_path):
+    model = save_untrained_model(tmp_path, seed=0)
+    write_log(tmp_path / "rec")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    runs = {flags: subprocess.run([sys.executable, "-m", "training.evaluate", str(model), str(tmp_path / "rec"),
+                                   *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            for flags in ((), ("--verbose",))}
+    assert all(run.returncode == 0 for run in runs.values()), runs
+    assert tensorflow_lines(runs[()].stderr) == [], runs[()].stderr
+    assert any("oneDNN custom operations are on" in line for line in tensorflow_lines(runs[("--verbose",)].stderr))

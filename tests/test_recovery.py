@@ -17,7 +17,7 @@ WHEELBASE, MAX_WHEEL = STEERING.wheelbase_m, STEERING.max_wheel_angle_rad
 
 
 def pure_pursuit(lateral: float, look: float) -> float:
-    """The README's formula: wheel angle atan(2·W·d / L²), normalised by the maximum wheel angle."""
+    """docs/driving.md's formula: wheel angle atan(2·W·d / L²), normalised by the maximum wheel angle."""
     return math.atan(2 * WHEELBASE * lateral / look ** 2) / MAX_WHEEL
 
 
@@ -112,7 +112,7 @@ def test_the_epoch_kept_is_the_one_that_drives_best_ties_going_to_the_lower_loss
         epoch_now = [0]
         monkeypatch.setattr(training.callbacks.runs, "save_model_atomic",
                             lambda model, path, saves=saves, epoch_now=epoch_now: saves.append(epoch_now[0]))
-        best = BestCheckpoint(tmp_path / "model.keras", by=by)
+        best = BestCheckpoint(tmp_path / "model.keras", by)
         best.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))  # saved as float32 if it is not
         for epoch, logs in enumerate(EPOCHS):
             epoch_now[0] = epoch + 1

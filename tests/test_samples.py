@@ -48,7 +48,7 @@ def test_split_is_seeded_and_keeps_training_rows_for_short_recordings():
 
 def test_side_cameras_shift_steering_by_the_correction_and_clip():
     rows = log_rows({"lake": 3}).assign(steering=[0.0, 0.9, -0.95])
-    samples = with_side_cameras(rows, correction=0.2)
+    samples = with_side_cameras(rows, correction=0.2, return_s=TrainConfig().return_s)
     by_camera = {camera: group["steering"].to_numpy() for camera, group in samples.groupby("camera")}
     np.testing.assert_allclose(by_camera["center"], [0.0, 0.9, -0.95], atol=1e-6)
     np.testing.assert_allclose(by_camera["left"], [0.2, 1.0, -0.75], atol=1e-6)
@@ -61,7 +61,7 @@ def test_rows_without_side_images_stay_centre_only():
     rows = log_rows({"lake": 2, "autonomous": 2})
     auto = rows["recording"] == "autonomous"
     rows.loc[auto, "left"] = rows.loc[auto, "right"] = rows.loc[auto, "center"]
-    samples = with_side_cameras(rows, correction=0.2)
+    samples = with_side_cameras(rows, correction=0.2, return_s=TrainConfig().return_s)
     assert sorted(samples[samples["recording"] == "autonomous"]["camera"]) == ["center", "center"]
     assert sorted(samples[samples["recording"] == "lake"]["camera"]) == ["center"] * 2 + ["left"] * 2 + ["right"] * 2
 

@@ -1,2 +1,2 @@
 """Behavioural cloning: simulator logs → balanced, augmented batches → NVIDIA network → run folder."""
-import base.quiet_tensorflow  # noqa: F401  (before anything here imports TensorFlow)
+import base  # noqa: F401  (it quiets TensorFlow's start-up lines: before anything here imports TensorFlow)

@@ -57,7 +57,7 @@ class BestCheckpoint(keras.callbacks.Callback):
     validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone.
     Always in float32, whatever the training precision: drive.py and the exports run it as it is."""
 
-    def __init__(self, path: Path, best: float = math.inf, by: str = "loss", best_autonomy: float = -math.inf):
+    def __init__(self, path: Path, by: str, best: float = math.inf, best_autonomy: float = -math.inf):
         super().__init__()
         self.path = Path(path)
         self.best = best  # the validation loss of the kept epoch
@@ -220,12 +220,13 @@ def standard_callbacks(
     run_dir: Path,
     early_stopping_patience: int,
     reduce_lr_patience: int,
+    *,
+    select_by: str,  # the run's settings (training.config), never a default of their own here
+    val_max_offset_m: float,
     best_val_loss: float = math.inf,
     tensorboard: bool = False,
     append_history: bool = False,
     val_rows: pd.DataFrame | None = None,
-    select_by: str = "loss",
-    val_max_offset_m: float = 1.0,
     best_val_autonomy: float = -math.inf,
     weight_average: bool = False,
     on_policy: keras.callbacks.Callback | None = None,

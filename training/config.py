@@ -11,9 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import simulator_config
+
 STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
 PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
-SELECT_BY = ("autonomy", "loss")  # what picks the kept epoch: the replay of the held-out blocks, or val_loss
+# What picks the epoch model.keras keeps, and what that means (`--help` and the run's description say it).
+SELECT_BY = {
+    "autonomy": "the epoch that drove the held-out blocks best in the replay, ties going to the lower validation loss",
+    "loss": "the epoch of lowest validation loss",
+}
+# The replay's intervention rule (NVIDIA's 1 m) is the simulator side's; validation replays by it too.
+REPLAY_MAX_OFFSET_M = float(simulator_config.load()["replay"]["max_offset_m"])
 # With the default `data` and no recording in it, `training.fit` first records this much with the
 # headless simulator, so the first command of a fresh checkout trains on something.
 SAMPLE_RECORDING = "data/lake_sample"
@@ -31,57 +39,95 @@ class StrategyError(ValueError):
 
 @dataclass
 class TrainConfig:
+    # Each field's help is its `--flag`'s help in `python -m training.fit --help` (training.options adds
+    # the default), so text and default sit together here and nowhere else.
     # data
-    data: list[str] = field(default_factory=lambda: ["data"])  # recording folders, searched recursively
-    skip_missing: bool = False  # skip rows whose images are missing instead of failing
+    data: list[str] = field(default_factory=lambda: ["data"], metadata={"help": (
+        "recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when the "
+        f"default folder holds none, {SAMPLE_LAPS:g} lap of {SAMPLE_TRACK} is first recorded into {SAMPLE_RECORDING} "
+        "with the headless simulator")})
+    skip_missing: bool = field(default=False, metadata={
+        "help": "skip log rows whose images are missing instead of stopping with an error"})
     # Side-camera labels: None, pure pursuit back to the path in return_s (their size then follows the
     # speed); a number, that much steering added for the left camera and subtracted for the right.
-    correction: float | None = None
-    label_smoothing_s: float = 0.0  # centred moving average of the steering labels over this many seconds (0: off)
-    label_lead_s: float = 0.15  # each frame labelled with the steering recorded this many seconds later (0: off)
-    bins: int = 25  # steering histogram bins for balancing
-    bin_cap: int | None = None  # samples kept per bin; None: twice the mean bin count
-    val_fraction: float = 0.2  # share of each recording held out for validation
-    val_block: int = 150  # validation is taken in contiguous blocks of this many rows (~10 s)
+    correction: float | None = field(default=None, metadata={"help": (
+        "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
+        "unset: pure pursuit back to the path in --return-s seconds")})
+    label_smoothing_s: float = field(default=0.0, metadata={
+        "help": "smooth the steering labels over this many seconds (centred moving average; 0: off)"})
+    label_lead_s: float = field(default=0.15, metadata={
+        "help": "label each frame with the steering recorded this many seconds later (the driver's reaction; 0: off)"})
+    bins: int = field(default=25, metadata={"help": "steering histogram bins used to balance the data"})
+    bin_cap: int | None = field(default=None, metadata={
+        "help": "samples kept per steering bin; unset means twice the mean bin count"})
+    val_fraction: float = field(default=0.2, metadata={"help": "share of each recording held out for validation"})
+    val_block: int = field(default=150, metadata={
+        "help": "validation rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)"})
     # augmentation (training batches only); each operation fires with its own probability
-    augment: bool = True
-    aug_probability: float = 0.5
-    pan: float = 0.1  # translate up to ±10 % of width and height
-    pan_steering_per_px: float = 0.004  # steering correction per pixel of horizontal shift
-    zoom: tuple[float, float] = (1.0, 1.3)
-    brightness: tuple[float, float] = (0.4, 1.2)
-    flip: bool = True
+    augment: bool = field(default=True, metadata={"help": "augment the training batches (pan, zoom, brightness, flip)"})
+    aug_probability: float = field(default=0.5, metadata={"help": "probability with which each augmentation fires"})
+    pan: float = field(default=0.1, metadata={"help": "largest horizontal and vertical shift, as a share of the frame"})
+    pan_steering_per_px: float = field(default=0.004, metadata={
+        "help": "steering correction per pixel of horizontal shift"})
+    zoom: tuple[float, float] = field(default=(1.0, 1.3), metadata={"help": "zoom factor range (MIN MAX)"})
+    brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"help": "brightness factor range (MIN MAX)"})
+    flip: bool = field(default=True, metadata={"help": "mirror frames left-right (and negate steering)"})
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
-    viewpoint: bool = False
-    viewpoint_probability: float = 0.5
-    shift_m: float = 0.4  # up to this far beside the sample's camera (half the side cameras' spacing)
-    yaw_deg: float = 6.0  # turned up to this much
-    return_s: float = 1.3  # labels return the car to the recorded path in about this time
-    # on-policy training (DAgger): from epoch on_policy_start + 1 on, before each epoch the model drives its
-    # training footage in the replay; the states it reaches, labelled with the way back to the recorded
-    # path (return_s), fill on_policy_share of every batch. 0 share: off (plain cloning)
-    on_policy_share: float = 0.0
-    on_policy_start: int = 2  # epochs of plain cloning before the model first drives
-    on_policy_max_offset_m: float = 2.0  # the replay puts the car back on the path beyond this
+    viewpoint: bool = field(default=False, metadata={"help": (
+        "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled with the "
+        "steering back to the recorded path")})
+    viewpoint_probability: float = field(default=0.5, metadata={
+        "help": "probability with which a training frame is moved and turned"})
+    shift_m: float = field(default=0.4, metadata={  # half the side cameras' spacing
+        "help": "largest sideways move, metres beside the frame's camera"})
+    yaw_deg: float = field(default=6.0, metadata={"help": "largest turn, degrees"})
+    return_s: float = field(default=1.3, metadata={
+        "help": "labels of moved and side-camera frames return the car to the path in about this many seconds"})
+    # on-policy training (DAgger, training.onpolicy): before each epoch from on_policy_start + 1 on, the
+    # model drives its training footage in the replay, and the states it reaches join the batches
+    on_policy_share: float = field(default=0.0, metadata={"help": (
+        "on-policy training (DAgger): share of every batch filled with the states the model itself reaches when it "
+        "drives the training footage in the replay, labelled with the way back to the recorded path (0: off)")})
+    on_policy_start: int = field(default=2, metadata={
+        "help": "epochs of plain cloning before the model first drives for on-policy states"})
+    on_policy_max_offset_m: float = field(default=2.0, metadata={
+        "help": "metres off the path at which the on-policy replay puts the car back on it"})
     # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
-    select_by: str = "autonomy"  # autonomy: the best replay autonomy (ties: lower val_loss) | loss: val_loss
-    val_max_offset_m: float = 1.0  # the replay's intervention rule for that choice
+    select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
+        f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
+    val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={
+        "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})
     # optimisation
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    dropout: float = 0.0
-    weight_average: float = 0.0  # EMA momentum of the weights each epoch validates and keeps (Polyak averaging); 0: off
-    early_stopping_patience: int = 4
-    reduce_lr_patience: int = 2
-    seed: int = 0
+    epochs: int = field(default=10, metadata={"help": "number of epochs (early stopping may end sooner)"})
+    batch_size: int = field(default=64, metadata={
+        "help": "batch size per replica; the global batch is this × replicas"})
+    lr: float = field(default=1e-3, metadata={
+        "help": "Adam learning rate for one replica; scaled linearly with the replicas"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout rate before the dense layers (0: none)"})
+    weight_average: float = field(default=0.0, metadata={"help": (  # Polyak averaging
+        "validate and keep an exponential moving average of the weights with this momentum, e.g. 0.99 "
+        "(0: the weights as trained)")})
+    early_stopping_patience: int = field(default=4, metadata={
+        "help": "epochs without validation improvement before stopping (best weights kept)"})
+    reduce_lr_patience: int = field(default=2, metadata={
+        "help": "epochs without validation improvement before halving the learning rate"})
+    seed: int = field(default=0, metadata={"help": "random seed for the split, balancing, augmentation and weights"})
     # machinery
-    out: str = "models"
-    workers: int = 2  # parallel augmentation workers
-    cache_mb: int = 6000  # keep decoded frames in memory up to this size
-    strategy: str = "default"  # one of STRATEGIES
-    precision: str = "auto"  # one of PRECISIONS; a run's config.json records the one it trained in
-    tensorboard: bool = False
+    out: str = field(default="models", metadata={
+        "help": "folder in which each run gets its own <timestamp>/ folder, and 'latest' points to the newest"})
+    workers: int = field(default=2, metadata={"help": "parallel workers that load and augment batches"})
+    cache_mb: int = field(default=6000, metadata={"help": "keep decoded frames in memory up to this many megabytes"})
+    strategy: str = field(default="default", metadata={"help": (
+        "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy; the CPU when there is "
+        "none); multiworker: several machines (tf.distribute.MultiWorkerMirroredStrategy, set up by TF_CONFIG on "
+        "each; only the chief keeps a run folder). With N replicas the global batch is N × --batch-size and the "
+        "learning rate N × --lr")})
+    # a run's config.json records the precision it trained in
+    precision: str = field(default="auto", metadata={"help": (
+        "float32, or mixed bfloat16 (bfloat16 arithmetic, float32 weights; the saved and exported models are "
+        "float32 either way); auto: bfloat16 where the processor has bfloat16 instructions (CPU flags "
+        "avx512_bf16 or amx_bf16, a GPU of compute capability 8.0 or more), float32 elsewhere")})
+    tensorboard: bool = field(default=False, metadata={"help": "also write TensorBoard logs to RUN/tensorboard"})
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -119,6 +165,9 @@ class TrainConfig:
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
         need(bool(self.data), "data", "one or more recording folders")
+
+
+HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}  # the flag's help of every field
 
 
 def _shown(value: Any) -> str:

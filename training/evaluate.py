@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from base.modelfile import check_model_file
+from base.quiet_tensorflow import add_verbose_flag
 from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError, Runner, load_runner, resolve_model_path
-from training.options import HELP
+from training.config import HELP
 
 if TYPE_CHECKING:  # NumPy, pandas and TensorFlow load once the arguments are checked, not for --help
     import numpy as np
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-unsafe", action="store_true", help=ALLOW_UNSAFE_HELP)
     parser.add_argument("--json", action="store_true", help='print {"rmse", "mae", "baseline_rmse", "frames"} as JSON')
     parser.add_argument("--plot", metavar="FILE", help="save predicted and recorded steering over time as a PNG")
+    add_verbose_flag(parser)
     return parser
 
 

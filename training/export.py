@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from base.modelfile import check_model_file
+from base.quiet_tensorflow import add_verbose_flag
 from base.runtime import (
     CHECK_FRAMES,
     EXPORT_FORMATS,
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model", metavar="MODEL", help="a run folder (its model.keras) or a .keras/.h5 file")
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="onnx (ONNX Runtime) or tflite (LiteRT)")
     parser.add_argument("--out", metavar="FILE", help="output file (default: beside MODEL, with the format's suffix)")
+    add_verbose_flag(parser)
     return parser
 
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from training.config import TrainConfig, load_config
-from training.options import HELP, add_knob
+from training.config import HELP, TrainConfig, load_config
+from training.options import add_knob
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ import keras
 from keras import layers
 
 from base.frames import FRAME_SHAPE
+from training.config import TrainConfig
 from training.preprocess import preprocess
 
 
@@ -22,7 +23,8 @@ def nvidia_network(x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTen
     return layers.Dense(1, name="steering", dtype="float32")(x)
 
 
-def build_model(dropout: float = 0.0, learning_rate: float = 1e-3, weight_average: float = 0.0) -> keras.Model:
+def build_model(dropout: float = TrainConfig.dropout, learning_rate: float = TrainConfig.lr,
+                weight_average: float = TrainConfig.weight_average) -> keras.Model:
     """Raw RGB frames (batch, 160, 320, 3) in 0..255 → normalised steering (batch, 1); compiled.
 
     `weight_average` > 0: the optimizer also keeps an exponential moving average of the weights with

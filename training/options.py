@@ -1,7 +1,7 @@
 """The `training.fit` command line, generated from the fields of `TrainConfig`.
 
-Defaults live only in `training/config.py`; every flag here defaults to None so that
-"not given" is distinguishable: defaults < `--config FILE` < explicit flags.
+Defaults and help texts live only in `training/config.py`; every flag here defaults to None so
+that "not given" is distinguishable: defaults < `--config FILE` < explicit flags.
 """
 from __future__ import annotations
 
@@ -10,74 +10,8 @@ import dataclasses
 import typing
 from typing import Any
 
-from training.config import (
-    PRECISIONS,
-    SAMPLE_LAPS,
-    SAMPLE_RECORDING,
-    SAMPLE_TRACK,
-    SELECT_BY,
-    STRATEGIES,
-    TrainConfig,
-    load_config,
-)
-
-HELP = {
-    "data": ("recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when "
-             f"the default folder holds none, {SAMPLE_LAPS:g} lap of {SAMPLE_TRACK} is first recorded into "
-             f"{SAMPLE_RECORDING} with the headless simulator"),
-    "skip_missing": "skip log rows whose images are missing instead of stopping with an error",
-    "correction": "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
-                  "unset: pure pursuit back to the path in --return-s seconds",
-    "label_smoothing_s": "smooth the steering labels over this many seconds (centred moving average; 0: off)",
-    "label_lead_s": "label each frame with the steering recorded this many seconds later (the driver's reaction; 0: off)",
-    "bins": "steering histogram bins used to balance the data",
-    "bin_cap": "samples kept per steering bin; unset means twice the mean bin count",
-    "val_fraction": "share of each recording held out for validation",
-    "val_block": "validation rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)",
-    "augment": "augment the training batches (pan, zoom, brightness, flip)",
-    "aug_probability": "probability with which each augmentation fires",
-    "pan": "largest horizontal and vertical shift, as a share of the frame",
-    "pan_steering_per_px": "steering correction per pixel of horizontal shift",
-    "zoom": "zoom factor range (MIN MAX)",
-    "brightness": "brightness factor range (MIN MAX)",
-    "flip": "mirror frames left-right (and negate steering)",
-    "viewpoint": "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled "
-                 "with the steering back to the recorded path",
-    "viewpoint_probability": "probability with which a training frame is moved and turned",
-    "shift_m": "largest sideways move, metres beside the frame's camera",
-    "yaw_deg": "largest turn, degrees",
-    "return_s": "labels of moved and side-camera frames return the car to the path in about this many seconds",
-    "on_policy_share": ("on-policy training (DAgger): share of every batch filled with the states the model itself "
-                        "reaches when it drives the training footage in the replay, labelled with the way back to "
-                        "the recorded path (0: off, plain cloning)"),
-    "on_policy_start": "epochs of plain cloning before the model first drives for on-policy states",
-    "on_policy_max_offset_m": "metres off the path at which the on-policy replay puts the car back on it",
-    "select_by": "keep the epoch with the best replay autonomy on the held-out blocks (autonomy) or the lowest "
-                 "validation loss (loss)",
-    "val_max_offset_m": "metres off the recorded path that count as an intervention when replaying the held-out blocks",
-    "epochs": "number of epochs (early stopping may end sooner)",
-    "batch_size": "batch size per replica; the global batch is this × replicas",
-    "lr": "Adam learning rate for one replica; scaled linearly with the replicas",
-    "dropout": "dropout rate before the dense layers (0: none)",
-    "weight_average": "validate and keep an exponential moving average of the weights with this momentum, "
-                      "e.g. 0.99 (0: the weights as trained)",
-    "early_stopping_patience": "epochs without validation improvement before stopping (best weights kept)",
-    "reduce_lr_patience": "epochs without validation improvement before halving the learning rate",
-    "seed": "random seed for the split, balancing, augmentation and weights",
-    "out": "folder in which each run gets its own <timestamp>/ folder, and 'latest' points to the newest",
-    "workers": "parallel workers that load and augment batches",
-    "cache_mb": "keep decoded frames in memory up to this many megabytes",
-    "strategy": (
-        "default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy; the CPU when "
-        "there is none); multiworker: several machines (tf.distribute.MultiWorkerMirroredStrategy, set up by "
-        "TF_CONFIG on each; only the chief keeps a run folder). With N replicas the global batch is "
-        "N × --batch-size and the learning rate N × --lr"
-    ),
-    "precision": ("float32, or mixed bfloat16 (bfloat16 arithmetic, float32 weights; the saved and exported models "
-                  "are float32 either way); auto: bfloat16 where the processor has bfloat16 instructions (CPU flags "
-                  "avx512_bf16 or amx_bf16, a GPU of compute capability 8.0 or more), float32 elsewhere"),
-    "tensorboard": "also write TensorBoard logs to RUN/tensorboard",
-}
+from base.quiet_tensorflow import add_verbose_flag
+from training.config import HELP, PRECISIONS, SELECT_BY, STRATEGIES, TrainConfig, load_config
 
 METAVARS = {"out": "DIR"}
 
@@ -90,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.fit",
         description="Train the steering network on simulator recordings; writes a run folder "
-        "(model.keras = best validation loss, last.keras and progress.json for --resume, history.csv, plots, "
-        "config.json, split.json = the held-out rows, metrics.json).",
+        f"(model.keras = {SELECT_BY[TrainConfig().select_by]} (--select-by), last.keras and progress.json "
+        "for --resume, history.csv, plots, config.json, split.json = the held-out rows, metrics.json).",
     )
     for field in dataclasses.fields(TrainConfig):
         add_knob(parser, field.name)
@@ -100,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_DIR",
         help="continue a run from its last.keras with its config.json and epoch count (flags given here override it)",
     )
+    add_verbose_flag(parser)
     return parser
 
 

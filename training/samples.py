@@ -84,7 +84,7 @@ def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
     return _samples(rows, "center", rows["steering"].to_numpy(dtype=float))
 
 
-def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: float = 2.0) -> pd.DataFrame:
+def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: float) -> pd.DataFrame:
     """Every row as three samples: centre as recorded, left +correction, right −correction (clipped to ±1);
     `correction` None: the pure-pursuit steering back to the path in about `return_s` (training.recovery).
 
