@@ -41,8 +41,10 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
 
     A step is driven when it joins consecutive rows of one recording, goes forward in time by at most
     `max_gap_s`, the car moves (mean speed at least `standstill_mph`), and it is not part of a crash: a
-    step that loses speed faster than `collision_mps2`, and every step after it that still loses speed
-    (a crash slows the car unevenly until it stands or drives off again).
+    step that loses speed faster than `collision_mps2`, every step after it that still loses speed
+    (a crash slows the car unevenly until it stands or drives off again), and the `before_crash_s`
+    before it (a driver who hits a wall has left the road a moment earlier: `track1_windows` ends
+    with its driver swerving off the road onto the verge, then into the barrier).
     """
     if len(rows) < 2:
         return np.zeros(0, dtype=bool)
@@ -55,7 +57,12 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     slowing = gained < 0
     with np.errstate(divide="ignore", invalid="ignore"):
         crash = slowing & (-gained / dt > float(RULES["collision_mps2"]))
-    for i in np.flatnonzero(crash):
+    before_s = float(RULES["before_crash_s"])
+    for i in np.flatnonzero(crash & ~np.r_[False, crash[:-1]]):  # where each crash begins
+        j = i  # a driver crashes after leaving the road: the path that leads there is no road to follow
+        while j > 0 and consecutive[j - 1] and times[i] - times[j - 1] <= before_s + 1e-9:
+            j -= 1
+            crash[j] = True
         while i + 1 < len(crash) and slowing[i + 1] and consecutive[i + 1]:
             i += 1
             crash[i] = True

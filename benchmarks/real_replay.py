@@ -5,6 +5,7 @@
     python -m benchmarks.real_replay --protocol pair --recipe tutorial   # the tutorials' generator and last epoch
     python -m benchmarks.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
     python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
+    python -m benchmarks.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
 
 Protocols (what trains, what is replayed beside its held-out blocks and the unseen jungle):
   all   the three track-1 recordings of ../shared/realdata;
@@ -52,7 +53,10 @@ JUNGLE = "track2_jungle"  # another track: unseen, unless --with-jungle trains o
 RULES = (1.0, 2.0)
 
 
-def train(seed: int, out: Path, fit_args: list[str], data: list[Path]) -> Path:
+def train(seed: int, out: Path, fit_args: list[str], data: list[Path], reuse: bool = False) -> Path:
+    if reuse and (out / "latest").is_dir():
+        print(f"reusing {(out / 'latest').resolve()}", flush=True)
+        return (out / "latest").resolve()
     cmd = [sys.executable, "-m", "training.fit", "--data", *map(str, data), "--seed", str(seed), "--out", str(out), *fit_args]
     print("$", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -163,6 +167,8 @@ def main() -> int:
     parser.add_argument("--no-real", action="store_true", help="train on --sim-data only")
     parser.add_argument("--with-jungle", action="store_true",
                         help=f"train on {JUNGLE} too and replay its held-out blocks instead of all of it")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the runs --work already holds again instead of training them anew")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
     parser.add_argument("--data-dir", type=Path, default=REALDATA,
                         help=f"the folder holding the real recordings (default: {REALDATA})")
@@ -210,7 +216,7 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> dict[int, dict]:
         else:
             from base.runtime import load_runner
 
-            run = train(seed, work / f"seed{seed}", shlex.split(args.fit_args), data)
+            run = train(seed, work / f"seed{seed}", shlex.split(args.fit_args), data, args.reuse)
             steer = load_runner(run).predict_one
         sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir, train_on)}
         for name in whole:

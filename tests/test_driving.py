@@ -25,8 +25,11 @@ def test_a_crash_ends_the_stretch_but_braking_hard_does_not():
     # The crash goes on while the car still loses speed, however gently; it drives off again after.
     crash = [30, 30, hit, hit - step_mph(0.5 * limit), hit - step_mph(0.6 * limit), hit - step_mph(0.4 * limit), hit]
     assert driven_steps(rows(braking), row_times(rows(braking))[0]).all()
+    before = round(float(RULES["before_crash_s"]) * 10)  # steps of 0.1 s before the crash that are not driven
+    crash = [30] * (before + 3) + crash[2:]
     steps = driven_steps(rows(crash), row_times(rows(crash))[0])
-    assert steps.tolist() == [True, False, False, False, True, True]
+    # The second before the hit is no road either: the driver had left it (track1_windows ends so).
+    assert steps.tolist() == [True, True] + [False] * before + [False, False, False, True, True]
 
 
 def test_rows_standing_still_or_alone_belong_to_no_stretch():
