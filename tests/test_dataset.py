@@ -119,7 +119,7 @@ def test_validation_settings_that_leave_nothing_to_validate(recordings):
 
 def test_real_recordings_split_and_batch(realdata):
     data = make_datasets(TrainConfig(data=[str(realdata)], cache_mb=0, batch_size=16))
-    assert data.summary["rows"] == 3480 and data.summary["images_missing"] == 0
-    assert data.val_samples == data.summary["val_rows"] > 0.15 * 3480
+    assert data.summary["rows"] == 5316 and data.summary["images_missing"] == 0
+    assert data.val_samples == data.summary["val_rows"] > 0.15 * 5316
     x, y = next(iter(data.train))
     assert x.shape == (16, 160, 320, 3) and y.shape == (16,)

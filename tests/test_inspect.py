@@ -70,9 +70,9 @@ def test_cli_exits_2_with_one_line_for_bad_input(tmp_path):
 
 def test_real_recordings(realdata, capsys):
     summary = run_json(capsys, str(realdata))
-    assert summary["rows"] == 3480 and summary["images_missing"] == 0
+    assert summary["rows"] == 5316 and summary["images_missing"] == 0
     assert {r["folder"].rsplit("/", 1)[1]: r["rows"] for r in summary["recordings"]} == {
-        "udacity_sample_part": 1700, "track1_windows": 613, "track2_jungle": 1167}
+        "udacity_sample_part": 1700, "udacity_sample_late": 1836, "track1_windows": 613, "track2_jungle": 1167}
     assert all(r["images_found"] == 3 * r["rows"] for r in summary["recordings"])
     assert 0 < summary["samples_after_balance"] < summary["samples_with_side_cameras"]
     assert 0.4 < summary["steering"]["zero_fraction"] < 0.7

@@ -118,7 +118,7 @@ def test_real_recordings_read_completely(realdata):
     rows = read_recordings([realdata])
     counts = rows.groupby("recording").size()
     assert counts.to_dict() == {str(realdata / "track1_windows"): 613, str(realdata / "track2_jungle"): 1167,
-                                str(realdata / "udacity_sample_part"): 1700}
+                                str(realdata / "udacity_sample_part"): 1700, str(realdata / "udacity_sample_late"): 1836}
     assert rows[["steering", "throttle", "brake", "speed"]].notna().all().all()
     assert rows["steering"].between(-1, 1).all()
     windows = rows[rows["recording"] == str(realdata / "track1_windows")]
