@@ -243,6 +243,19 @@ def test_all_images_missing(tmp_path, capsys):
     assert not (tmp_path / "models").exists()
 
 
+def test_truncated_images_stop_the_fit_with_their_count_unless_skipped(tmp_path, capsys, caplog):
+    write_log(tmp_path / "rec")
+    for image in sorted((tmp_path / "rec" / "IMG").glob("center_*.jpg"))[:4]:
+        image.write_bytes(image.read_bytes()[: image.stat().st_size // 3])
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models")) == 2
+    line = one_error_line(capsys)
+    assert "4 of 120 images are damaged" in line and "--skip-missing" in line
+    assert not (tmp_path / "models").exists()
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--skip-missing")) == 0
+    assert "skipping 4 rows with 0 missing or unreadable images and 4 damaged ones" in caplog.text
+    assert json.loads((tmp_path / "models" / runs.LATEST / "split.json").read_text())["recordings"][0]["rows"] == 36
+
+
 def test_unwritable_output_folder(recording, tmp_path, capsys):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the output folder should go")

@@ -179,6 +179,9 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "rows": int(sum(len(rec.rows) for rec in recordings)),
         "rows_used": len(samples.rows),
         "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
+        "images_damaged": int(sum(len(rec.damaged_images) for rec in recordings)),
+        # rows with all their images that select_rows dropped for repeating an earlier row's centre image
+        "duplicate_rows": int(sum(rec.rows["complete"].sum() for rec in recordings)) - len(samples.rows),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
         "samples_with_side_cameras": len(samples.with_sides),
@@ -201,9 +204,11 @@ def _recording_summary(rec: Recording) -> dict[str, Any]:
         "folder": rec.folder,
         "rows": len(rec.rows),
         "rows_complete": int(complete.sum()),
-        "images_found": len(CAMERAS) * len(rec.rows) - len(rec.missing_images),
+        "images_found": len(CAMERAS) * len(rec.rows) - len(rec.missing_images),  # damaged ones included
         "images_missing": len(rec.missing_images),
         "first_missing": rec.missing_images[:SHOWN_PATHS],
+        "images_damaged": len(rec.damaged_images),
+        "first_damaged": rec.damaged_images[:SHOWN_PATHS],
         "steering": _steering_stats(rec.rows["steering"].to_numpy(dtype=float)[complete]),
     }
 
