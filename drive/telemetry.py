@@ -5,7 +5,7 @@ Windows) and the centre camera as base64 JPEG, 320×160 RGB. Anything else is re
 `BadTelemetry` so the server can answer with a safe command instead of crashing. The car's current
 steering and throttle are not read: the model and the speed controller need only frame and speed.
 
-Images in another format OpenCV reads (PNG, ...) or of another size are accepted, not rejected:
+PNG or BMP images and images of another size (up to `MAX_SCALE` times) are accepted, not rejected:
 resized to 320×160 (area interpolation) and re-encoded as JPEG for recording, with a warning line
 per frame, since driving on a rescaled view beats stopping. Truncated JPEGs, undecodable data,
 non-base64 text, images over `max_image_bytes` and images whose header claims more than
