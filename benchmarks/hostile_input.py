@@ -5,10 +5,13 @@ second connection drives with real frames, one request in flight at a time. Repo
 server's memory growth (peak resident memory during the probe, sampled every 5 ms, minus before it),
 the time from the first byte of the attack to the server's answer (its reply, or its closing the
 connection), and the worst and median round trip of a second connection (its own process) during the probe. Before the
-probes, the plain drive round trip (median of real frames, nothing else running).
+probes, the plain drive round trip (median of real frames, nothing else running; with `--baseline`
+both servers side by side, measured in turn block by block).
 
 `--baseline DIR` runs the same probes, in the same run, against the drive server of another checkout
 (e.g. `git worktree add ../before <commit>`): the classic figures to compare with.
+
+Each probe runs three rounds (one with `--quick`): the medians over the rounds, and the worst round.
 
     python -m benchmarks.hostile_input [--quick] [--baseline DIR]
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import multiprocessing
 import statistics
 import struct
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import websocket
 
-from base.processes import ROOT, ServerProcess, drive_server, free_loopback_port
+from base.processes import ROOT, ServerProcess, drive_server, free_loopback_port, free_loopback_ports
 from benchmarks.drive_latency import real_frames
 from benchmarks.table import markdown
 from sim.wire import SimulatorClient, SimulatorConnectionError
@@ -35,6 +39,7 @@ from sim.wire import SimulatorClient, SimulatorConnectionError
 MESSAGE_MB, FRAGMENTS = 40, 4
 BOMB_SIDE = 12000  # pixels: a 12000×12000 RGB PNG of one colour is about 0.4 MB, 432 MB decoded
 NUMBERS = {"steering_angle": "0", "throttle": "0", "speed": "10"}
+PLAIN_BLOCKS, WARMUP = 6, 10  # the plain round trips: blocks per server, taken in turn; unmeasured ones per block
 
 
 def png_bomb(side: int = BOMB_SIDE) -> bytes:
@@ -174,33 +179,55 @@ def probe(server: ServerProcess, port: int, frames: list[bytes], attack) -> dict
             "other_trips": len(others)}
 
 
-def measure(root: Path, model: Path, frames: list[bytes], quick: bool) -> dict:
+def measure(root: Path, model: Path, frames: list[bytes], quick: bool, rounds: int) -> dict:
+    """`rounds` rounds of both probes on one server of checkout `root`."""
     port = free_loopback_port()
     fragments, bomb = fragmented_message(MESSAGE_MB, FRAGMENTS), png_bomb()
     with drive_server(model, port, extra_args=["--quiet"], root=root) as server:
-        with SimulatorClient().connect("127.0.0.1", port) as client:
-            trips = []
-            for i in range(100 if quick else 600):
-                start = time.perf_counter()
-                client.request(0.0, 0.3, 12.0, frames[i % len(frames)])
-                trips.append(time.perf_counter() - start)
-        results = {"p50_ms": 1000 * statistics.median(trips[20:])}
-        results["fragments"] = probe(server, port, frames, lambda: send_fragments(port, fragments))
-        results["bomb"] = probe(server, port, frames, lambda: send_bombs(port, bomb, 3))
+        results = {"fragments": [], "bomb": []}
+        for _ in range(rounds):
+            results["fragments"].append(probe(server, port, frames, lambda: send_fragments(port, fragments)))
+            results["bomb"].append(probe(server, port, frames, lambda: send_bombs(port, bomb, 3)))
     return results
 
 
-def run(quick: bool = False, baseline: Path | None = None) -> list[dict]:
+def plain_medians(model: Path, frames: list[bytes], roots: list[Path], trips: int) -> list[float]:
+    """The median plain round trip (ms) of a server of each checkout in `roots`: all running side by side,
+    measured in turn block by block, so the machine's drift (other programs) falls on all alike."""
+    ports = free_loopback_ports(len(roots))
+    times: list[list[float]] = [[] for _ in roots]
+    with contextlib.ExitStack() as servers:
+        for root, port in zip(roots, ports):
+            servers.enter_context(drive_server(model, port, extra_args=["--quiet"], root=root))
+        clients = [servers.enter_context(SimulatorClient().connect("127.0.0.1", port)) for port in ports]
+        for block in range(PLAIN_BLOCKS):
+            for which in (range(len(roots)) if block % 2 == 0 else reversed(range(len(roots)))):
+                for i in range(WARMUP + trips // PLAIN_BLOCKS):
+                    start = time.perf_counter()
+                    clients[which].request(0.0, 0.3, 12.0, frames[i % len(frames)])
+                    if i >= WARMUP:
+                        times[which].append(time.perf_counter() - start)
+    return [1000 * statistics.median(values) for values in times]
+
+
+def _median(rounds: list[dict], metric: str) -> object:
+    values = [probe_round[metric] for probe_round in rounds]
+    return statistics.median(values) if isinstance(values[0], (int, float)) else "; ".join(sorted(set(values)))
+
+
+def run(quick: bool = False, baseline: Path | None = None, rounds: int = 3) -> list[dict]:
     from training.model import build_model
 
     frames = real_frames(50)
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model.keras"
         build_model().save(model)
-        ours = measure(ROOT, model, frames, quick)
-        before = measure(baseline, model, frames, quick) if baseline else None
-    rows = [{"section": "plain driving", "metric": "drive round trip, median", "value": ours["p50_ms"], "unit": "ms",
-             "classic": before and before["p50_ms"]}]
+        plain = plain_medians(model, frames, [ROOT, baseline] if baseline else [ROOT], 300 if quick else 1200)
+        ours = measure(ROOT, model, frames, quick, rounds)
+        before = measure(baseline, model, frames, quick, rounds) if baseline else None
+    rows = [{"section": "plain driving", "metric": "drive round trip, median (servers side by side, in turn)",
+             "value": plain[0], "unit": "ms", "classic": plain[1] if baseline else None,
+             "ratio": plain[1] / plain[0] if baseline else None}]
     for key, what in (("fragments", f"{MESSAGE_MB} MB message in {FRAGMENTS} fragments"),
                       ("bomb", f"PNG bomb {BOMB_SIDE}×{BOMB_SIDE} ({len(png_bomb()) / 1e3:.0f} KB), 3 frames")):
         for metric, unit in (("growth_mb", "MB"), ("reply_ms", "ms"), ("other_worst_ms", "ms"),
@@ -209,20 +236,27 @@ def run(quick: bool = False, baseline: Path | None = None) -> list[dict]:
                      "other_worst_ms": "other connection's worst round trip",
                      "other_p50_ms": "other connection's median round trip", "answer": "the answer",
                      "safe": "'bad frame' (safe reply) log lines"}[metric]
-            value, classic = ours[key][metric], before and before[key][metric]
+            label += f", median of {rounds} rounds" if metric != "answer" else ""
+            value, classic = _median(ours[key], metric), before and _median(before[key], metric)
             ratio = classic / value if isinstance(value, float) and classic and value > 0 else None
             rows.append({"section": what, "metric": label, "value": value, "unit": unit, "classic": classic,
                          "ratio": ratio})
+        for metric, label in (("reply_ms", "slowest answer, worst round"),
+                              ("other_worst_ms", "other connection's worst round trip, worst round")):
+            value = max(r[metric] for r in ours[key])
+            classic = before and max(r[metric] for r in before[key])
+            rows.append({"section": what, "metric": label, "value": value, "unit": "ms", "classic": classic,
+                         "ratio": classic / value if classic else None})
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer plain round trips (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer plain round trips, one round (a smoke run)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="another checkout whose drive server gets the same probes (the 'before' column)")
     args = parser.parse_args()
-    print(markdown(run(args.quick, args.baseline), ours="this server",
+    print(markdown(run(args.quick, args.baseline, rounds=1 if args.quick else 3), ours="this server",
                    classic=f"{args.baseline.name}'s server" if args.baseline else "classic"))
 
 
