@@ -7,8 +7,8 @@ name in the `IMG/` folder beside the log, which is where a recording copied from
 
 A JPEG cut off before its end marker (an interrupted copy, a full disk) is listed as damaged, not
 trained on: libjpeg would decode it without an error, the missing part grey. Steering outside the
-simulator's −1..1 stops the reading with the file and line; rows that repeat an earlier row's centre
-image (a log appended twice) are dropped, with a warning, before any split.
+simulator's −1..1 stops the reading with the file and line; exact copies of an earlier row (a log
+appended twice) are dropped, with a warning, before any split.
 """
 from __future__ import annotations
 
@@ -80,14 +80,14 @@ def read_recordings(paths: Sequence[str | Path], skip_missing: bool = False) -> 
     """All rows of every recording under `paths`, in log order, with columns `COLUMNS`.
 
     Rows whose images are missing, unreadable or damaged raise LogError, or with `skip_missing` are
-    dropped with a warning that gives the count. Rows repeating an earlier centre image are dropped.
+    dropped with a warning that gives the count. Exact copies of an earlier row are dropped.
     """
     return select_rows(scan_recordings(paths), skip_missing)
 
 
 def select_rows(recordings: Sequence[Recording], skip_missing: bool) -> pd.DataFrame:
     """The rows of `recordings` as one table; missing or damaged images fail or, with `skip_missing`, drop
-    their rows; a row repeating an earlier row's centre image is dropped with a warning."""
+    their rows; an exact copy of an earlier row is dropped with a warning."""
     missing = [(rec, rec.missing_images) for rec in recordings if rec.missing_images]
     damaged = [(rec, rec.damaged_images) for rec in recordings if rec.damaged_images]
     if (missing or damaged) and not skip_missing:
@@ -112,11 +112,11 @@ def select_rows(recordings: Sequence[Recording], skip_missing: bool) -> pd.DataF
         log.warning("skipping %d rows with %d missing or unreadable images%s", dropped,
                     sum(len(images) for _, images in missing), f" and {n_damaged} damaged ones" if n_damaged else "")
     rows = pd.concat([rec.rows[rec.rows["complete"]] for rec in recordings], ignore_index=True)
-    repeated = rows.duplicated(subset="center").to_numpy()
+    repeated = rows.duplicated(subset=list(FIELDS)).to_numpy()
     if repeated.any():
         # Exact copies would sit on both sides of the validation split; the first occurrence is kept.
         first = rows[repeated].iloc[0]
-        log.warning("dropping %d rows that repeat an earlier row's centre image (a log appended twice?), first: "
+        log.warning("dropping %d rows that are exact copies of earlier rows (a log appended twice?), first: "
                     "%s in %s", int(repeated.sum()), first["center"], first["recording"])
         rows = rows[~repeated].reset_index(drop=True)
     return rows[COLUMNS]

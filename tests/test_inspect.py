@@ -111,6 +111,6 @@ def test_rows_of_a_log_appended_twice_are_reported_and_dropped_before_the_split(
     log.write_text(log.read_text() * 2)
     summary = run_json(capsys, str(tmp_path))
     assert summary["rows"] == 80 and summary["rows_used"] == 40 and summary["duplicate_rows"] == 40
-    assert "dropping 40 rows that repeat an earlier row's centre image" in caplog.text
+    assert "dropping 40 rows that are exact copies of earlier rows" in caplog.text
     assert main([str(tmp_path)]) == 0
-    assert "40 rows repeat an earlier row's centre image: dropped before the split" in capsys.readouterr().out
+    assert "40 rows are exact copies of earlier rows: dropped before the split" in capsys.readouterr().out

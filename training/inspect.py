@@ -69,7 +69,7 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
     lines.append(f"{'all':<50} {summary['rows']:>6} {'':>7} {summary['images_missing']:>7} "
                  f"{summary['images_damaged']:>7} {_stats(summary['steering'])}")
     if summary["duplicate_rows"]:
-        lines.append(f"{summary['duplicate_rows']} rows repeat an earlier row's centre image: dropped before the split")
+        lines.append(f"{summary['duplicate_rows']} rows are exact copies of earlier rows: dropped before the split")
     balance = summary["balance"]
     sides = (f"pure pursuit back to the path in {config.return_s:g} s" if config.correction is None
              else f"±{config.correction:g}")

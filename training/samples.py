@@ -200,7 +200,7 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "rows_used": len(samples.rows),
         "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
         "images_damaged": int(sum(len(rec.damaged_images) for rec in recordings)),
-        # rows with all their images that select_rows dropped for repeating an earlier row's centre image
+        # rows with all their images that select_rows dropped as exact copies of earlier rows
         "duplicate_rows": int(sum(rec.rows["complete"].sum() for rec in recordings)) - len(samples.rows),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
