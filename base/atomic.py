@@ -1,16 +1,22 @@
 """Atomic file writes: a temp file in the same folder, then `os.replace`. The one place the project does it.
 
 A crash, a full disk or Ctrl-C mid-write leaves the previous version intact, never a torn file under
-the real name. Kept free of TensorFlow so the simulator and the drive server can use it cheaply.
+the real name; a full disk is reported with the real name, not the temp file's. JSON is written
+strictly (no NaN or Infinity, which other tools refuse): a figure that is not finite is `null`.
+Kept free of TensorFlow so the simulator and the drive server can use it cheaply.
 """
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, or over the user's quota
 
 
 def temp_beside(path: Path) -> Path:
@@ -41,6 +47,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     try:
         write(pending.temp)
         return pending.commit()
+    except OSError as e:
+        if e.errno in DISK_FULL:  # whatever the writer named (often the temp file, or nothing): the real path
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
+        raise
     finally:
         pending.discard()  # nothing left once committed; the half-written temp file otherwise
 
@@ -54,7 +64,19 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    """`data` as strict JSON: NaN and ±Infinity (a best loss before any epoch, say) are written as null."""
+    return write_text_atomic(path, json.dumps(finite(data), indent=2, allow_nan=False) + "\n")
+
+
+def finite(data: Any) -> Any:
+    """`data` with every float that is not finite, at any depth of dicts, lists and tuples, replaced by None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(value) for value in data]
+    return data
 
 
 def symlink_atomic(link: str | Path, target: str | Path) -> Path:

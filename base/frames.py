@@ -8,3 +8,14 @@ FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH, 3)  # raw RGB, uint8, as the simulator
 # Rows 60..135 keep the road: above is sky, below is the car's hood. The model crops to them, so
 # training augments only these rows and views are compared on them.
 CROP_TOP, CROP_BOTTOM = 60, 135
+
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"  # SOI and EOI markers
+
+
+def jpeg_truncated(data: bytes) -> bool:
+    """True for a JPEG cut off before its end marker (trailing zero padding allowed), e.g. the tail of a file.
+
+    libjpeg decodes a cut-off file without an error, filling the rest grey, and only prints "Premature
+    end of JPEG file": the one sign is the missing end marker, so every reader of frames checks it.
+    """
+    return not data.rstrip(b"\0").endswith(JPEG_END)

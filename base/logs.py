@@ -4,10 +4,16 @@ Every log variant found in the wild reads the same way: with or without the Udac
 Windows or POSIX paths, relative paths or bare file names; `", "` separators; CRLF line ends;
 E-notation numbers; paths with spaces. A listed path that does not exist here is looked up by file
 name in the `IMG/` folder beside the log, which is where a recording copied from another machine keeps them.
+
+A JPEG cut off before its end marker (an interrupted copy, a full disk) is listed as damaged, not
+trained on: libjpeg would decode it without an error, the missing part grey. Steering outside the
+simulator's −1..1 stops the reading with the file and line; exact copies of an earlier row (a log
+appended twice) are dropped, with a warning, before any split.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import os
 import re
@@ -18,12 +24,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from base.frames import JPEG_START, jpeg_truncated
 from base.logformat import CAMERAS, FIELDS, IMAGE_DIR, LOG_NAME, NUMBERS
 
 log = logging.getLogger(__name__)
 
 COLUMNS = [*FIELDS, "recording", "row"]
 SHOWN_PATHS = 3  # how many offending paths an error message or summary lists
+STEERING_LIMIT = 1.0  # normalised steering: the simulator clamps the wheel to ±25°, written as ±1
+JPEG_TAIL = 4096  # bytes read from a JPEG's end to find its end marker (past any zero padding)
 
 
 class LogError(ValueError):
@@ -32,11 +41,12 @@ class LogError(ValueError):
 
 @dataclass(frozen=True)
 class Recording:
-    """One log: every data row (image paths resolved), and which of its images are missing."""
+    """One log: every data row (image paths resolved), and which of its images are missing or damaged."""
 
     log: Path
-    rows: pd.DataFrame  # COLUMNS plus `complete` (all three images present and readable)
-    missing_images: list[str]  # as written in the log, in log order
+    rows: pd.DataFrame  # COLUMNS plus `complete` (all three images present, readable and whole)
+    missing_images: list[str]  # not found or not readable, as written in the log, in log order
+    damaged_images: list[str] = dataclasses.field(default_factory=list)  # found but cut off (resolved paths)
 
     @property
     def folder(self) -> str:
@@ -69,28 +79,46 @@ def scan_recordings(paths: Sequence[str | Path]) -> list[Recording]:
 def read_recordings(paths: Sequence[str | Path], skip_missing: bool = False) -> pd.DataFrame:
     """All rows of every recording under `paths`, in log order, with columns `COLUMNS`.
 
-    Rows whose images are missing or unreadable raise LogError, or with `skip_missing` are dropped
-    with a warning that gives the count.
+    Rows whose images are missing, unreadable or damaged raise LogError, or with `skip_missing` are
+    dropped with a warning that gives the count. Exact copies of an earlier row are dropped.
     """
     return select_rows(scan_recordings(paths), skip_missing)
 
 
 def select_rows(recordings: Sequence[Recording], skip_missing: bool) -> pd.DataFrame:
-    """The rows of `recordings` as one table; missing images fail or, with `skip_missing`, drop their rows."""
+    """The rows of `recordings` as one table; missing or damaged images fail or, with `skip_missing`, drop
+    their rows; an exact copy of an earlier row is dropped with a warning."""
     missing = [(rec, rec.missing_images) for rec in recordings if rec.missing_images]
-    if missing and not skip_missing:
-        rec, images = missing[0]
-        total = sum(len(images) for _, images in missing)
+    damaged = [(rec, rec.damaged_images) for rec in recordings if rec.damaged_images]
+    if (missing or damaged) and not skip_missing:
         listed = sum(len(CAMERAS) * len(r.rows) for r in recordings)
+        if missing:
+            rec, images = missing[0]
+            total = sum(len(images) for _, images in missing)
+            also = f"; {sum(len(i) for _, i in damaged)} more are damaged" if damaged else ""
+            raise LogError(
+                f"{total} of {listed} images are missing or unreadable{also}, {len(images)} of them in {rec.log} "
+                f"(first: {', '.join(images[:SHOWN_PATHS])}; also looked by file name in "
+                f"{rec.log.parent / IMAGE_DIR}): restore them, or pass --skip-missing (skip_missing) to drop their rows")
+        rec, images = damaged[0]
+        total = sum(len(images) for _, images in damaged)
         raise LogError(
-            f"{total} of {listed} images are missing or unreadable, {len(images)} of them in {rec.log} "
-            f"(first: {', '.join(images[:SHOWN_PATHS])}; also looked by file name in {rec.log.parent / IMAGE_DIR}): "
-            "restore them, or pass --skip-missing (skip_missing) to drop their rows")
-    if missing:
-        dropped = sum(int((~rec.rows["complete"]).sum()) for rec, _ in missing)
-        images = sum(len(images) for _, images in missing)
-        log.warning("skipping %d rows with %d missing or unreadable images", dropped, images)
+            f"{total} of {listed} images are damaged (JPEG cut off before its end marker), {len(images)} of them in "
+            f"{rec.log} (first: {', '.join(images[:SHOWN_PATHS])}): copy them again from the recording, or pass "
+            "--skip-missing (skip_missing) to drop their rows")
+    if missing or damaged:
+        dropped = sum(int((~rec.rows["complete"]).sum()) for rec in recordings)
+        n_damaged = sum(len(images) for _, images in damaged)
+        log.warning("skipping %d rows with %d missing or unreadable images%s", dropped,
+                    sum(len(images) for _, images in missing), f" and {n_damaged} damaged ones" if n_damaged else "")
     rows = pd.concat([rec.rows[rec.rows["complete"]] for rec in recordings], ignore_index=True)
+    repeated = rows.duplicated(subset=list(FIELDS)).to_numpy()
+    if repeated.any():
+        # Exact copies would sit on both sides of the validation split; the first occurrence is kept.
+        first = rows[repeated].iloc[0]
+        log.warning("dropping %d rows that are exact copies of earlier rows (a log appended twice?), first: "
+                    "%s in %s", int(repeated.sum()), first["center"], first["recording"])
+        rows = rows[~repeated].reset_index(drop=True)
     return rows[COLUMNS]
 
 
@@ -119,20 +147,31 @@ def read_log(log_path: Path) -> Recording:
             raise LogError(f"{log_path} line {line_no}: {name} is {table[name].iloc[bad[0]]!r}, not a number: "
                            "fix or delete that line")
         table[name] = values.astype(float)
+    outside = np.flatnonzero(np.abs(table["steering"].to_numpy()) > STEERING_LIMIT)
+    if len(outside):
+        raise LogError(f"{log_path} line {lines[outside[0]][0]}: steering is {table['steering'].iloc[outside[0]]:g}, "
+                       f"outside the simulator's -{STEERING_LIMIT:g}..{STEERING_LIMIT:g} (normalised: 1 is the full "
+                       f"25° right){f' ({len(outside)} such rows)' if len(outside) > 1 else ''}: fix or delete that line")
     folder = log_path.parent
     image_dir = folder / IMAGE_DIR
     names_here = set(os.listdir(image_dir)) if image_dir.is_dir() else set()
     present = np.ones((len(table), len(CAMERAS)), dtype=bool)
+    whole = np.ones((len(table), len(CAMERAS)), dtype=bool)
     for i, camera in enumerate(CAMERAS):
         resolved = [_resolve(raw, folder, image_dir, names_here) for raw in table[camera]]
         present[:, i] = [path is not None and _readable(path) for path in resolved]
+        whole[:, i] = [not found or not _cut_off(path) for path, found in zip(resolved, present[:, i])]
         table[camera] = [str(path) if path is not None else raw for path, raw in zip(resolved, table[camera])]
-    rows_at, cameras_at = np.nonzero(~present)  # row-major: log order
-    missing = [table[CAMERAS[c]].iloc[r] for r, c in zip(rows_at, cameras_at)]
     table["recording"] = str(folder)
     table["row"] = np.arange(len(table))
-    table["complete"] = present.all(axis=1)
-    return Recording(log_path, table, missing)
+    table["complete"] = (present & whole).all(axis=1)
+    return Recording(log_path, table, _listed(table, ~present), _listed(table, ~whole))
+
+
+def _listed(table: pd.DataFrame, flagged: np.ndarray) -> list[str]:
+    """The image fields of the flagged (row, camera) cells, in log order."""
+    rows_at, cameras_at = np.nonzero(flagged)  # row-major: log order
+    return [table[CAMERAS[c]].iloc[r] for r, c in zip(rows_at, cameras_at)]
 
 
 def _data_lines(log_path: Path) -> list[tuple[int, str]]:
@@ -165,6 +204,19 @@ def _resolve(raw: str, folder: Path, image_dir: Path, names_here: set[str]) -> P
     if name in names_here:
         return (image_dir / name).absolute()
     return None
+
+
+def _cut_off(path: Path) -> bool:
+    """A JPEG (by its start marker) that ends before its end marker; other files are left to the decoder."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(JPEG_START)) != JPEG_START:
+                return False
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - JPEG_TAIL))
+            return jpeg_truncated(f.read())
+    except OSError:
+        return False  # unreadable files are counted as missing
 
 
 def _readable(path: Path) -> bool:

@@ -14,6 +14,7 @@ from base.runtime import BEST_MODEL, KERAS_SUFFIXES, ModelLoadError, resolve_mod
 SUFFIXES = (*KERAS_SUFFIXES, ".onnx", ".tflite")
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0, or 512, 1024, 2048, ... after a user block
+ZIP_SIGNATURE = b"PK\x03\x04"  # a local file header: how every zip archive starts
 TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer's file identifier, bytes 4–8
 
 
@@ -28,6 +29,11 @@ def check_model_file(path: str | Path) -> Path:
         with open(path, "rb") as f:
             head = f.read(512)
         if suffix == ".keras" and not zipfile.is_zipfile(path):
+            if head.startswith(ZIP_SIGNATURE):
+                raise ModelLoadError(
+                    f"{path} is a truncated model file: it starts as a zip archive (a .keras model is one) but "
+                    f"ends after {path.stat().st_size} bytes without the archive's directory (an interrupted copy, "
+                    "download or save?): copy it again, or pass the run folder's last.keras or another model")
             expected = "a .keras model is a zip archive"
         elif suffix in (".h5", ".hdf5") and not _is_hdf5(path):
             expected = "an .h5 model is an HDF5 file"

@@ -61,22 +61,24 @@ class ServerProcess(subprocess.Popen):
 
 @contextlib.contextmanager
 def drive_server(model: str | Path, port: int, host: str = "127.0.0.1",
-                 extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
-    """`python -m drive MODEL --host HOST --port PORT *extra_args`, ready to accept the simulator.
+                 extra_args: Sequence[str] = (), root: Path = ROOT) -> Iterator[ServerProcess]:
+    """`python -m drive MODEL --host HOST --port PORT *extra_args`, ready to accept the simulator; `root`:
+    the checkout whose drive server runs (another one to compare against, in benchmarks).
 
     Raises RuntimeError with the server's output if it exits or stays silent before it is ready.
     """
     command = ["-m", "drive", str(model), "--host", host, "--port", str(port), *extra_args]
-    with serve_command(command, DRIVE_READY) as proc:
+    with serve_command(command, DRIVE_READY, root) as proc:
         yield proc
 
 
 @contextlib.contextmanager
-def serve_command(python_args: Sequence[str], ready_prefix: str) -> Iterator[ServerProcess]:
-    """`python *python_args` in the repository root, yielded once it prints a line starting with `ready_prefix`."""
+def serve_command(python_args: Sequence[str], ready_prefix: str, root: Path = ROOT) -> Iterator[ServerProcess]:
+    """`python *python_args` in the repository root (or `root`), yielded once it prints a line starting with
+    `ready_prefix`."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     started = time.perf_counter()
-    proc = ServerProcess([sys.executable, *python_args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = ServerProcess([sys.executable, *python_args], cwd=root, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
     proc.output = []
     proc.started = started

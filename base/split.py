@@ -62,7 +62,7 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None) -> pd.
         # Training used complete rows only, so a held-out row without its images lost them since.
         if not held["complete"].all():
             named = set(held[list(CAMERAS)].to_numpy().ravel())
-            lost = [image for image in recording.missing_images if image in named]
+            lost = [image for image in recording.missing_images + recording.damaged_images if image in named]
             raise SplitError(f"{int((~held['complete']).sum())} held-out rows of {recording.log} have lost images since "
                              f"{run_dir} was trained (first: {', '.join(lost[:SHOWN_PATHS])}): restore them")
         parts.append(held[COLUMNS])

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write one CSV row per frame (time, speed, steering, throttle, latency) to FILE; "
                              "it appears when the server stops")
     parser.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_BYTES / MB,
-                        help="largest websocket message read and answered (default %(default)s MB); a larger "
+                        help="largest websocket message read and answered, all its fragments together (default "
+                             "%(default)s MB); a larger "
                              "one closes the connection and the simulator reconnects. Images over "
                              f"{DEFAULT_MAX_IMAGE_BYTES / MB:g} MB are answered with a safe command either way")
     parser.add_argument("--dashboard", type=port_number, nargs="?", const=DASHBOARD_PORT, metavar="PORT",

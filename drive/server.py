@@ -8,8 +8,12 @@ then served one after the other, never interleaved.
 
 Message size: the simulator's frames are ~27 KB. A websocket message up to `max_message_bytes` is
 read and answered (an oversized image gets the safe reply from `Pilot`), because a message that is
-not answered stops the simulator's loop for good. Beyond `max_message_bytes` the transport closes
-the connection (websocket status 1009); the simulator then reconnects and starts new loops.
+not answered stops the simulator's loop for good. Beyond `max_message_bytes`, counted over all the
+fragments of a message (`drive.wslimit`), the transport closes the connection (websocket status
+1009); the simulator then reconnects and starts new loops.
+
+A packet Socket.IO cannot parse (broken JSON, an unknown packet type) is one warning line
+(`OneLineErrors`), not engineio's traceback per packet.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ with warnings.catch_warnings():
     from eventlet.green import socket as green_socket
 import socketio
 
-from drive import wsmask
+from drive import wslimit, wsmask
 from drive.pilot import Pilot
 from drive.telemetry import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -39,9 +43,13 @@ log = logging.getLogger(__name__)
 def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> socketio.WSGIApp:
     """The WSGI app: `telemetry` in, one `steer` or `manual` out, to the sender only."""
     wsmask.install()
+    wslimit.install()
     # python-socketio/engineio log every packet, image included, at INFO: far too much on a hot path.
     for name in ("socketio", "engineio"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    engineio_log = logging.getLogger("engineio.server")
+    if not any(isinstance(f, OneLineErrors) for f in engineio_log.filters):
+        engineio_log.addFilter(OneLineErrors())
     sio = socketio.Server(async_mode="eventlet", async_handlers=False, logger=False, engineio_logger=False,
                           max_http_buffer_size=max_message_bytes)
     # engineio 3 bounds only long-polling bodies by max_http_buffer_size; websocket frames are
@@ -69,6 +77,19 @@ def create_app(pilot: Pilot, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES)
         sio.emit(event, payload, room=sid)
 
     return socketio.WSGIApp(sio)
+
+
+class OneLineErrors(logging.Filter):
+    """engineio logs an exception in a packet handler (a packet that does not parse) with its traceback,
+    once per packet: a client sending garbage would flood the console. Keep one warning line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg, record.args = "malformed packet ignored (%s: %.200s)", (type(error).__name__, error)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def serve(app: socketio.WSGIApp, sock: socket.socket,

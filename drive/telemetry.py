@@ -5,10 +5,13 @@ Windows) and the centre camera as base64 JPEG, 320×160 RGB. Anything else is re
 `BadTelemetry` so the server can answer with a safe command instead of crashing. The car's current
 steering and throttle are not read: the model and the speed controller need only frame and speed.
 
-Images in another format OpenCV reads (PNG, ...) or of another size are accepted, not rejected:
+PNG or BMP images and images of another size (up to `MAX_SCALE` times) are accepted, not rejected:
 resized to 320×160 (area interpolation) and re-encoded as JPEG for recording, with a warning line
 per frame, since driving on a rescaled view beats stopping. Truncated JPEGs, undecodable data,
-non-base64 text and images over `max_image_bytes` are rejected (the server then replies safely).
+non-base64 text, images over `max_image_bytes` and images whose header claims more than
+`MAX_SCALE` times the simulator's width or height (a decompression bomb: a small PNG of 12000×12000
+pixels) are rejected before anything is decoded (the server then replies safely). Only JPEG, PNG and
+BMP are decoded: their headers give the pixel size up front.
 """
 from __future__ import annotations
 
@@ -21,13 +24,16 @@ import cv2
 import numpy as np
 
 import simulator_config
+from base.frames import jpeg_truncated
+from drive.imageheader import image_format, image_size
 
 FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
 # A real frame is 15–25 KB of JPEG (≈ 27 KB as base64); anything beyond this is not a camera frame.
 DEFAULT_MAX_IMAGE_BYTES = 1 << 20
 # Whole websocket messages: a bound on memory per message, well above any frame plus its image.
 DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
-_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+# Decoded images: at most this many times the simulator's width and height (1280×640, 2.4 MB of pixels).
+MAX_SCALE = 4
 
 
 class BadTelemetry(ValueError):
@@ -83,14 +89,22 @@ def parse(data: dict, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Telemet
 
 def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
     """RGB frame, JPEG bytes to record, and a note when the image was not a 320×160 JPEG."""
-    is_jpeg = raw.startswith(_JPEG_START)
-    if is_jpeg and not raw.rstrip(b"\0").endswith(_JPEG_END):
-        # libjpeg decodes a cut-off file without error, filling the rest grey: catch it here.
+    kind = image_format(raw)
+    if kind is None:
+        raise BadTelemetry(f"image of {len(raw)} bytes is not a readable JPEG, PNG or BMP (starts {raw[:4].hex()})")
+    is_jpeg = kind == "JPEG"
+    if is_jpeg and jpeg_truncated(raw):
         raise BadTelemetry(f"JPEG of {len(raw)} bytes is truncated (no end marker)")
+    size = image_size(raw)
+    if size is None:
+        raise BadTelemetry(f"{kind} of {len(raw)} bytes has no readable header (no pixel size)")
+    if not (0 < size[0] <= MAX_SCALE * FRAME_WIDTH and 0 < size[1] <= MAX_SCALE * FRAME_HEIGHT):
+        raise BadTelemetry(f"{kind} of {size[0]}×{size[1]} pixels is not a camera frame (at most "
+                           f"{MAX_SCALE * FRAME_WIDTH}×{MAX_SCALE * FRAME_HEIGHT} is decoded): not decoded")
     frame = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
     if frame is None:
-        raise BadTelemetry(f"image of {len(raw)} bytes is not a readable JPEG (starts {raw[:4].hex()})")
-    notes = [] if is_jpeg else ["not a JPEG"]
+        raise BadTelemetry(f"image of {len(raw)} bytes is not a readable {kind} (starts {raw[:4].hex()})")
+    notes = [] if is_jpeg else [f"not a JPEG ({kind})"]
     height, width = frame.shape[:2]
     if (width, height) != (FRAME_WIDTH, FRAME_HEIGHT):
         notes.append(f"{width}×{height}, resized to {FRAME_WIDTH}×{FRAME_HEIGHT}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -45,8 +46,13 @@ def paths(tmp_path_factory) -> dict[str, str]:
     (folder / "model.keras").write_text("this is text, not a zip archive\n")
     (folder / "a_file").write_text("")
     (folder / "empty").mkdir()
+    (folder / "cut").mkdir()
+    with zipfile.ZipFile(folder / "cut" / "model.keras", "w") as archive:  # a .keras file's shape, then cut off
+        archive.writestr("model.weights.h5", bytes(range(256)) * 64)
+    whole = (folder / "cut" / "model.keras").read_bytes()
+    (folder / "cut" / "model.keras").write_bytes(whole[: len(whole) // 2])
     return {"text_model": str(folder / "model.keras"), "file": str(folder / "a_file"), "empty": str(folder / "empty"),
-            "missing": str(folder / "missing")}
+            "missing": str(folder / "missing"), "cut_model": str(folder / "cut" / "model.keras")}
 
 
 HELP = ["drive.py", "training.fit", "training.inspect", "training.evaluate", "training.export", "sim.drive",
@@ -66,6 +72,8 @@ ERRORS = [  # (command line, words the one error line holds); {name} is a path f
     (["drive.py", "{missing}.keras"], "does not exist"),
     (["drive.py", "{text_model}"], "is not a model file: a .keras model is a zip archive, and this file holds text"),
     (["drive.py", "{empty}"], "folder without model.keras"),
+    (["drive.py", "{cut_model}"], "is a truncated model file: it starts as a zip archive (a .keras model is one) but "
+                                  "ends after 8"),
     (["drive.py", "{text_model}", "--speed", "0"], "--speed 0.0 must be positive"),
     (["training.fit", "--epochs", "0"], "--epochs must be at least 1, not 0"),
     (["training.fit", "--val-fraction", "0"], "--val-fraction must be between 0 and 1"),

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from recordings import frame, write_recording
+from recordings import frame, write_log, write_recording
 
 from base.logs import LogError, read_recordings
 from training.config import TrainConfig
@@ -52,6 +52,16 @@ def test_load_frames_names_unreadable_images(tmp_path):
     (tmp_path / "text.jpg").write_text("not an image")
     with pytest.raises(LogError, match=f"2 of 3 images could not be read .*first: {wrong_size}, {not_jpeg}"):
         load_frames([good, wrong_size, not_jpeg])
+
+
+def test_load_frames_refuses_a_truncated_jpeg_libjpeg_would_fill_with_grey(tmp_path):
+    # A file cut while the frames were cached elsewhere (the reader's check ran on the whole one).
+    cut = str(tmp_path / "cut.jpg")
+    cv2.imwrite(cut, frame(0))
+    data = (tmp_path / "cut.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    with pytest.raises(LogError, match=f"1 of 1 images could not be read .*first: {cut}"):
+        load_frames([cut])
 
 
 def test_batches_are_raw_frames_and_validation_is_the_untouched_centre_camera(recordings):
@@ -113,8 +123,15 @@ def test_fit_takes_the_datasets_under_a_mirrored_strategy(recordings):
 
 def test_validation_settings_that_leave_nothing_to_validate(recordings):
     assert make_datasets(tiny_config(recordings, val_fraction=0.0)).val is None
-    with pytest.raises(LogError, match="no validation rows: .*lower val_block"):
+    with pytest.raises(LogError, match="no validation rows: .* longest has 40 rows: pass --val-block 20 or lower"):
         make_datasets(tiny_config(recordings, val_block=100))
+
+
+def test_a_one_row_log_is_told_to_record_longer_not_to_use_a_setting_that_is_refused(tmp_path):
+    write_log(tmp_path / "one", rows=1)
+    with pytest.raises(LogError, match="no validation rows: .* 1 usable row; .*record longer") as refused:
+        make_datasets(tiny_config(tmp_path / "one"))
+    assert "val_fraction" not in str(refused.value)
 
 
 def test_real_recordings_split_and_batch(realdata):

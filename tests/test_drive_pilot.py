@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -74,6 +76,41 @@ def test_truncated_jpeg_is_rejected_not_decoded_half_grey() -> None:
 def test_oversized_image_is_rejected_before_decoding() -> None:
     with pytest.raises(BadTelemetry, match="over the 1.0 MB limit"):
         parse({"speed": "1", "image": "A" * (4 << 20)})
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height pixels (a decompression bomb's shape: tiny file, huge image)."""
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = b"IDAT" + zlib.compress(bytes(1 + 3 * width))  # one row of zeros: the rest would follow
+    return b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I", len(chunk) - 4) + chunk +
+                                          struct.pack(">I", zlib.crc32(chunk)) for chunk in (ihdr, idat))
+
+
+def jpeg_header_claiming(width: int, height: int) -> bytes:
+    """A real JPEG frame whose start-of-frame header is rewritten to claim width×height."""
+    data = bytearray(jpeg(scene()))
+    at = data.find(b"\xff\xc0")
+    data[at + 5:at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("bomb", [png_header_claiming(12000, 12000), jpeg_header_claiming(12000, 12000)],
+                         ids=["PNG", "JPEG"])
+def test_a_decompression_bomb_is_refused_from_its_header_without_decoding(bomb: bytes, monkeypatch) -> None:
+    def no_decoding(*args):
+        raise AssertionError("imdecode called on a 12000×12000 image")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    with pytest.raises(BadTelemetry, match="12000×12000 pixels is not a camera frame"):
+        parse(message(bomb))
+
+
+@pytest.mark.parametrize("image", [b"\xff\xd8\xff\xda" + bytes(20) + b"\xff\xd9", b"\x89PNG\r\n\x1a\n" + bytes(10)],
+                         ids=["JPEG without a frame header", "PNG cut in its header"])
+def test_an_image_without_a_readable_size_is_not_decoded(image: bytes, monkeypatch) -> None:
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: pytest.fail("imdecode called"))
+    with pytest.raises(BadTelemetry, match="no readable header"):
+        parse(message(image))
 
 
 def test_png_and_other_sizes_are_resized_and_reencoded_as_jpeg() -> None:

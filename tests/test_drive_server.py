@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import websocket
 
 from base.processes import DRIVE_READY, ROOT, drive_server, free_loopback_port, serve_command
 from base.runtime import load_runner
@@ -140,6 +141,16 @@ def test_bad_message_gets_a_safe_reply_one_log_line_and_driving_resumes(server, 
     assert not any("Traceback" in text for text in server.output[seen:])
 
 
+def test_a_packet_that_does_not_parse_is_one_warning_line_not_a_traceback(server, client) -> None:
+    seen = len(server.output)
+    for _ in range(2):
+        client._send('42["telemetry", {"speed": "1", "image": broken')  # Socket.IO event with broken JSON
+    floats(client.request(0.0, 0.5, 10.0, GOOD))  # the connection still drives
+    lines = server.wait_for_output("malformed packet ignored", start=seen, count=2)
+    assert len(lines) == 2 and all("WARNING" in line for line in lines)
+    assert not any("Traceback" in text for text in server.output[seen:])
+
+
 @pytest.mark.parametrize("kind", ["PNG 640×480", "decimal comma"])
 def test_other_formats_and_locales_are_served(client, kind: str) -> None:
     data = {"steering_angle": "1,2500", "throttle": "0,3000", "speed": "12,5000", "image": _b64(GOOD)}
@@ -195,12 +206,28 @@ def test_recording_log_csv_and_transport_limit(model: Path, tmp_path: Path) -> N
                 sim.receive()
         with SimulatorClient().connect("127.0.0.1", port) as sim:
             floats(sim.request(0.0, 0.3, 9.0, scene_jpeg()))
+            # The limit holds for a whole message: four 1 MB fragments (each under 2 MB) are one 4 MB message.
+            # Closed while still sending (a broken pipe), or the next read finds it closed.
+            with pytest.raises((SimulatorConnectionError, OSError, websocket.WebSocketException)):
+                send_fragmented(sim, '42["telemetry",{"speed":"1","image":"' + "A" * (4 << 20) + '"}]', 4)
+                sim.receive()
+        with SimulatorClient().connect("127.0.0.1", port) as sim:
+            floats(sim.request(0.0, 0.3, 9.0, scene_jpeg(9)))
     assert proc.returncode == 0
-    assert any("recorded 9 frames" in line for line in proc.output)
-    assert len(list((folder / "IMG").glob("center_*.jpg"))) == 9
-    assert len((folder / "driving_log.csv").read_text().splitlines()) == 9
+    assert any("recorded 10 frames" in line for line in proc.output)
+    assert len(list((folder / "IMG").glob("center_*.jpg"))) == 10
+    assert len((folder / "driving_log.csv").read_text().splitlines()) == 10
     rows = csv_log.read_text().splitlines()
-    assert rows[0] == "time_s,speed_mph,steering,throttle,latency_ms" and len(rows) == 10
+    assert rows[0] == "time_s,speed_mph,steering,throttle,latency_ms" and len(rows) == 11
+
+
+def send_fragmented(sim: SimulatorClient, text: str, count: int) -> None:
+    """`text` as one websocket text message in `count` fragments (frames), as any client may send it."""
+    ws = sim._connected()
+    step = -(-len(text) // count)
+    for i in range(count):
+        opcode = websocket.ABNF.OPCODE_TEXT if i == 0 else websocket.ABNF.OPCODE_CONT
+        ws.send_frame(websocket.ABNF.create_frame(text[i * step:(i + 1) * step], opcode, fin=int(i == count - 1)))
 
 
 def test_root_drive_py_help_explains_the_options_without_loading_tensorflow() -> None:

@@ -269,6 +269,19 @@ def test_all_images_missing(tmp_path, capsys):
     assert not (tmp_path / "models").exists()
 
 
+def test_truncated_images_stop_the_fit_with_their_count_unless_skipped(tmp_path, capsys, caplog):
+    write_log(tmp_path / "rec")
+    for image in sorted((tmp_path / "rec" / "IMG").glob("center_*.jpg"))[:4]:
+        image.write_bytes(image.read_bytes()[: image.stat().st_size // 3])
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models")) == 2
+    line = one_error_line(capsys)
+    assert "4 of 120 images are damaged" in line and "--skip-missing" in line
+    assert not (tmp_path / "models").exists()
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--skip-missing")) == 0
+    assert "skipping 4 rows with 0 missing or unreadable images and 4 damaged ones" in caplog.text
+    assert json.loads((tmp_path / "models" / runs.LATEST / "split.json").read_text())["recordings"][0]["rows"] == 36
+
+
 def test_unwritable_output_folder(recording, tmp_path, capsys):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the output folder should go")
@@ -304,6 +317,50 @@ def test_a_full_disk_mid_save_keeps_the_previous_model(tmp_path, monkeypatch):
         runs.save_model_atomic(model, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+@pytest.mark.parametrize("full_at", [1, 2], ids=["first epoch", "second epoch"])
+def test_a_disk_full_mid_fit_keeps_the_best_model_says_which_file_and_how_to_go_on(tmp_path, monkeypatch, capsys,
+                                                                                    full_at):
+    write_log(tmp_path / "rec")
+    save, last_saves = keras.Model.save, []
+
+    def save_until_the_disk_is_full(self, path, *args, **kwargs):
+        if Path(path).name.startswith(".last."):  # the temp file last.keras is written to
+            last_saves.append(path)
+            if len(last_saves) == full_at:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", save_until_the_disk_is_full)
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--epochs", "3")) == 2
+    (run,) = [p for p in (tmp_path / "models").iterdir() if p.name != runs.LATEST]
+    line = one_error_line(capsys)
+    assert f"the disk is full: writing {run / runs.LAST_MODEL} failed (No space left on device)" in line
+    assert f"{run} keeps {run / runs.BEST_MODEL} (the best epoch so far)" in line
+    keras.models.load_model(run / runs.BEST_MODEL)  # the model announced as saved is still there, whole
+    if full_at == 1:
+        assert "no finished epoch to resume from" in line and not (run / runs.PROGRESS).exists()
+        return
+    assert f"the state after epoch 1: free space, then continue with --resume {run}" in line
+    progress = json.loads((run / runs.PROGRESS).read_text())
+    assert (progress["epochs_done"], progress["best_epoch"]) == (1, 1)
+    monkeypatch.undo()
+    assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
+    assert "epoch None" not in capsys.readouterr().out
+    assert json.loads((run / runs.METRICS).read_text())["best_epoch"] in (1, 2)
+
+
+def test_a_resumed_run_keeps_the_best_epoch_it_had(tmp_path):
+    (tmp_path / runs.PROGRESS).write_text('{"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": null, '
+                                          '"best_epoch": 2}')
+    for name in (runs.LAST_MODEL, runs.CONFIG):
+        (tmp_path / name).write_text("{}")
+    progress = runs.read_progress(tmp_path)
+    assert progress == {"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": -math.inf, "best_epoch": 2}
+    _, best, _, _ = callbacks.standard_callbacks(tmp_path, 4, 2, best_val_loss=progress["best_val_loss"],
+                                                 best_epoch=progress["best_epoch"])
+    assert best.best_epoch == 2  # what metrics.json and the last line report if no later epoch beats it
 
 
 def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_path, monkeypatch):

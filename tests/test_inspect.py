@@ -76,3 +76,41 @@ def test_real_recordings(realdata, capsys):
     assert all(r["images_found"] == 3 * r["rows"] for r in summary["recordings"])
     assert 0 < summary["samples_after_balance"] < summary["samples_with_side_cameras"]
     assert 0.4 < summary["steering"]["zero_fraction"] < 0.7
+
+
+def cut_to_a_third(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def test_truncated_jpegs_are_counted_as_damaged_and_their_first_paths_shown(tmp_path, capsys):
+    write_recording(tmp_path, [0.1] * 12, style="relative")
+    for row in (2, 5):
+        cut_to_a_third(tmp_path / "IMG" / image_name("center", row))
+    assert main([str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: 2 of 36 images are damaged") and "--skip-missing" in error
+    assert image_name("center", 2) in error and error.count("\n") == 1
+    summary = run_json(capsys, str(tmp_path), "--skip-missing")
+    assert summary["images_damaged"] == 2 and summary["images_missing"] == 0 and summary["rows_used"] == 10
+    assert [p.rsplit("/", 1)[1] for p in summary["recordings"][0]["first_damaged"]] == \
+        [image_name("center", 2), image_name("center", 5)]
+    assert main([str(tmp_path), "--skip-missing"]) == 0
+    assert "first damaged (JPEG cut off before its end marker)" in capsys.readouterr().out
+
+
+def test_steering_outside_the_simulators_range_stops_with_file_and_line(tmp_path, capsys):
+    log = write_recording(tmp_path, [0.1, 0.2, 50.0, 0.3], style="relative")
+    assert main([str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {log} line 3: steering is 50, outside the simulator's -1..1")
+
+
+def test_rows_of_a_log_appended_twice_are_reported_and_dropped_before_the_split(tmp_path, capsys, caplog):
+    log = write_recording(tmp_path, [0.1 * (i % 7) for i in range(40)], style="relative")
+    log.write_text(log.read_text() * 2)
+    summary = run_json(capsys, str(tmp_path))
+    assert summary["rows"] == 80 and summary["rows_used"] == 40 and summary["duplicate_rows"] == 40
+    assert "dropping 40 rows that are exact copies of earlier rows" in caplog.text
+    assert main([str(tmp_path)]) == 0
+    assert "40 rows are exact copies of earlier rows: dropped before the split" in capsys.readouterr().out

@@ -33,7 +33,7 @@ def test_rows_append_after_the_old_ones_and_read_back(tmp_path):
     for camera in ("center", "left", "right"):
         images.append(tmp_path / "IMG" / image_file_name(camera, dt.datetime(2026, 1, 1)))
         images[-1].parent.mkdir(exist_ok=True)
-        images[-1].write_bytes(b"\xff\xd8 a frame")
+        images[-1].write_bytes(b"\xff\xd8 a frame \xff\xd9")
     log = tmp_path / "driving_log.csv"
     old = format_row(images, 0.5, 1.0, 0.0, 20.0).rstrip("\n")  # a hand-edited log without its last line end
     log.write_text(old)

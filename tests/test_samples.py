@@ -1,6 +1,8 @@
 """Validation split by blocks of time, side cameras and steering balance."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +174,22 @@ def test_the_lead_stops_at_a_standstill_and_rows_standing_keep_their_steering():
     led = retime_labels(rows, lead_s=0.1)["steering"].to_numpy()
     # Rows 0-3 pull up to a stand, row 4 stands, rows 5-7 drive off: no label crosses the stand.
     np.testing.assert_allclose(led, [0, 0, 0.9, 0.9, -0.9, 0, 0, 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_short_last_block_is_never_held_out_alone(seed, caplog):
+    # 613 rows in blocks of 150: the fifth block is 13 rows, too short to replay or to judge a model by.
+    rows = log_rows({"windows": 613})
+    caplog.set_level(logging.INFO)
+    train, val = split_by_time(rows, 0.2, 150, seed)
+    held = np.sort(val["row"].to_numpy())
+    assert len(held) >= 150 and (np.diff(held) == 1).all() and len(train) + len(val) == 613
+    chose_the_tail = held[-1] == 612
+    assert chose_the_tail == ("has only 13 rows: holding out the 150 rows before it too" in caplog.text)
+
+
+def test_a_short_last_block_of_a_two_block_recording_gives_way_to_the_full_block():
+    rows = log_rows({"short": 160})
+    for seed in range(6):
+        train, val = split_by_time(rows, 0.2, 150, seed)
+        assert val["row"].tolist() == list(range(150)) and train["row"].tolist() == list(range(150, 160))

@@ -57,13 +57,14 @@ class BestCheckpoint(keras.callbacks.Callback):
     validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone.
     Always in float32, whatever the training precision: drive.py and the exports run it as it is."""
 
-    def __init__(self, path: Path, by: str, best: float = math.inf, best_autonomy: float = -math.inf):
+    def __init__(self, path: Path, by: str, best: float = math.inf, best_autonomy: float = -math.inf,
+                 best_epoch: int | None = None):
         super().__init__()
         self.path = Path(path)
         self.best = best  # the validation loss of the kept epoch
         self.best_autonomy = best_autonomy
         self.by = by
-        self.best_epoch: int | None = None
+        self.best_epoch = best_epoch  # of a resumed run, the one it kept before this session
         self._float32 = Float32View()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -164,7 +165,8 @@ class LastCheckpoint(keras.callbacks.Callback):
             runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
         self.epochs_done = epoch + 1
         write_json_atomic(self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.best.best,
-                                                         "best_val_autonomy": self.best.best_autonomy})
+                                                         "best_val_autonomy": self.best.best_autonomy,
+                                                         "best_epoch": self.best.best_epoch})
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -229,6 +231,7 @@ def standard_callbacks(
     val_rows: pd.DataFrame | None = None,
     best_val_autonomy: float = -math.inf,
     weight_average: bool = False,
+    best_epoch: int | None = None,
     on_policy: keras.callbacks.Callback | None = None,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
@@ -236,12 +239,13 @@ def standard_callbacks(
     With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
     and early stopping follow the replay's autonomy. With `weight_average` (an optimizer with
     `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
+    `best_val_loss`, `best_val_autonomy`, `best_epoch`: what a resumed run kept so far.
     `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs.
     """
     nan_stop = StopOnNaN()
     by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
     best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by="autonomy" if by_autonomy else "loss",
-                          best_autonomy=best_val_autonomy if by_autonomy else -math.inf)
+                          best_autonomy=best_val_autonomy if by_autonomy else -math.inf, best_epoch=best_epoch)
     averaging = AveragedWeights() if weight_average else None
     last = LastCheckpoint(run_dir, best, averaging)
     callbacks: list[keras.callbacks.Callback] = [

@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, JPEG_START, jpeg_truncated
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.augment import Augmenter, ViewpointAugmenter
 from training.config import TrainConfig
@@ -36,7 +36,7 @@ FRAME_BYTES = int(np.prod(FRAME_SHAPE))
 @dataclass(frozen=True)
 class Datasets:
     train: tf.data.Dataset
-    val: tf.data.Dataset | None  # None when config.val_fraction is 0
+    val: tf.data.Dataset | None  # None when config.val_fraction is 0 (the CLI's settings refuse it)
     train_samples: int
     val_samples: int
     summary: dict[str, Any]
@@ -71,8 +71,7 @@ def make_datasets(config: TrainConfig) -> Datasets:
     recordings = scan_recordings(config.data)
     samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
     if config.val_fraction > 0 and samples.val.empty:
-        raise LogError(f"no validation rows: every recording is shorter than two blocks of val_block="
-                       f"{config.val_block} rows; lower val_block, record longer, or set val_fraction to 0")
+        raise LogError(_no_validation(samples.rows, config.val_block))
     pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
             if config.on_policy_share > 0 else None)
     images = [samples.train["image"], samples.val["image"], pd.Series(pool.source_images if pool is not None else [], dtype=object)]
@@ -84,6 +83,17 @@ def make_datasets(config: TrainConfig) -> Datasets:
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
     return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
+
+
+def _no_validation(rows: pd.DataFrame, block: int) -> str:
+    """Why no row was held out (every recording within one block), and the --val-block or recording that would."""
+    longest = int(rows.groupby("recording").size().max()) if not rows.empty else 0
+    if longest < 2:
+        return (f"no validation rows: the longest recording has {longest} usable row{'s' * (longest != 1)}; a "
+                "recording needs at least 2 (one to train on, one to hold out): record longer")
+    return (f"no validation rows: a recording is held out from only when it spans two blocks of --val-block "
+            f"{block} rows, and the longest has {longest} rows: pass --val-block {longest // 2} or lower, or "
+            "record longer")
 
 
 class _FrameStore:
@@ -145,5 +155,14 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
 
 
 def _decode(path: str) -> np.ndarray | None:
-    frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+    """The frame in `path`, or None when it cannot be read, is another size or is a JPEG cut off (which
+    libjpeg would decode without an error, grey where the data ends)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data.startswith(JPEG_START) and jpeg_truncated(data):
+        return None
+    frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
     return frame if frame is not None and frame.shape == FRAME_SHAPE else None

@@ -92,6 +92,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
 
     import keras
 
+    from base.atomic import DISK_FULL
     from training.callbacks import standard_callbacks
     from training.distribute import make_distribution
     from training.model import build_model
@@ -113,7 +114,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         run.folder, config.early_stopping_patience, config.reduce_lr_patience,
         best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
-        best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0,
+        best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0, best_epoch=run.best_epoch,
         on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m)
         if datasets.pool is not None else None,
     )
@@ -143,6 +144,10 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
                       shuffle=False)  # the training dataset reshuffles itself every epoch
         except KeyboardInterrupt:
             interrupted = True
+        except OSError as e:  # a checkpoint, progress.json or history.csv that did not fit on the disk
+            if e.errno not in DISK_FULL:
+                raise
+            raise RunError(run.disk_full(e)) from None
         seconds = time.perf_counter() - started
         if nan_stop.nan_epoch and not last.epochs_done:
             raise TrainingFailed("the loss became NaN in the first epoch: lower --lr (e.g. --lr 1e-4) "
@@ -157,7 +162,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         return 0
     best_model = run.folder / runs.BEST_MODEL
     chosen = f"replay autonomy {best.best_autonomy:.1f} % on the held-out blocks, " if best.by == "autonomy" else ""
-    print(f"best model: {best_model} (epoch {best.best_epoch}: {chosen}val_loss {best.best:.5f}, "
+    epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
+    print(f"best model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
           f"steering RMSE {math.sqrt(best.best):.4f}){f'; {latest} points to it' if latest else ''}")
     if nan_stop.nan_epoch:
         raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the best model before it is "
@@ -196,7 +202,7 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
         "best_val_loss": best.best,
         "best_val_autonomy": best.best_autonomy if best.by == "autonomy" else None,
         "selected_by": best.by,
-        "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE
+        "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE; inf (null in the file) before any epoch
         "best_epoch": best.best_epoch,
         "epochs": epochs_done,
         "seconds": round(seconds, 1),

@@ -57,15 +57,19 @@ def _parser() -> argparse.ArgumentParser:
 def _report(summary: dict[str, Any], config: TrainConfig) -> str:
     from training.samples import NEAR_ZERO
 
-    lines = [f"{'recording':<50} {'rows':>6} {'images':>7} {'missing':>7} {'min':>6} {'max':>6} {'mean':>7} "
-             f"{'~0':>5}"]
+    lines = [f"{'recording':<50} {'rows':>6} {'images':>7} {'missing':>7} {'damaged':>7} {'min':>6} {'max':>6} "
+             f"{'mean':>7} {'~0':>5}"]
     for rec in summary["recordings"]:
         lines.append(f"{rec['folder']:<50} {rec['rows']:>6} {rec['images_found']:>7} {rec['images_missing']:>7} "
-                     f"{_stats(rec['steering'])}")
+                     f"{rec['images_damaged']:>7} {_stats(rec['steering'])}")
         if rec["first_missing"]:
             lines.append(f"    first missing: {', '.join(rec['first_missing'])}")
+        if rec["first_damaged"]:
+            lines.append(f"    first damaged (JPEG cut off before its end marker): {', '.join(rec['first_damaged'])}")
     lines.append(f"{'all':<50} {summary['rows']:>6} {'':>7} {summary['images_missing']:>7} "
-                 f"{_stats(summary['steering'])}")
+                 f"{summary['images_damaged']:>7} {_stats(summary['steering'])}")
+    if summary["duplicate_rows"]:
+        lines.append(f"{summary['duplicate_rows']} rows are exact copies of earlier rows: dropped before the split")
     balance = summary["balance"]
     sides = (f"pure pursuit back to the path in {config.return_s:g} s" if config.correction is None
              else f"±{config.correction:g}")

@@ -52,13 +52,15 @@ class Run:
     """
 
     def __init__(self, folder: Path, kept: bool = True, resumed_from: Path | None = None, epochs_done: int = 0,
-                 best_val_loss: float = math.inf, best_val_autonomy: float = -math.inf) -> None:
+                 best_val_loss: float = math.inf, best_val_autonomy: float = -math.inf,
+                 best_epoch: int | None = None) -> None:
         self.folder = folder
         self.kept = kept
         self.resumed_from = resumed_from
         self.epochs_done = epochs_done  # before this session
         self.best_val_loss = best_val_loss
         self.best_val_autonomy = best_val_autonomy
+        self.best_epoch = best_epoch  # the epoch model.keras holds; None before any, or in a run older than the field
 
     @classmethod
     def create(cls, out: str | Path) -> Run:
@@ -72,7 +74,7 @@ class Run:
         if resumed is None:
             return cls(folder, kept=False)
         return cls(folder, False, resumed.resumed_from, resumed.epochs_done, resumed.best_val_loss,
-                   resumed.best_val_autonomy)
+                   resumed.best_val_autonomy, resumed.best_epoch)
 
     @classmethod
     def resume(cls, folder: str | Path) -> Run:
@@ -111,13 +113,32 @@ class Run:
     @contextlib.contextmanager
     def removed_if_failed_empty(self) -> Iterator[Run]:
         """On any exception (Ctrl-C included): remove the folder if it holds nothing worth keeping — a
-        worker's scratch copy, or a new run without a finished epoch — then re-raise."""
+        worker's scratch copy, or a new run with neither a finished epoch nor a saved model — then re-raise."""
         try:
             yield self
         except BaseException:
-            if not self.kept or (not self.resumed and not (self.folder / PROGRESS).is_file()):
+            if not self.kept or (not self.resumed and not self.worth_keeping()):
                 shutil.rmtree(self.folder)
             raise
+
+    def worth_keeping(self) -> bool:
+        """True once the folder holds a model: the best epoch's, or the state to resume from."""
+        return (self.folder / PROGRESS).is_file() or (self.folder / BEST_MODEL).is_file()
+
+    def disk_full(self, error: OSError) -> str:
+        """The one line for a disk that filled up mid-run: which file, and what the run folder still holds."""
+        where = f"writing {error.filename} failed ({error.strerror})" if error.filename else f"{error.strerror}"
+        if not self.kept or not (self.worth_keeping() or self.resumed):
+            return f"the disk is full: {where}; nothing was saved yet: free space and start the run again"
+        held = []
+        if (self.folder / BEST_MODEL).is_file():
+            held.append(f"{self.folder / BEST_MODEL} (the best epoch so far)")
+        try:
+            done = read_progress(self.folder)["epochs_done"]
+            held.append(f"the state after epoch {done}: free space, then continue with --resume {self.folder}")
+        except RunError:
+            held.append("no finished epoch to resume from: free space and start the run again")
+        return f"the disk is full: {where}; {self.folder} keeps {', and '.join(held)}"
 
     def finish(self, metrics: dict[str, Any]) -> Path | None:
         """Write metrics.json and loss.png and point `latest` here; the `latest` link, or None when it could
@@ -186,7 +207,8 @@ def point_latest(run_dir: Path) -> Path | None:
 
 
 def read_progress(run_dir: Path) -> dict[str, Any]:
-    """`{"epochs_done", "best_val_loss", "best_val_autonomy"}` of a run that can be resumed, or a RunError saying why not."""
+    """`{"epochs_done", "best_val_loss", "best_val_autonomy", "best_epoch"}` of a run that can be resumed, or a
+    RunError saying why not. A figure not yet defined is null in the file (inf, -inf or None here)."""
     if not run_dir.is_dir():
         raise RunError(f"--resume {run_dir}: no such folder; pass a run folder such as models/latest")
     missing = [name for name in (LAST_MODEL, PROGRESS, CONFIG) if not (run_dir / name).is_file()]
@@ -197,7 +219,11 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
         )
     try:
         progress = json.loads((run_dir / PROGRESS).read_text(encoding="utf-8"))
-        return {"epochs_done": int(progress["epochs_done"]), "best_val_loss": float(progress["best_val_loss"]),
-                "best_val_autonomy": float(progress.get("best_val_autonomy", -math.inf))}
+        best_val_loss, best_val_autonomy = progress["best_val_loss"], progress.get("best_val_autonomy")
+        best_epoch = progress.get("best_epoch")  # absent in runs saved before it was recorded
+        return {"epochs_done": int(progress["epochs_done"]),
+                "best_val_loss": math.inf if best_val_loss is None else float(best_val_loss),
+                "best_val_autonomy": -math.inf if best_val_autonomy is None else float(best_val_autonomy),
+                "best_epoch": None if best_epoch is None else int(best_epoch)}
     except (ValueError, KeyError, TypeError) as e:
         raise RunError(f"--resume {run_dir}: {PROGRESS} is unreadable ({e}); start a new run") from e

@@ -62,7 +62,10 @@ def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int
     Neighbouring frames are nearly identical, so a random-frame split would validate on frames the
     network trained on; whole blocks of seconds keep validation honest. Each recording gives
     round(val_fraction × its blocks) blocks, at least one (when val_fraction > 0) but never all of
-    them: every recording of two blocks or more is both validated and trained on.
+    them: every recording of two blocks or more is both validated and trained on. A recording's last
+    block is what is left over, often a few rows: held out alone it would be too short to replay or
+    to judge a model by, so when chosen it takes the block before it along (or, in a recording of two
+    blocks, that block is held out instead), with a log line.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction is {val_fraction}: use a value in [0, 1)")
@@ -75,8 +78,25 @@ def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int
         n_blocks = int(blocks.max()) + 1
         n_val = min(max(round(val_fraction * n_blocks), 1 if val_fraction else 0), n_blocks - 1)
         chosen = rng.choice(n_blocks, size=n_val, replace=False)
+        chosen = _without_a_short_tail(chosen, blocks, n_blocks, block, rows["recording"].iloc[members[0]])
         is_val[members[np.isin(blocks, chosen)]] = True
     return rows[~is_val].reset_index(drop=True), rows[is_val].reset_index(drop=True)
+
+
+def _without_a_short_tail(chosen: np.ndarray, blocks: np.ndarray, n_blocks: int, block: int,
+                          recording: str) -> np.ndarray:
+    """`chosen` blocks, where a chosen last block shorter than half a block is joined by the one before it."""
+    last = n_blocks - 1
+    tail_rows = int(np.sum(blocks == last))
+    if last < 1 or last not in chosen or last - 1 in chosen or tail_rows >= block / 2:
+        return chosen
+    if len(chosen) + 1 < n_blocks:
+        log.info("the held-out block at the end of %s has only %d rows: holding out the %d rows before it too",
+                 recording, tail_rows, block)
+        return np.append(chosen, last - 1)
+    log.info("the held-out block at the end of %s has only %d rows: holding out the %d rows before it instead",
+             recording, tail_rows, block)
+    return np.where(chosen == last, last - 1, chosen)
 
 
 def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
@@ -181,6 +201,9 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "rows": int(sum(len(rec.rows) for rec in recordings)),
         "rows_used": len(samples.rows),
         "images_missing": int(sum(len(rec.missing_images) for rec in recordings)),
+        "images_damaged": int(sum(len(rec.damaged_images) for rec in recordings)),
+        # rows with all their images that select_rows dropped as exact copies of earlier rows
+        "duplicate_rows": int(sum(rec.rows["complete"].sum() for rec in recordings)) - len(samples.rows),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
         "samples_with_side_cameras": len(samples.with_sides),
@@ -203,9 +226,11 @@ def _recording_summary(rec: Recording) -> dict[str, Any]:
         "folder": rec.folder,
         "rows": len(rec.rows),
         "rows_complete": int(complete.sum()),
-        "images_found": len(CAMERAS) * len(rec.rows) - len(rec.missing_images),
+        "images_found": len(CAMERAS) * len(rec.rows) - len(rec.missing_images),  # damaged ones included
         "images_missing": len(rec.missing_images),
         "first_missing": rec.missing_images[:SHOWN_PATHS],
+        "images_damaged": len(rec.damaged_images),
+        "first_damaged": rec.damaged_images[:SHOWN_PATHS],
         "steering": _steering_stats(rec.rows["steering"].to_numpy(dtype=float)[complete]),
     }
 
