@@ -358,8 +358,8 @@ def test_a_resumed_run_keeps_the_best_epoch_it_had(tmp_path):
         (tmp_path / name).write_text("{}")
     progress = runs.read_progress(tmp_path)
     assert progress == {"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": -math.inf, "best_epoch": 2}
-    _, best, _, _ = callbacks.standard_callbacks(tmp_path, 4, 2, best_val_loss=progress["best_val_loss"],
-                                                 best_epoch=progress["best_epoch"])
+    _, best, _, _ = callbacks.standard_callbacks(tmp_path, 4, 2, select_by="loss", val_max_offset_m=1.0,
+                                                 best_val_loss=progress["best_val_loss"], best_epoch=progress["best_epoch"])
     assert best.best_epoch == 2  # what metrics.json and the last line report if no later epoch beats it
 
 
