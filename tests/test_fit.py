@@ -377,13 +377,13 @@ def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path)
     folder = tmp_path / "old_run"
     folder.mkdir()
     old = json.loads(TrainConfig(epochs=2, out=str(tmp_path)).to_json())
-    for key in ("label_lead_s", "select_by", "precision"):  # not yet settings when it trained
+    for key in ("label_lead_s", "select_by", "precision", "on_policy_share"):  # not yet settings when it trained
         del old[key]
     (folder / runs.CONFIG).write_text(json.dumps(old))
     resumed = runs.Run(folder, resumed_from=folder, epochs_done=1)
     config = fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)
-    assert (config.label_lead_s, config.select_by, config.precision) == (0.0, "loss", "float32")
-    assert (TrainConfig().label_lead_s, TrainConfig().select_by) == (0.15, "autonomy")  # what a new run gets
+    assert (config.label_lead_s, config.select_by, config.precision, config.on_policy_share) == (0.0, "loss", "float32", 0)
+    assert (TrainConfig().label_lead_s, TrainConfig().select_by, TrainConfig().on_policy_share) == (0.15, "autonomy", 0.5)
     flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
     assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides
     (folder / runs.CONFIG).write_text(json.dumps(old | {"label_lead_s": 0.3}))  # what the run's file says comes first

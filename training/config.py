@@ -30,7 +30,7 @@ SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
 # What a run made before a setting existed trained with, where today's default differs: a resumed run
 # goes on as it was trained (its config.json lacks the key).
-BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32"}
+BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0}
 
 
 class StrategyError(ValueError):
@@ -85,7 +85,7 @@ class TrainConfig:
         "help": "labels of moved and side-camera frames return the car to the path in about this many seconds"})
     # on-policy training (DAgger, training.onpolicy): before each epoch from on_policy_start + 1 on, the
     # model drives its training footage in the replay, and the states it reaches join the batches
-    on_policy_share: float = field(default=0.0, metadata={"help": (
+    on_policy_share: float = field(default=0.5, metadata={"help": (
         "on-policy training (DAgger): share of every batch filled with the states the model itself reaches when it "
         "drives the training footage in the replay, labelled with the way back to the recorded path (0: off)")})
     on_policy_start: int = field(default=2, metadata={
