@@ -57,16 +57,17 @@ def driven_steps(rows: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     slowing = gained < 0
     with np.errstate(divide="ignore", invalid="ignore"):
         crash = slowing & (-gained / dt > float(RULES["collision_mps2"]))
-    before_s = float(RULES["before_crash_s"])
+    before_s, max_gap = float(RULES["before_crash_s"]), float(RULES["max_gap_s"])
     for i in np.flatnonzero(crash & ~np.r_[False, crash[:-1]]):  # where each crash begins
         j = i  # a driver crashes after leaving the road: the path that leads there is no road to follow
-        while j > 0 and consecutive[j - 1] and times[i] - times[j - 1] <= before_s + 1e-9:
+        while (j > 0 and consecutive[j - 1] and 0 < dt[j - 1] <= max_gap  # not across a break in the recording
+               and times[i] - times[j - 1] <= before_s + 1e-9):
             j -= 1
             crash[j] = True
         while i + 1 < len(crash) and slowing[i + 1] and consecutive[i + 1]:
             i += 1
             crash[i] = True
-    return (dt > 0) & (dt <= float(RULES["max_gap_s"])) & consecutive & moving & ~crash
+    return (dt > 0) & (dt <= max_gap) & consecutive & moving & ~crash
 
 
 def stretches(driven: np.ndarray) -> list[tuple[int, int]]:

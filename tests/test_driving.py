@@ -32,6 +32,17 @@ def test_a_crash_ends_the_stretch_but_braking_hard_does_not():
     assert steps.tolist() == [True, True] + [False] * before + [False, False, False, True, True]
 
 
+def test_the_second_before_a_crash_stops_at_a_break_in_the_recording():
+    hit = 30 - 2 * float(RULES["collision_mps2"]) * 0.1 / MPS_PER_MPH
+    table = rows([30] * 35 + [hit, hit])
+    # The clock steps back 5 s at row 30 (a recorder restarted): the rows before it are another stretch.
+    table["center"] = [f"/nowhere/IMG/center_2026_12_02_10_00_{10 + (i - 50 * (i >= 30)) // 10:02d}_{i % 10}00.jpg"
+                       for i in range(len(table))]
+    steps = driven_steps(table, row_times(table)[0])
+    assert steps[:29].all() and not steps[29]  # driven up to the break, which is no step
+    assert not steps[30:35].any() and steps[35]  # after it: the second before the crash, the crash, driving on
+
+
 def test_rows_standing_still_or_alone_belong_to_no_stretch():
     table = rows([3, 2.5, 2, 0.4, 0.1, 0.4, 2, 2.5])  # pulls up to a stand, then drives off
     ids = stretch_ids(table, row_times(table)[0])
