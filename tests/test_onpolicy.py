@@ -16,6 +16,8 @@ from base.logs import read_recordings
 from base.replay import Footage, Rules, Trace, View
 from base.viewpoint import Shift, ViewSynthesizer
 from training import fit, runs
+from training.config import TrainConfig
+from training.dataset import make_datasets
 from training.onpolicy import StatePool, visited_states
 
 
@@ -77,6 +79,19 @@ def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a
     again_images, again_labels = np.zeros_like(images), np.full(16, 9.0, np.float32)
     pool.mix_into(again_images, again_labels, Frames(), seed=3)
     np.testing.assert_array_equal(again_labels, labels)  # a batch is its seed's alone
+    np.testing.assert_array_equal(again_images, images)
+
+
+def test_training_batches_take_their_share_from_the_pool_once_it_holds_states(recording):
+    data = make_datasets(TrainConfig(data=[str(recording)], on_policy_share=0.5, val_block=10, val_fraction=0.25,
+                                     batch_size=16, workers=1, augment=False))
+    _, before = next(iter(data.train))
+    data.pool.gather(lambda view: 0.6, Rules(max_offset_m=2.0))
+    pooled = set(np.round(data.pool.states["steering"].to_numpy(dtype=float), 5))
+    _, after = next(iter(data.train))
+    def from_pool(labels):
+        return sum(round(float(v), 5) in pooled for v in labels.numpy())
+    assert from_pool(after) >= 8 > from_pool(before)  # half of 16, where an empty pool gave none
 
 
 def test_an_empty_pool_leaves_the_batch_alone(rows):

@@ -120,6 +120,9 @@ class OnPolicyRounds(keras.callbacks.Callback):
         self._round = {}
         if epoch < self.start or not self.pool.footage.segments:
             return
+        if epoch > self.start and not self.pool.size:
+            log.info("resumed before epoch %d: the states of earlier on-policy rounds are not kept in the run "
+                     "folder, so the pool starts again with this round", epoch + 1)
         started = time.perf_counter()
         model = self._float32(self.model)  # the same object every round, with the current weights
         if self._runner is None:
