@@ -179,8 +179,9 @@ def main() -> int:
         print(f"error: the real recordings are not in {args.data_dir} (no {absent[0]}): pass --data-dir, the folder "
               f"that holds {', '.join(needed)}", file=sys.stderr)
         return 2
-    if args.recipe == "tutorial" and (args.fit_args or args.sim_data):
-        print("error: --fit-args and --sim-data are training.fit's: leave them out with --recipe tutorial", file=sys.stderr)
+    if args.recipe == "tutorial" and (args.fit_args or args.sim_data or args.reuse):
+        print("error: --fit-args, --sim-data and --reuse are for training.fit's runs: leave them out with --recipe tutorial",
+              file=sys.stderr)
         return 2
     if args.with_jungle and (args.no_real or args.recipe == "tutorial"):
         print("error: --with-jungle adds the jungle to the real recordings training.fit trains on: leave out "
@@ -196,19 +197,24 @@ def main() -> int:
         return 2
     reports = []
     for protocol in args.protocol:
-        results = run_protocol(args, protocol)
+        results, data = run_protocol(args, protocol)
         reports.append(f"\nprotocol {protocol}: recipe {args.recipe}, fit args: {args.fit_args or '(defaults)'}, "
-                       f"trained on: {', '.join(PROTOCOLS[protocol][0])}\n{report(results)}")
+                       f"trained on: {', '.join(str(f) for f in data)}\n{report(results)}")
     print("\n".join(reports))
     return 0
 
 
-def run_protocol(args: argparse.Namespace, protocol: str) -> dict[int, dict]:
-    """Train and replay every seed of one protocol; results.json under --work/PROTOCOL."""
+def run_protocol(args: argparse.Namespace, protocol: str) -> tuple[dict[str, dict], list[Path]]:
+    """Train and replay every seed of one protocol; (results by seed, the recordings trained on). The
+    seeds join those results.json under --work/PROTOCOL already holds."""
     train_on, whole = PROTOCOLS[protocol]
     jungle = args.data_dir / JUNGLE
     data = ([] if args.no_real else [args.data_dir / name for name in train_on]) + [jungle] * args.with_jungle + args.sim_data
     work = args.work / protocol
+    if args.recipe == "tutorial":
+        data = [args.data_dir / name for name in train_on]
+    saved = work / "results.json"
+    earlier = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
     results = {}
     for seed in args.seeds:
         if args.recipe == "tutorial":
@@ -225,10 +231,10 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> dict[int, dict]:
             sets["held-out jungle"] = held_out_rows(run, [jungle])
         else:
             sets["jungle (unseen)"] = read_recordings([jungle])
-        results[seed] = measure(sets, steer)
-        print(json.dumps({protocol: {seed: results[seed]}}), flush=True)
-        write_json_atomic(work / "results.json", results)  # after every seed: a long sweep keeps what it measured
-    return results
+        results[str(seed)] = measure(sets, steer)
+        print(json.dumps({protocol: {seed: results[str(seed)]}}), flush=True)
+        write_json_atomic(saved, earlier | results)  # after every seed: a long sweep keeps what it measured
+    return results, data
 
 
 if __name__ == "__main__":
