@@ -16,9 +16,8 @@ import pandas as pd
 
 from base.atomic import write_json_atomic, write_text_atomic
 from base.replay import Footage, ModelPolicy, Rules, replay
-from base.runtime import KerasRunner
 from training import runs
-from training.precision import Float32View
+from training.precision import Float32Steering, Float32View
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +35,13 @@ class ReplayValidation(keras.callbacks.Callback):
         super().__init__()
         self.footage = Footage.from_rows(val_rows)
         self.rules = Rules(max_offset_m=max_offset_m)
-        self._runner: KerasRunner | None = None
-        self._float32 = Float32View()  # the replay drives what model.keras keeps, in float32
+        self._steering = Float32Steering()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None or not self.footage.segments:
             return
         started = time.perf_counter()
-        model = self._float32(self.model)  # the same object every epoch, with this epoch's weights
-        if self._runner is None:  # one tf.function over the model: its weights change, the trace does not
-            self._runner = KerasRunner(model)
-        report = replay(self.footage, ModelPolicy(self._runner.predict_one), self.rules).report()
+        report = replay(self.footage, ModelPolicy(self._steering(self.model)), self.rules).report()
         logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])

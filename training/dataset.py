@@ -74,8 +74,8 @@ def make_datasets(config: TrainConfig) -> Datasets:
         raise LogError(_no_validation(samples.rows, config.val_block))
     pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
             if config.on_policy_share > 0 else None)
-    images = [samples.train["image"], samples.val["image"], pd.Series(pool.source_images if pool is not None else [], dtype=object)]
-    frames = _FrameStore(pd.concat(images).unique(), config.cache_mb)
+    sources = [pd.Series(pool.source_images, dtype=object)] if pool is not None else []  # all a state may need
+    frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.cache_mb)
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     viewpoint = ViewpointAugmenter(config) if config.augment and config.viewpoint else None

@@ -22,9 +22,8 @@ import pandas as pd
 
 from base.frames import CROP_TOP
 from base.replay import Footage, ModelPolicy, Rules, Trace, replay
-from base.runtime import KerasRunner
 from base.viewpoint import Shift, ViewSynthesizer
-from training.precision import Float32View
+from training.precision import Float32Steering
 from training.recovery import recovery_steering
 
 log = logging.getLogger(__name__)
@@ -112,8 +111,7 @@ class OnPolicyRounds(keras.callbacks.Callback):
         super().__init__()
         self.pool, self.start = pool, start
         self.rules = Rules(max_offset_m=max_offset_m)
-        self._float32 = Float32View()  # drives what model.keras keeps, in float32
-        self._runner: KerasRunner | None = None
+        self._steering = Float32Steering()
         self._round: dict[str, float] = {}
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -124,10 +122,7 @@ class OnPolicyRounds(keras.callbacks.Callback):
             log.info("resumed before epoch %d: the states of earlier on-policy rounds are not kept in the run "
                      "folder, so the pool starts again with this round", epoch + 1)
         started = time.perf_counter()
-        model = self._float32(self.model)  # the same object every round, with the current weights
-        if self._runner is None:
-            self._runner = KerasRunner(model)
-        report = self.pool.gather(self._runner.predict_one, self.rules).report()
+        report = self.pool.gather(self._steering(self.model), self.rules).report()
         self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),
                        "on_policy_s": round(time.perf_counter() - started, 2)}
         log.info("on-policy round before epoch %d: the model drove its training footage at %.1f %% autonomy; "

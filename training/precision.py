@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Keras loads only once every setting has passed
     import keras
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,24 @@ class Float32View:
             self._copy.set_weights(model.get_weights())
         return self._copy
 
+
+
+class Float32Steering:
+    """What the replays during training drive: the model's steering of one frame, in float32 (as
+    model.keras keeps it), from one `tf.function` traced once over the float32 view; its weights follow
+    the model's at each call, the trace stays."""
+
+    def __init__(self) -> None:
+        self._view = Float32View()
+        self._runner = None  # base.runtime.KerasRunner, made at the first call
+
+    def __call__(self, model: keras.Model) -> Callable[[np.ndarray], float]:
+        from base.runtime import KerasRunner
+
+        float32 = self._view(model)
+        if self._runner is None:
+            self._runner = KerasRunner(float32)
+        return self._runner.predict_one
 
 def matched(model: keras.Model, precision: str, build: Callable[[], keras.Model]) -> keras.Model:
     """A resumed `model` in `precision`: itself when it already computes so, else the model `build` makes
