@@ -106,7 +106,7 @@ class OnnxRunner(_SingleFrameRunner):
         _check_input_shape(inputs[0].shape)
         self._input, self._output = inputs[0].name, outputs[0].name
         self.source = source
-        self.onnx_model = model  # the file or bytes it runs, for a second session (base.saliency)
+        self.onnx_model = model  # the file or bytes it runs, for a second session (evaluate.saliency)
 
     def _run(self, batch: np.ndarray) -> float:
         return float(self._session.run([self._output], {self._input: batch})[0].reshape(-1)[0])

@@ -6,7 +6,7 @@ pose of the same height and pitch would see, and one `cv2.remap` makes it. The r
 camera are fixed in the car frame and turning the car about its vertical axis keeps them on or off
 the ground, so per view only a rotation, a scaled translation and a projection remain — all
 vectorised. The hood rows (from CROP_BOTTOM down) are part of the car, so they keep their recorded
-pixels; where only the model will look, only the rows it crops to need synthesising. The replay (`base.replay`) and training's viewpoint augmentation share this one definition.
+pixels; where only the model will look, only the rows it crops to need synthesising. The replay (`evaluate.replay`) and training's viewpoint augmentation share this one definition.
 """
 from __future__ import annotations
 

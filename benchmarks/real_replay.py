@@ -39,9 +39,9 @@ import pandas as pd
 
 from base.atomic import write_json_atomic
 from base.logs import read_recordings
-from base.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
 from base.split import held_out_rows
 from benchmarks import REALDATA, ROOT
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
 
 OTHER_DRIVER = "track1_windows"  # the Udacity sample's slices are one driver's laps, this another's
 PROTOCOLS = {  # name: (recordings trained on, recordings replayed whole beside the held-out blocks)

@@ -6,7 +6,7 @@ Models of clearly different quality are trained on a headless recording of `lake
 after 1, 2, 4 and 10 epochs of one run, a model trained on the centre camera alone, a model that
 always steers 0, and the untrained network). Each is then scored twice on `lake` and `mountain` (never trained on):
 by `sim.drive` — the true closed loop, frames rendered at the car's real pose, through the drive
-server — and by the replay of a fresh headless recording of each track (`base.replay`: frames
+server — and by the replay of a fresh headless recording of each track (`evaluate.replay`: frames
 synthesised from the recorded ones, NVIDIA's 1 m rule). The table gives both scores side by side
 and Spearman's rank correlation between them, for autonomy and for the mean |offset| (which still
 separates models that both drive without an intervention).
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from base.atomic import write_json_atomic
-from base.autonomy import autonomy_percent
 from base.logs import LOG_NAME, find_logs, read_recordings
-from base.replay import Footage, ModelPolicy, Rules, replay
 from benchmarks import ROOT
 from benchmarks.table import markdown
+from evaluate.autonomy import autonomy_percent
+from evaluate.replay import Footage, ModelPolicy, Rules, replay
 
 TRAIN_LAPS = 2.0
 STAGES = [1, 2, 4, 10]  # epochs after which the run's model is kept

@@ -1,4 +1,4 @@
-"""Replay speed on ONE core: steps per second of `base.replay` with ONNX Runtime, beside the naive loop.
+"""Replay speed on ONE core: steps per second of `evaluate.replay` with ONNX Runtime, beside the naive loop.
 
 Each step decodes the recorded frame, synthesises the view (maps computed vectorised, one
 cv2.remap), runs the model and integrates the bicycle model. The naive loop does the same step the
@@ -22,11 +22,11 @@ import cv2
 import numpy as np
 
 from base.logs import read_recordings
-from base.replay import Footage, ModelPolicy, Rules, replay
 from base.viewpoint import HOOD_TOP, Shift, ViewSynthesizer
 from benchmarks import REALDATA
 from benchmarks.one_core import one_core
 from benchmarks.table import markdown
+from evaluate.replay import Footage, ModelPolicy, Rules, replay
 
 NAIVE_STEPS = 8
 
@@ -124,4 +124,4 @@ def _timed(fn) -> float:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one timed replay, two naive steps")
-    print(markdown(run(quick=parser.parse_args().quick), ours="base.replay", classic="naive loop"))
+    print(markdown(run(quick=parser.parse_args().quick), ours="evaluate.replay", classic="naive loop"))

@@ -1,7 +1,7 @@
 """Saliency: what VisualBackProp costs per frame beside the forward pass, and whether it means something.
 
 Cost, on real frames (../shared/realdata), medians of interleaved runs in one process: the driving
-forward pass (`base.runtime`, ONNX Runtime), `base.saliency` (the same graph with the feature maps
+forward pass (`base.runtime`, ONNX Runtime), `evaluate.saliency` (the same graph with the feature maps
 as extra outputs, VisualBackProp, mapped onto the frame), and the classic saliency of Keras users,
 the gradient of the steering with respect to the input (`tf.GradientTape` in a `tf.function`). The
 paper's claim to check: saliency costs less than one more forward pass.
@@ -71,7 +71,7 @@ def run(quick: bool = False, model: Path | None = None) -> list[dict]:
     import keras
 
     from base.runtime import load_runner
-    from base.saliency import saliency_for, shift_effect
+    from evaluate.saliency import saliency_for, shift_effect
     from training.model import build_model
 
     frames = real_frames(10 if quick else 40)
@@ -113,7 +113,7 @@ def run(quick: bool = False, model: Path | None = None) -> list[dict]:
 def figure(model: Path, out: Path) -> None:
     """One frame of each real recording with the model's saliency drawn on and its steering written, stacked."""
     from base.runtime import load_runner
-    from base.saliency import overlay, saliency_for
+    from evaluate.saliency import overlay, saliency_for
 
     saliency = saliency_for(load_runner(model))
     panels = []

@@ -180,8 +180,8 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket, page_sock
 def _dashboard(runner, controller: SpeedController):  # runner: base.runtime.Runner -> drive.dashboard.Dashboard
     """The live view, with the model's saliency where the model has an ONNX form (one thread: the
     driving session keeps both cores)."""
-    from base.saliency import SaliencyError, saliency_for
     from drive.dashboard import Dashboard
+    from evaluate.saliency import SaliencyError, saliency_for
 
     try:
         saliency, note = saliency_for(runner, threads=1), ""

@@ -8,7 +8,7 @@ client of its protocol version, which would have to ship too):
 - `/events`: Server-Sent Events, at most `EVENTS_HZ` a second, each with the latest numbers and every
   (time, steering, throttle, speed) sample since the previous event, so the page's plot misses none;
 - `/camera.jpg`: the latest frame the model got, the JPEG as the simulator sent it (no work);
-- `/saliency.jpg`: the rows the model sees with VisualBackProp drawn over them (`base.saliency`).
+- `/saliency.jpg`: the rows the model sees with VisualBackProp drawn over them (`evaluate.saliency`).
 
 Driving comes first. Per frame the drive loop only stores references and appends one tuple to a
 bounded deque (`Dashboard.frame`, about a microsecond); everything else happens when the page asks,
@@ -133,7 +133,7 @@ class Dashboard:
     def _draw_saliency(self, frame: np.ndarray) -> bytes:
         import cv2
 
-        from base.saliency import overlay
+        from evaluate.saliency import overlay
 
         _, mask = self._saliency(frame)
         crop = overlay(frame[CROP_TOP:CROP_BOTTOM], mask[CROP_TOP:CROP_BOTTOM])

@@ -1,7 +1,7 @@
 """`python -m sim.drive --track lake --laps 2 [--host H] [--port P] [--report F.json] [--plot F.png] [--video F.mp4 [--saliency MODEL]] [--max-seconds S]`
 
 Drives a track through a running drive server, talking to it exactly as the simulator's client
-does (`sim.wire.SimulatorClient`), and scores the run (`sim.scoring`). Lockstep: the car's centre
+does (`sim.wire.SimulatorClient`), and scores the run (`evaluate.interventions`). Lockstep: the car's centre
 camera frame goes out as telemetry, the simulator waits for the `steer` reply, then simulated time
 advances by one control period (`headless.control_hz`, 15 Hz — the rate the recordings are made at;
 the command is held for the 4 physics steps of 1/60 s in it). Server latency therefore costs wall
@@ -22,12 +22,11 @@ from sim.arguments import positive_float, track_name, track_names
 from sim.wire import SimulatorClient, SimulatorConnectionError
 
 if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once the arguments are checked
-    import numpy as np
     from tqdm import tqdm
 
-    from sim.images import VideoFile
+    from evaluate.interventions import Scorecard
+    from evaluate.video import VideoFile
     from sim.render import Renderer
-    from sim.scoring import Scorecard
     from sim.vehicle import Vehicle
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def drive_session(
     """Drive `laps` laps of `track` through the drive server at host:port; returns the report.
 
     Stops after `laps` laps or `max_seconds` simulated seconds (default: the time the laps take
-    at 5 mph). `saliency`: a model whose saliency (`base.saliency`, normally the one the drive server
+    at 5 mph). `saliency`: a model whose saliency (`evaluate.saliency`, normally the one the drive server
     drives) is drawn over each frame of the video. Keeps dialling a server that is not there yet for up to `connect_timeout` seconds,
     saying so once through `on_waiting` (default: the log). Raises SimulatorConnectionError when
     no server answers, TrackError for a bad track.
@@ -69,10 +68,10 @@ def drive_session(
     from tqdm import tqdm
 
     from base.atomic import write_json_atomic
-    from sim.images import VideoFile
+    from evaluate.interventions import Scorecard
+    from evaluate.video import VideoFile, saliency_drawer
     from sim.pose import Pose
     from sim.render import shared_renderer
-    from sim.scoring import Scorecard
     from sim.tracks import load_track
     from sim.vehicle import MPS_PER_MPH, Vehicle
 
@@ -82,7 +81,7 @@ def drive_session(
     for path in (report, plot, video):
         if path:  # made now, so a finished drive is never lost to a missing folder
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    draw = _saliency_drawer(saliency) if video and saliency else None
+    draw = saliency_drawer(saliency) if video and saliency else None
     goal_m = laps * the_track.length_m
     limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
     client = SimulatorClient().connect(host, port, HANDSHAKE_TIMEOUT_S, wait_s=connect_timeout,
@@ -93,9 +92,7 @@ def drive_session(
         vehicle = Vehicle(Pose(*the_track.pose_at(0.0)))
         steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
         card = Scorecard(the_track, the_track.locate(vehicle.pose.x, vehicle.pose.y).s, steps * vehicle.params.time_step_s)
-        recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size()) if video else None
-        if recorder and draw:
-            recorder = _SalientVideo(recorder, draw)
+        recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size(), draw) if video else None
         _skip_greeting(client)
         with tqdm(total=round(goal_m), unit="m", desc=f"driving {the_track.name}", disable=not progress) as bar:
             _drive(client, renderer, vehicle, steps, card, recorder, bar, goal_m, limit_s)
@@ -119,32 +116,8 @@ def drive_session(
     return result
 
 
-def _saliency_drawer(model: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    """Frame → the frame with `model`'s saliency drawn over it; ModelLoadError or SaliencyError (ValueErrors) first."""
-    from base.saliency import load_saliency, overlay
-
-    saliency = load_saliency(model)
-    return lambda frame: overlay(frame, saliency(frame)[1])
-
-
-class _SalientVideo:
-    """A VideoFile whose frames get the model's saliency drawn on first."""
-
-    def __init__(self, file: VideoFile, draw: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.file, self.draw = file, draw
-
-    def add(self, frame: np.ndarray) -> None:
-        self.file.add(self.draw(frame))
-
-    def close(self) -> None:
-        self.file.close()
-
-    def discard(self) -> None:
-        self.file.discard()
-
-
 def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps: int, card: Scorecard,
-           recorder: VideoFile | _SalientVideo | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
+           recorder: VideoFile | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
     """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
     from sim.images import encode_jpeg
 

@@ -55,9 +55,9 @@ class Vehicle:
     def steering_deg(self) -> float:
         return self.steering * math.degrees(self.params.steering.max_wheel_angle_rad)
 
-    def reset(self, pose: Pose) -> None:
-        """Put the car at `pose`, keeping its speed."""
-        self.pose = pose
+    def reset(self, pose: tuple[float, float, float]) -> None:
+        """Put the car at `pose` (x, y, heading), keeping its speed."""
+        self.pose = Pose(*pose)
 
     def step(self, steering: float, throttle: float, brake: float = 0.0) -> None:
         """Advance one time step with these inputs (clamped to their ranges)."""

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("base", "simulator_config", "training", "drive", "sim", "benchmarks")
-CONTRACTS = 3
+PACKAGES = ("base", "simulator_config", "evaluate", "training", "drive", "sim", "benchmarks")
+CONTRACTS = 4
 
 
 def lint_imports(folder: Path) -> subprocess.CompletedProcess:

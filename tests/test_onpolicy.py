@@ -13,8 +13,8 @@ from recordings import write_log
 
 from base.frames import CROP_TOP
 from base.logs import read_recordings
-from base.replay import Footage, Rules, Trace, View
 from base.viewpoint import Shift, ViewSynthesizer
+from evaluate.replay import Footage, Rules, Trace, View
 from training import fit, runs
 from training.config import TrainConfig
 from training.dataset import make_datasets

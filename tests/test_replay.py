@@ -13,8 +13,8 @@ from recordings import write_log
 
 from base.kinematics import MPS_PER_MPH
 from base.logs import read_recordings
-from base.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
 from base.split import SplitError, held_out_rows
+from evaluate.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
 from sim import replay as replay_cli
 
 SPEED_MPH = 25.0

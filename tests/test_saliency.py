@@ -1,4 +1,4 @@
-"""VisualBackProp (base.saliency): the algorithm, its mapping onto the frame, what it means, and its users."""
+"""VisualBackProp (evaluate.saliency): the algorithm, its mapping onto the frame, what it means, and its users."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +11,7 @@ from recordings import road_frame, write_recording
 
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from base.processes import ROOT
-from base.saliency import FeatureLayer, Saliency, _deconvolve, overlay, shift_effect, visual_backprop
+from evaluate.saliency import FeatureLayer, Saliency, _deconvolve, overlay, shift_effect, visual_backprop
 
 
 def test_the_upscaling_is_a_transposed_convolution_with_unit_weights_padded_to_the_layer_input():

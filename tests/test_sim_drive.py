@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from base.autonomy import PENALTY_S
 from base.processes import drive_server, serve_command
 from base.quiet_tensorflow import NOISE, has_gpu
+from evaluate.autonomy import PENALTY_S
+from evaluate.interventions import Scorecard
 from sim.drive import drive_session
 from sim.drive import main as drive_main
 from sim.pose import Pose
-from sim.scoring import Scorecard
 from sim.tracks import load_track
 from sim.vehicle import Vehicle
 from sim.wire import SimulatorConnectionError

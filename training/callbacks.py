@@ -15,7 +15,7 @@ import keras
 import pandas as pd
 
 from base.atomic import write_json_atomic, write_text_atomic
-from base.replay import Footage, ModelPolicy, Rules, replay
+from evaluate.replay import Footage, Rules, drive_model
 from training import runs
 from training.precision import Float32Steering, Float32View
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class ReplayValidation(keras.callbacks.Callback):
-    """Drives the model closed-loop on the held-out blocks after every epoch (`base.replay`, the loop
+    """Drives the model closed-loop on the held-out blocks after every epoch (`evaluate.replay`, the loop
     of `sim.replay`) and adds `val_autonomy`, `val_interventions` and `val_replay_s` (what the replay
     cost, to set against the epoch's time) to the epoch's logs.
 
@@ -41,7 +41,7 @@ class ReplayValidation(keras.callbacks.Callback):
         if logs is None or not self.footage.segments:
             return
         started = time.perf_counter()
-        report = replay(self.footage, ModelPolicy(self._steering(self.model)), self.rules).report()
+        report = drive_model(self.footage, self._steering(self.model), self.rules).report()
         logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])

@@ -92,7 +92,7 @@ class TrainConfig:
         "help": "epochs of plain cloning before the model first drives for on-policy states"})
     on_policy_max_offset_m: float = field(default=2.0, metadata={
         "help": "metres off the path at which the on-policy replay puts the car back on it"})
-    # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
+    # model selection: each epoch the held-out blocks are replayed closed-loop (evaluate.replay)
     select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
     val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={

@@ -4,7 +4,7 @@ as the expert.
 Cloning trains on the states the driver visited. A model's small errors take it where no frame was
 recorded, and its errors there compound (openpilot's reprojective-simulator study, arXiv 2504.19077,
 found off-policy cloning best offline and worst closed-loop). Here the current model drives the
-training footage through `base.replay`; every view it is shown is a state it actually reaches, and
+training footage through `evaluate.replay`; every view it is shown is a state it actually reaches, and
 the steering that returns the car from there to the recorded path (`training.recovery`, the label of
 side cameras and viewpoint shifts) is what an expert would have done. Those states join the training
 batches of the epochs that follow; each round's states are added to the earlier ones (DAgger's
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from base.frames import CROP_TOP
-from base.replay import Footage, ModelPolicy, Rules, Trace, replay
 from base.viewpoint import Shift, ViewSynthesizer
+from evaluate.replay import Footage, Rules, Trace, drive_model
 from training.precision import Float32Steering
 from training.recovery import recovery_steering
 
@@ -80,7 +80,7 @@ class StatePool:
 
     def gather(self, steer: Callable[[np.ndarray], float], rules: Rules) -> Trace:
         """Drive `steer` over the footage and pool every state it reached, labelled."""
-        trace = replay(self.footage, ModelPolicy(steer), rules)
+        trace = drive_model(self.footage, steer, rules)
         states = visited_states(self.footage, self.labels, trace, self.return_s)
         self.states = pd.concat([self.states, states], ignore_index=True) if len(self.states) else states
         return trace

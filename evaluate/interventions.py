@@ -5,16 +5,44 @@ the road width); the car is then put back on the centre line, heading along it, 
 Each intervention is charged `headless.intervention_penalty_s` (6 s, NVIDIA's figure for a human
 taking over), so autonomy = (1 − interventions × 6 s / elapsed simulated s) × 100 — it goes below
 zero when the car leaves the road more than once every 6 s.
+
+The headless simulator (`sim.drive`) keeps the score with it; the track and the car are described
+here only by what scoring asks of them, so this layer needs nothing of the simulator's.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from base.autonomy import autonomy_percent
-from sim.pose import Pose
-from sim.tracks import Track
-from sim.vehicle import Vehicle
+from evaluate.autonomy import autonomy_percent
+
+
+class Where(Protocol):
+    s: float  # metres along the centre line
+    offset: float  # metres from it, signed
+
+
+class Track(Protocol):
+    name: str
+    length_m: float
+    half_width_m: float
+
+    def locate(self, x: float, y: float) -> Where: ...
+
+    def pose_at(self, s: float) -> tuple[float, float, float]: ...
+
+
+class Position(Protocol):
+    x: float
+    y: float
+
+
+class Vehicle(Protocol):
+    pose: Position
+    speed_mph: float
+
+    def reset(self, pose: tuple[float, float, float]) -> None: ...
 
 
 @dataclass
@@ -47,7 +75,7 @@ class Scorecard:
         self.path.append((vehicle.pose.x, vehicle.pose.y))
         if abs(where.offset) > self.track.half_width_m:
             self.interventions.append((vehicle.pose.x, vehicle.pose.y, self.elapsed_s))
-            vehicle.reset(Pose(*self.track.pose_at(where.s)))
+            vehicle.reset(self.track.pose_at(where.s))
             self.path.append((math.nan, math.nan))  # the map shows a break, not a jump, where the car was moved
 
     @property

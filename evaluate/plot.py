@@ -1,4 +1,4 @@
-"""A replay over time: the offset from the recorded path with the interventions, and the steering."""
+"""The replay's plot, a replay over time: the offset from the recorded path with the interventions, and the steering."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 
 from base.atomic import write_atomic  # noqa: E402
-from base.replay import Trace  # noqa: E402
+from evaluate.replay import Trace  # noqa: E402
 
 
 def plot_replay(model: Trace, zero: Trace, report: dict, max_offset_m: float, title: str, out: Path) -> None:

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 
 import simulator_config
-from base.autonomy import autonomy_percent
 from base.cameras import CAMERA_NAMES
 from base.driving import RULES, driven_steps, row_times, stretches
 from base.frames import CROP_TOP
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from base.viewpoint import Shift, ViewSynthesizer
+from evaluate.autonomy import autonomy_percent
 
 PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
 SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
@@ -250,6 +250,12 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
             if on_step:
                 on_step(row, view, trace)
     return trace
+
+
+def drive_model(footage: Footage, steer: Callable[[np.ndarray], float], rules: Rules) -> Trace:
+    """A model's steering (a view cropped as the model crops → steering) driven over `footage`: the one
+    call training makes, for its per-epoch validation and for its on-policy rounds alike."""
+    return replay(footage, ModelPolicy(steer), rules)
 
 
 def _interval(footage: Footage, row: int) -> tuple[float, float, int]:

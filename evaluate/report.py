@@ -1,0 +1,116 @@
+"""The replay of a model on recordings, as a report: `sim.replay`'s work without its command line.
+
+Drives MODEL closed-loop on recorded footage (`evaluate.replay`: NVIDIA's DAVE-2 method) and scores
+it as `sim.drive` scores the headless simulator: every departure from the recorded path by more than
+`max_offset_m` (or 20° of heading) is an intervention, autonomy = 1 − interventions × 6 s / driven
+time. Zero steering and the recorded human are replayed the same way beside it. MODEL is anything
+`drive.py` drives and runs through the same runtime (`base.runtime`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from base.atomic import write_json_atomic
+from base.logs import LogError, scan_recordings
+from base.split import SplitError, held_out_rows
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, Rules, Trace, ZeroSteering, replay
+
+log = logging.getLogger(__name__)
+
+
+def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules: Rules = Rules(),
+                      held_out: bool = False, report: Path | None = None, plot: Path | None = None,
+                      video: Path | None = None, progress: bool = True) -> dict:
+    """Replay `model` on `recordings` (all rows, or with `held_out` the rows the run validated on).
+
+    Returns the report; raises LogError, SplitError, ReplayError or ModelLoadError (one-line messages).
+    """
+    from base.runtime import load_runner  # ONNX Runtime (and for Keras files TensorFlow) only once the footage reads
+
+    rows = _rows(recordings, model, held_out)
+    footage = Footage.from_rows(rows)
+    if not footage.segments:
+        raise ReplayError("the recording never moves for two frames in a row (standstill or gaps over "
+                          "1 s throughout): record some driving")
+    if footage.cameras == ["center"]:
+        log.warning("no side camera frames: every view is synthesised from the centre camera, which gets "
+                    "blurrier and less true the further the car is off the path")
+    if not footage.timed:
+        log.warning("frame names carry no time stamps: assuming the recording's rows are 0.1 s apart")
+    runner = load_runner(model)
+    for path in (report, plot, video):
+        if path:  # made now, so a finished replay is never lost to a missing folder
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frames = sum(last - first for first, last in footage.segments)
+    if video:
+        from evaluate.video import ReplayVideo, video_saliency  # OpenCV's video writer only for a video
+
+        writer = ReplayVideo(video, video_saliency(runner))
+    else:
+        writer = None
+    try:
+        with tqdm(total=frames, unit="step", desc="replaying", disable=not progress) as bar:
+            def on_step(row: int, view: np.ndarray | None, trace: Trace) -> None:
+                bar.update()
+                if writer and view is not None:
+                    writer.add(view, trace)
+            model_trace = replay(footage, ModelPolicy(runner.predict_one), rules, whole_views=bool(writer),
+                                 on_step=on_step)
+    except BaseException:
+        if writer:
+            writer.discard()
+        raise
+    if writer:
+        writer.close()
+    zero, recorded = replay(footage, ZeroSteering(), rules), replay(footage, RecordedSteering(footage), rules)
+    result = {
+        **model_trace.report(),
+        "model": str(model),
+        "runtime": runner.source,
+        "recordings": [str(r) for r in recordings],
+        "held_out": held_out,
+        "max_offset_m": rules.max_offset_m,
+        "max_heading_error_deg": rules.max_heading_error_deg,
+        "segments": len(footage.segments),
+        "cameras": footage.cameras,
+        "steering_correlation": _correlation(model_trace.steering, model_trace.recorded),
+        "references": {"zero_steering": zero.report(), "recorded": recorded.report()},
+    }
+    log.info("replay: %s", result)
+    if report:
+        write_json_atomic(report, result)
+    if plot:
+        from evaluate.plot import plot_replay  # matplotlib only when a plot is asked for
+
+        plot_replay(model_trace, zero, result, rules.max_offset_m, " + ".join(Path(r).name for r in recordings), plot)
+    return result
+
+
+def _rows(recordings: Sequence[str | Path], model: str | Path, held_out: bool):
+    if held_out:
+        if not Path(model).is_dir():
+            raise SplitError(f"--held-out needs a run folder (it keeps split.json), not {model}")
+        return held_out_rows(Path(model), list(recordings))
+    import pandas as pd
+
+    parts = []
+    for rec in scan_recordings(recordings):
+        rows = rec.rows
+        centre_there = np.array([Path(p).is_file() for p in rows["center"]])
+        if not centre_there.any():
+            raise LogError(f"none of the {len(rows)} centre-camera frames of {rec.log} exist: restore {rec.log.parent / 'IMG'}")
+        if not centre_there.all():
+            log.warning("%s: skipping %d rows whose centre frame is missing", rec.log, int((~centre_there).sum()))
+        parts.append(rows[centre_there])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _correlation(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 3)

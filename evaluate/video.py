@@ -1,0 +1,206 @@
+"""Videos that show how a model drives: the one MP4 writer, and the frames drawn for it.
+
+`VideoFile` is the project's one video writer (the headless simulator's drive, the replay, and
+recorded runs all write through it); it can draw each frame first, e.g. a model's saliency
+(`evaluate.saliency`, VisualBackProp). `ReplayVideo` draws the views the replay showed the model with
+its offset and both steering values; `make_video` turns a recorded run (IMG/center_*.jpg, as the
+simulator or `drive.py MODEL IMAGE_FOLDER` writes it) into a video, with the steering sent for each
+frame (`python -m drive.video --overlay`) or a model's saliency and steering (`--saliency`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path, PureWindowsPath
+from typing import TYPE_CHECKING, Callable
+
+import cv2
+import numpy as np
+
+from base.atomic import PendingFile
+
+if TYPE_CHECKING:  # ONNX Runtime loads only for a video with saliency
+    from base.runtime import Runner
+    from evaluate.replay import Trace
+    from evaluate.saliency import Saliency
+
+log = logging.getLogger(__name__)
+
+REPLAY_SCALE = 2  # the replay's 320×160 views drawn at twice their size, so the numbers on them stay legible
+REPLAY_FPS = 10.0
+
+
+class VideoError(ValueError):
+    """The video cannot be made; the message says what to do."""
+
+
+class VideoFile:
+    """An MP4 written under a temporary name beside `path` and moved into place on `close()`.
+
+    Frames are RGB; `draw`, where given, is applied to each frame before it is written.
+    """
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int],
+                 draw: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.path = path
+        self.draw = draw
+        self._file = PendingFile(path)
+        self.writer = cv2.VideoWriter(str(self._file.temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            raise OSError(f"cannot write video {path}: check that its folder exists and is writable")
+
+    def add(self, rgb: np.ndarray) -> None:
+        if self.draw:
+            rgb = self.draw(rgb)
+        self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self.writer.release()
+        self._file.commit()
+
+    def discard(self) -> None:
+        self.writer.release()
+        self._file.discard()
+
+
+def saliency_drawer(model: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """RGB frame → the frame with `model`'s saliency drawn over it; ModelLoadError or SaliencyError (ValueErrors) first."""
+    from evaluate.saliency import load_saliency, overlay
+
+    saliency = load_saliency(model)
+    return lambda frame: overlay(frame, saliency(frame)[1])
+
+
+def video_saliency(runner: Runner) -> Saliency | None:
+    """The saliency of the model a runner drives, for a video; None, saying why, for a model without an ONNX form."""
+    from evaluate.saliency import SaliencyError, saliency_for
+
+    try:
+        return saliency_for(runner)
+    except SaliencyError as e:
+        log.warning("%s; the video shows no saliency", e)
+        return None
+
+
+class ReplayVideo:
+    """The views the replay showed the model, with its saliency, its offset and both steering values drawn on."""
+
+    def __init__(self, path: Path, saliency: Saliency | None = None) -> None:
+        self.file = VideoFile(Path(path), fps=REPLAY_FPS, size=(320 * REPLAY_SCALE, 160 * REPLAY_SCALE))
+        self.saliency = saliency
+
+    def add(self, view: np.ndarray, trace: Trace) -> None:
+        if self.saliency:
+            from evaluate.saliency import overlay
+
+            view = overlay(view, self.saliency(view)[1])
+        frame = cv2.resize(view, None, fx=REPLAY_SCALE, fy=REPLAY_SCALE, interpolation=cv2.INTER_NEAREST)
+        offset, model, human = trace.offsets_m[-1], trace.steering[-1], trace.recorded[-1]
+        colour = (255, 60, 60) if trace.intervened[-1] else (255, 255, 255)
+        lines = [f"offset {offset:+.2f} m  heading {trace.headings_deg[-1]:+.1f} deg",
+                 f"model {model:+.3f}   human {human:+.3f}",
+                 f"interventions {sum(trace.intervened)}"]
+        for i, text in enumerate(lines):
+            cv2.putText(frame, text, (10, 24 + 24 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(frame, text, (10, 24 + 24 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
+        # Steering bars along the bottom: the human's in grey, the model's in blue.
+        centre, half, y = frame.shape[1] // 2, frame.shape[1] // 2 - 10, frame.shape[0] - 14
+        for value, tint, dy in ((human, (200, 200, 200), 0), (model, (60, 140, 255), 7)):
+            cv2.line(frame, (centre, y + dy), (centre + int(value * half), y + dy), tint, 5)
+        self.file.add(frame)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def discard(self) -> None:
+        self.file.discard()
+
+
+def frame_paths(folder: Path) -> list[Path]:
+    from base.logs import IMAGE_DIR
+
+    paths = sorted((folder / IMAGE_DIR).glob("center_*.jpg"))
+    if not paths:
+        raise VideoError(f"no center_*.jpg frames in {folder / IMAGE_DIR}: pass a folder recorded with "
+                         "`python drive.py MODEL IMAGE_FOLDER` or by the simulator")
+    return paths
+
+
+def logged_commands(folder: Path) -> dict[str, tuple[float, float, float]]:
+    """Image file name → (steering, throttle − brake, speed) from the folder's driving_log.csv."""
+    from base.logs import LOG_NAME, LogError, read_log
+
+    log_path = folder / LOG_NAME
+    if not log_path.is_file():
+        raise VideoError(f"--overlay needs {log_path}, which does not exist: leave out --overlay")
+    try:
+        rows = read_log(log_path).rows
+    except LogError as e:
+        raise VideoError(f"{e} (or leave out --overlay)") from None
+    # Windows paths parse with either separator; the file name is what IMG/ holds.
+    return {PureWindowsPath(center).name: (steering, throttle - brake, speed)
+            for center, steering, throttle, brake, speed
+            in rows[["center", "steering", "throttle", "brake", "speed"]].itertuples(index=False)}
+
+
+def draw_overlay(frame: np.ndarray, steering: float, throttle: float, speed: float) -> np.ndarray:
+    """The frame (RGB) with a steering needle from the bottom centre and the numbers as text."""
+    height, width = frame.shape[:2]
+    base = (width // 2, height - 5)
+    angle = steering * math.radians(60)  # full lock drawn as 60° off vertical, clearly visible
+    length = height * 0.45
+    tip = (int(base[0] + length * math.sin(angle)), int(base[1] - length * math.cos(angle)))
+    cv2.line(frame, base, tip, (255, 255, 0), 2, cv2.LINE_AA)
+    cv2.putText(frame, f"steer {steering:+.3f}  thr {throttle:+.2f}  {speed:4.1f} mph", (5, 14),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+def draw_saliency(frame: np.ndarray, saliency: Saliency) -> np.ndarray:
+    """The frame (RGB) with the model's saliency drawn over it and the steering the model gives for it."""
+    from evaluate.saliency import overlay
+
+    steering, mask = saliency(frame)
+    frame = overlay(frame, mask)
+    cv2.putText(frame, f"model {steering:+.3f}", (5, frame.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False,
+               saliency: Saliency | None = None) -> int:
+    """Write `out` (mp4v) from the folder's frames; returns the number of frames written."""
+    from tqdm import tqdm
+
+    from base.frames import FRAME_SHAPE
+
+    paths = frame_paths(folder)
+    commands = logged_commands(folder) if overlay else {}
+    first = cv2.imread(str(paths[0]), cv2.IMREAD_COLOR_RGB)
+    if first is None:
+        raise VideoError(f"cannot read {paths[0]}: is it a JPEG?")
+    height, width = first.shape[:2]
+    if saliency and first.shape != FRAME_SHAPE:
+        raise VideoError(f"{paths[0]} is {width}×{height}; --saliency needs the simulator's "
+                         f"{FRAME_SHAPE[1]}×{FRAME_SHAPE[0]} frames")
+    try:
+        video = VideoFile(out, fps, (width, height))
+    except OSError as e:
+        raise VideoError(str(e)) from None
+    written = 0
+    try:
+        for path in tqdm(paths, desc="video", unit="frame"):
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR_RGB)
+            if frame is None or frame.shape[:2] != (height, width):
+                continue  # a damaged or odd-sized frame is skipped rather than ending the video
+            if saliency:
+                frame = draw_saliency(frame, saliency)
+            if path.name in commands:
+                frame = draw_overlay(frame, *commands[path.name])
+            video.add(frame)
+            written += 1
+    except BaseException:
+        video.discard()
+        raise
+    video.close()
+    return written
