@@ -1,21 +1,43 @@
 """What a model path names, checked in milliseconds, before TensorFlow or ONNX Runtime is loaded.
 
-A missing file, a folder without a model, or a file whose contents are not what its suffix says
-(a text file saved as `model.keras`, a download that is an HTML page) each get a one-line message
-here; Keras itself would report the last as "File not found" for a file that exists.
+The one place a model path is resolved (a run folder means its best model, `model.keras`) and
+checked. A missing file, a folder without a model, or a file whose contents are not what its suffix
+says (a text file saved as `model.keras`, a download that is an HTML page) each get a one-line
+message here; Keras itself would report the last as "File not found" for a file that exists.
 """
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-from base.runtime import BEST_MODEL, KERAS_SUFFIXES, ModelLoadError, resolve_model_path
-
+BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SUFFIXES = (*KERAS_SUFFIXES, ".onnx", ".tflite")
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0, or 512, 1024, 2048, ... after a user block
 ZIP_SIGNATURE = b"PK\x03\x04"  # a local file header: how every zip archive starts
 TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer's file identifier, bytes 4–8
+
+
+class ModelLoadError(ValueError):
+    """The model cannot be used for driving; the message (one line) says what to do."""
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The model file `path` names: the file itself, or a run folder's best model (model.keras).
+
+    The one place a model path is resolved, for the drive server, evaluation, export and the replay.
+    Raises ModelLoadError (one line) when there is no such file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / BEST_MODEL).is_file():
+            raise ModelLoadError(f"{path} is a folder without {BEST_MODEL}: pass a run folder from "
+                                 "`python -m training.fit` or a model file (.keras, .h5, .onnx, .tflite)")
+        path = path / BEST_MODEL
+    if not path.is_file():
+        raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
+    return path
 
 
 def check_model_file(path: str | Path) -> Path:

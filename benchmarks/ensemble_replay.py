@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from base.logs import read_recordings
-from base.runtime import load_keras_model, load_runner, resolve_model_path
+from base.modelfile import resolve_model_path
+from base.runtime import load_keras_model, load_runner
 from benchmarks import REALDATA
 from benchmarks.real_replay import JUNGLE, OTHER_DRIVER, RULES, measure
 

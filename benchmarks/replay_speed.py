@@ -73,7 +73,8 @@ def run(quick: bool = False) -> list[dict]:
 def _measure(quick: bool) -> list[dict]:
     import keras
 
-    from base.runtime import OnnxRunner, to_onnx
+    from base.export import to_onnx
+    from base.runners import OnnxRunner
     from training.model import build_model
 
     keras.utils.set_random_seed(0)

@@ -11,9 +11,9 @@ from typing import Sequence
 
 import simulator_config
 from base.arguments import port_number
-from base.modelfile import check_model_file
+from base.modelfile import ModelLoadError, check_model_file
 from base.processes import DRIVE_READY
-from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError
+from base.runtime import ALLOW_UNSAFE_HELP
 from drive.controller import (
     DEFAULT_CORNER_SLOWDOWN,
     DEFAULT_KI,
@@ -129,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, model: Path, sock: socket.socket, page_sock: socket.socket | None) -> int:
     # The slow imports (eventlet, ONNX Runtime, for Keras models TensorFlow) once every check passed.
-    from base.runtime import ModelLoadError, load_runner
+    from base.modelfile import ModelLoadError
+    from base.runtime import load_runner
     from drive.monitor import Monitor
     from drive.pilot import Pilot
     from drive.recorder import Recorder, RecordingError
@@ -177,7 +178,7 @@ def _serve(args: argparse.Namespace, model: Path, sock: socket.socket, page_sock
     return 0
 
 
-def _dashboard(runner, controller: SpeedController):  # runner: base.runtime.Runner -> drive.dashboard.Dashboard
+def _dashboard(runner, controller: SpeedController):  # runner: base.runners.Runner -> drive.dashboard.Dashboard
     """The live view, with the model's saliency where the model has an ONNX form (one thread: the
     driving session keeps both cores)."""
     from drive.dashboard import Dashboard

@@ -10,7 +10,7 @@ import logging
 import math
 import time
 
-from base.runtime import Runner
+from base.runners import Runner
 from drive.controller import Command, SpeedController, clamp, safe_command
 from drive.dashboard import Dashboard
 from drive.monitor import Monitor

@@ -50,8 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _saliency(model: Path) -> Saliency:
-    from base.modelfile import check_model_file
-    from base.runtime import ModelLoadError
+    from base.modelfile import ModelLoadError, check_model_file
     from evaluate.video import VideoError
 
     try:

@@ -115,7 +115,7 @@ class RecordedSteering:
 
 
 class ModelPolicy:
-    """A steering model (`base.runtime.Runner`) on the synthesised centre view."""
+    """A steering model (`base.runners.Runner`) on the synthesised centre view."""
 
     sees = True
 

@@ -155,7 +155,7 @@ class Saliency:
         import onnx
         import onnxruntime
 
-        from base.runtime import inference_threads
+        from base.runners import inference_threads
 
         model = onnx.load_from_string(onnx_model) if isinstance(onnx_model, bytes) else onnx.load(onnx_model)
         network_input, self.layers = feature_layers(model)
@@ -193,7 +193,7 @@ class Saliency:
         return steering, to_frame(visual_backprop(maps, self.layers, self.input_size))
 
 
-def saliency_for(runner, threads: int | None = None) -> Saliency:  # runner: base.runtime.Runner
+def saliency_for(runner, threads: int | None = None) -> Saliency:  # runner: base.runners.Runner
     """The saliency of the model a runner (`base.runtime.load_runner`) drives; SaliencyError where it has no ONNX form."""
     model = getattr(runner, "onnx_model", None)
     if model is None:

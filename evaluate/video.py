@@ -20,7 +20,7 @@ import numpy as np
 from base.atomic import PendingFile
 
 if TYPE_CHECKING:  # ONNX Runtime loads only for a video with saliency
-    from base.runtime import Runner
+    from base.runners import Runner
     from evaluate.replay import Trace
     from evaluate.saliency import Saliency
 

@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("pass at least one recording and then the model")
     *recordings, model = args.paths
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    from base.runtime import ModelLoadError
+    from base.modelfile import ModelLoadError
 
     try:
         result = replay_recordings(recordings, model, Rules(max_offset_m=args.max_offset), args.held_out,

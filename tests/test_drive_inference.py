@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from keras import layers
 
-from base import runtime
+from base import export as conversion
+from base.export import TOLERANCE
 from base.frames import FRAME_SHAPE
-from base.runtime import TOLERANCE, KerasRunner, ModelLoadError, load_runner
+from base.modelfile import ModelLoadError
+from base.runners import KerasRunner
+from base.runtime import load_runner
 from training.model import build_model
 
 
@@ -132,7 +135,7 @@ def test_a_keras_model_is_converted_once_and_its_onnx_kept_beside_it(model, fram
 def test_an_export_that_disagrees_with_keras_is_not_kept_and_keras_drives(model, frames, tmp_path: Path,
                                                                          monkeypatch) -> None:
     model.save(tmp_path / "model.keras")
-    monkeypatch.setattr(runtime, "TOLERANCE", -1.0)  # no export can pass: as if the converter had a bug
+    monkeypatch.setattr(conversion, "TOLERANCE", -1.0)  # no export can pass: as if the converter had a bug
     runner = load_runner(tmp_path)
     assert isinstance(runner, KerasRunner) and not (tmp_path / "model.onnx").exists()
     np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=1e-5)
@@ -141,14 +144,14 @@ def test_an_export_that_disagrees_with_keras_is_not_kept_and_keras_drives(model,
 def test_a_folder_it_cannot_write_converts_in_memory(model, frames, tmp_path: Path, monkeypatch) -> None:
     model.save(tmp_path / "model.keras")
 
-    real_write_atomic = runtime.write_atomic
+    real_write_atomic = conversion.write_atomic
 
     def read_only(path, write):
         if Path(path).parent == tmp_path:
             raise PermissionError(13, "Permission denied", str(path))
         return real_write_atomic(path, write)
 
-    monkeypatch.setattr(runtime, "write_atomic", read_only)
+    monkeypatch.setattr(conversion, "write_atomic", read_only)
     runner = load_runner(tmp_path)
     assert "at start-up" in runner.source and not (tmp_path / "model.onnx").exists()
     np.testing.assert_allclose(runner.predict(frames), _expected(model, frames), atol=TOLERANCE)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from fit_helpers import save_untrained_model
 
-from base.runtime import check_frames, load_keras_model, load_runner
+from base.export import check_frames
+from base.runtime import load_keras_model, load_runner
 from training import ensemble
 
 

@@ -11,7 +11,8 @@ import pytest
 from fit_helpers import fit_args
 from recordings import road_frame, write_log
 
-from base.runtime import export_checked, load_keras_model, load_runner
+from base.export import export_checked
+from base.runtime import load_keras_model, load_runner
 from training import fit, precision, runs
 from training.config import load_config
 from training.model import build_model

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from base.modelfile import check_model_file
-from base.runtime import CHECK_FRAMES, KERAS_SUFFIXES, ModelLoadError, check_frames, load_keras_model
+from base.export import CHECK_FRAMES, check_frames
+from base.modelfile import KERAS_SUFFIXES, ModelLoadError, check_model_file
+from base.runtime import load_keras_model
 from training import runs
 
 PREPROCESSED = "scale"  # the last preprocessing layer of `training.preprocess`: the members start after it

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.modelfile import check_model_file
+from base.modelfile import ModelLoadError, check_model_file, resolve_model_path
 from base.quiet_tensorflow import add_verbose_flag
-from base.runtime import ALLOW_UNSAFE_HELP, ModelLoadError, Runner, load_runner, resolve_model_path
+from base.runners import Runner
+from base.runtime import ALLOW_UNSAFE_HELP, load_runner
 from training.config import HELP
 
 if TYPE_CHECKING:  # NumPy, pandas and TensorFlow load once the arguments are checked, not for --help

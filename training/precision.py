@@ -137,10 +137,10 @@ class Float32Steering:
 
     def __init__(self) -> None:
         self._view = Float32View()
-        self._runner = None  # base.runtime.KerasRunner, made at the first call
+        self._runner = None  # base.runners.KerasRunner, made at the first call
 
     def __call__(self, model: keras.Model) -> Callable[[np.ndarray], float]:
-        from base.runtime import KerasRunner
+        from base.runners import KerasRunner
 
         float32 = self._view(model)
         if self._runner is None:

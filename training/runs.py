@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from base.atomic import symlink_atomic, write_atomic, write_json_atomic, write_text_atomic
-from base.runtime import BEST_MODEL as BEST_MODEL  # re-exported: the model drive and evaluation load from a run
+from base.modelfile import BEST_MODEL as BEST_MODEL  # re-exported: the model drive and evaluation load from a run
 
 if TYPE_CHECKING:  # Keras, pandas and matplotlib load when a run starts, not for --help or a bad flag
     import keras
