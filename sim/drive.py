@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import simulator_config
-from base.arguments import port_number
-from sim.arguments import positive_float, track_name, track_names
+from base.arguments import port_number, positive_float, track_name, track_names
 from sim.wire import SimulatorClient, SimulatorConnectionError
 
 if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once the arguments are checked

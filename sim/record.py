@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import simulator_config
-from sim.arguments import positive_float, track_name, track_names
+from base.arguments import positive_float, track_name, track_names
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from base.arguments import positive_float
 from base.logs import LogError
 from base.quiet_tensorflow import add_verbose_flag
 from base.split import SplitError
 from evaluate.replay import ReplayError, Rules
 from evaluate.report import replay_recordings
-from sim.arguments import positive_float
 
 
 def main(argv: Sequence[str] | None = None) -> int:
