@@ -29,12 +29,20 @@ class Steering:
         vehicle = simulator_config.load()["vehicle"]
         return cls(float(vehicle["wheelbase_m"]), math.radians(simulator_config.max_wheel_angle_deg()))
 
-    def slip_and_curvature(self, steering: float) -> tuple[float, float]:
+    def slip_and_curvature(self, steering: float | np.ndarray) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
         """(slip, yaw per metre travelled) at this steering: the velocity points `slip` radians right
-        of the heading and the heading turns clockwise by the curvature times the distance."""
-        delta = min(1.0, max(-1.0, steering)) * self.max_wheel_angle_rad
-        slip = math.atan(0.5 * math.tan(delta))
-        return slip, math.cos(slip) * math.tan(delta) / self.wheelbase_m
+        of the heading and the heading turns clockwise by the curvature times the distance.
+
+        The one bicycle curvature: for one number (the replay and the vehicle step a car, where NumPy's
+        per-call cost would dominate) or an array (training labels thousands of rows at once)."""
+        if isinstance(steering, np.ndarray):
+            delta = np.clip(steering, -1.0, 1.0) * self.max_wheel_angle_rad
+            tan, atan, cos = np.tan, np.arctan, np.cos
+        else:
+            delta = min(1.0, max(-1.0, steering)) * self.max_wheel_angle_rad
+            tan, atan, cos = math.tan, math.atan, math.cos
+        slip = atan(0.5 * tan(delta))
+        return slip, cos(slip) * tan(delta) / self.wheelbase_m
 
     def steering_for_curvature(self, curvature: float | np.ndarray) -> float | np.ndarray:
         """The inverse of `slip_and_curvature`: normalised steering (unclipped) that turns at `curvature`

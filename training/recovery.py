@@ -32,7 +32,5 @@ def recovery_steering(steering: np.ndarray | float, lateral_m: np.ndarray | floa
     x = -lateral * np.cos(yaw) - look * np.sin(yaw)
     z = -lateral * np.sin(yaw) + look * np.cos(yaw)
     correction = 2 * x / (x ** 2 + z ** 2)
-    delta = np.clip(steering, -1.0, 1.0) * STEERING.max_wheel_angle_rad
-    slip = np.arctan(0.5 * np.tan(delta))
-    recorded = np.cos(slip) * np.tan(delta) / STEERING.wheelbase_m
+    _, recorded = STEERING.slip_and_curvature(steering)
     return np.clip(STEERING.steering_for_curvature(recorded + correction), -1.0, 1.0)
