@@ -19,7 +19,7 @@ from fit_helpers import fit_args
 from recordings import write_log
 
 from training import callbacks, evaluate, fit, runs
-from training.config import SELECT_BY, TrainConfig
+from training.config import EXPERIMENTAL, SELECT_BY, TrainConfig
 from training.options import build_parser, config_from_args
 
 
@@ -51,21 +51,34 @@ def one_error_line(capsys) -> str:
 
 # -- command line ---------------------------------------------------------------------------------
 
-def test_help_explains_every_config_field_with_its_default(capsys):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+def shown_help(capsys, flag: str = "--help") -> str:
+    with pytest.raises(SystemExit) as exit_code:
+        build_parser().parse_args([flag])
+    assert exit_code.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_explains_every_config_field_with_its_default_and_experimental_ones_apart(capsys):
+    text, experimental = shown_help(capsys), shown_help(capsys, "--help-experimental")
+    assert {"viewpoint", "shift_m", "label_smoothing_s", "weight_average"} <= set(EXPERIMENTAL)
     for field in dataclasses.fields(TrainConfig):
         flag = field.name.replace("_", "-")
-        assert f"--{flag}" in text or f"--no-{flag}" in text, field.name
+        listed = [f"--{flag}" in shown.split() or f"--no-{flag}" in shown.split() for shown in (text, experimental)]
+        assert listed == ([False, True] if field.name in EXPERIMENTAL else [True, False]), field.name
     assert "(default: 64)" in text and "(default: models)" in text and "global batch" in text
     assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
+    assert f"--help-experimental lists {len(EXPERIMENTAL)} more options" in text
+    options = set(re.findall(r"\[(--?[a-z][-a-z]*)", text))  # the usage line names each listed option once
+    assert len(options) < 39, sorted(options)  # what a user should touch, not every experiment ever tried
+
+
+def test_an_experimental_option_still_sets_its_field():
+    config = config_from_args(build_parser().parse_args(["--viewpoint", "--shift-m", "0.2", "--weight-average", "0.9"]))
+    assert (config.viewpoint, config.shift_m, config.weight_average) == (True, 0.2, 0.9)
 
 
 def test_every_field_has_its_help_beside_it_and_help_shows_its_default(capsys):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = shown_help(capsys) + " " + shown_help(capsys, "--help-experimental")
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         help_text = field.metadata.get("help", "")

@@ -40,7 +40,9 @@ class StrategyError(ValueError):
 @dataclass
 class TrainConfig:
     # Each field's help is its `--flag`'s help in `python -m training.fit --help` (training.options adds
-    # the default), so text and default sit together here and nowhere else.
+    # the default), so text and default sit together here and nowhere else. "experimental": an option
+    # whose experiment has not helped (docs/driving.md): still settable, for reproducing runs, but left
+    # out of --help and listed by --help-experimental.
     # data
     data: list[str] = field(default_factory=lambda: ["data"], metadata={"help": (
         "recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when the "
@@ -53,7 +55,7 @@ class TrainConfig:
     correction: float | None = field(default=None, metadata={"help": (
         "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
         "unset: pure pursuit back to the path in --return-s seconds")})
-    label_smoothing_s: float = field(default=0.0, metadata={
+    label_smoothing_s: float = field(default=0.0, metadata={"experimental": True,
         "help": "smooth the steering labels over this many seconds (centred moving average; 0: off)"})
     label_lead_s: float = field(default=0.15, metadata={
         "help": "label each frame with the steering recorded this many seconds later (the driver's reaction; 0: off)"})
@@ -73,14 +75,14 @@ class TrainConfig:
     brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"help": "brightness factor range (MIN MAX)"})
     flip: bool = field(default=True, metadata={"help": "mirror frames left-right (and negate steering)"})
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
-    viewpoint: bool = field(default=False, metadata={"help": (
+    viewpoint: bool = field(default=False, metadata={"experimental": True, "help": (
         "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled with the "
         "steering back to the recorded path")})
-    viewpoint_probability: float = field(default=0.5, metadata={
+    viewpoint_probability: float = field(default=0.5, metadata={"experimental": True,
         "help": "probability with which a training frame is moved and turned"})
-    shift_m: float = field(default=0.4, metadata={  # half the side cameras' spacing
+    shift_m: float = field(default=0.4, metadata={"experimental": True,  # half the side cameras' spacing
         "help": "largest sideways move, metres beside the frame's camera"})
-    yaw_deg: float = field(default=6.0, metadata={"help": "largest turn, degrees"})
+    yaw_deg: float = field(default=6.0, metadata={"experimental": True, "help": "largest turn, degrees"})
     return_s: float = field(default=1.3, metadata={
         "help": "labels of moved and side-camera frames return the car to the path in about this many seconds"})
     # on-policy training (DAgger, training.onpolicy): before each epoch from on_policy_start + 1 on, the
@@ -104,7 +106,7 @@ class TrainConfig:
     lr: float = field(default=1e-3, metadata={
         "help": "Adam learning rate for one replica; scaled linearly with the replicas"})
     dropout: float = field(default=0.0, metadata={"help": "dropout rate before the dense layers (0: none)"})
-    weight_average: float = field(default=0.0, metadata={"help": (  # Polyak averaging
+    weight_average: float = field(default=0.0, metadata={"experimental": True, "help": (  # Polyak averaging
         "validate and keep an exponential moving average of the weights with this momentum, e.g. 0.99 "
         "(0: the weights as trained)")})
     early_stopping_patience: int = field(default=4, metadata={
@@ -168,6 +170,7 @@ class TrainConfig:
 
 
 HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}  # the flag's help of every field
+EXPERIMENTAL = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("experimental"))
 
 
 def _shown(value: Any) -> str:
