@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from base.driving import RULES, driven_steps, row_times, stretch_ids
-from base.logs import read_recordings
 from base.kinematics import MPS_PER_MPH
+from base.logs import read_recordings
 
 
 def rows(speed_mph, recording: str = "rec", hz: float = 10.0) -> pd.DataFrame:

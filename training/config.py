@@ -92,6 +92,9 @@ class TrainConfig:
         "help": "epochs of plain cloning before the model first drives for on-policy states"})
     on_policy_max_offset_m: float = field(default=2.0, metadata={
         "help": "metres off the path at which the on-policy replay puts the car back on it"})
+    on_policy_noise: float = field(default=0.0, metadata={"help": (
+        "steering noise (standard deviation, drifting over about a second) added to the model's commands while it "
+        "drives for on-policy states, so it also reaches the states a slightly biased model would (DART; 0: off)")})
     # model selection: each epoch the held-out blocks are replayed closed-loop (base.replay)
     select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
@@ -162,6 +165,7 @@ class TrainConfig:
             need(getattr(self, name) >= 0, name, "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
+        need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.1")
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
         need(bool(self.data), "data", "one or more recording folders")
