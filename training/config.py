@@ -72,6 +72,8 @@ class TrainConfig:
     zoom: tuple[float, float] = field(default=(1.0, 1.3), metadata={"help": "zoom factor range (MIN MAX)"})
     brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"help": "brightness factor range (MIN MAX)"})
     flip: bool = field(default=True, metadata={"help": "mirror frames left-right (and negate steering)"})
+    appearance: bool = field(default=False, metadata={"help": (
+        "also blur or sharpen, recolour and shade frames (other users' quality settings and light; no label moves)")})
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
     viewpoint: bool = field(default=False, metadata={"help": (
         "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled with the "
