@@ -5,7 +5,7 @@
 RUN: run folders of `training.fit` that differ in their seed, e.g. the leave-one-driver-out runs of
 `python -m benchmarks.real_replay --protocol lodo` (`--work`/lodo/seed*/latest). Each run alone, then
 every ensemble of `--size` consecutive runs (wrapping around, so each run is in `--size` of them;
-`training.ensemble`), drives another driver's lap (`track1_windows`) and the unseen jungle under the
+one with `--size` equal to the runs; `training.ensemble`), drives another driver's lap (`track1_windows`) and the unseen jungle under the
 1 m and 2 m rules. Held-out blocks are left out: each seed held out other rows.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from base.logs import read_recordings
 from base.modelfile import resolve_model_path
 from base.runtime import load_keras_model, load_runner
 from benchmarks import REALDATA
-from benchmarks.real_replay import JUNGLE, OTHER_DRIVER, RULES, measure
+from benchmarks.real_replay import JUNGLE, OTHER_DRIVER, both_rules, measure
 
 
 def main() -> int:
@@ -46,8 +46,10 @@ def main() -> int:
         rows.append((f"run {i}", measure(sets, load_runner(path).predict_one)))
         print(f"run {i} ({path}) measured", flush=True)
     with tempfile.TemporaryDirectory(prefix="ensemble-") as folder:
-        for start in range(len(paths)):
-            members = [(start + k) % len(paths) for k in range(args.size)]
+        # Rolling sets: each run is in --size of them; with --size equal to the runs there is one.
+        ensembles = list(dict.fromkeys(tuple(sorted((start + k) % len(paths) for k in range(args.size)))
+                                       for start in range(len(paths))))
+        for start, members in enumerate(ensembles):
             out = Path(folder) / f"ensemble{start}.keras"
             build_ensemble([load_keras_model(paths[m]) for m in members]).save(out)
             rows.append((f"ensemble of runs {', '.join(map(str, members))}", measure(sets, load_runner(out).predict_one)))
@@ -57,14 +59,8 @@ def main() -> int:
     print("| model | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for label, result in rows:
-        cells = [f"{r[f'model_{RULES[1]:g}m']['autonomy_percent']:.0f} / {r[f'model_{RULES[0]:g}m']['autonomy_percent']:.0f} % "
-                 f"({r[f'model_{RULES[1]:g}m']['interventions']} / {r[f'model_{RULES[0]:g}m']['interventions']}), "
-                 f"{r['rmse']:.3f}" for r in (result[name] for name in names)]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    zero = rows[0][1]
-    print("| zero steering | " + " | ".join(
-        f"{zero[n]['zero_2m']['autonomy_percent']:.0f} / {zero[n]['zero_1m']['autonomy_percent']:.0f} % "
-        f"({zero[n]['zero_2m']['interventions']} / {zero[n]['zero_1m']['interventions']})" for n in names) + " |")
+        print(f"| {label} | " + " | ".join(f"{both_rules(result[n])}, {result[n]['rmse']:.3f}" for n in names) + " |")
+    print("| zero steering | " + " | ".join(both_rules(rows[0][1][n], "zero") for n in names) + " |")
     return 0
 
 

@@ -105,6 +105,18 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, tra
     return split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
 
 
+def scored(entry: dict, who: str, limit: float) -> dict:
+    """`measure`'s report for `who` (model, zero or human) under the `limit` metres rule."""
+    return entry[f"{who}_{limit:g}m"]
+
+
+def both_rules(entry: dict, who: str = "model") -> str:
+    """'autonomy % at the loose / strict rule (interventions likewise)', the cell of every per-seed table."""
+    loose, strict = scored(entry, who, max(RULES)), scored(entry, who, min(RULES))
+    return (f"{loose['autonomy_percent']:.0f} / {strict['autonomy_percent']:.0f} % "
+            f"({loose['interventions']} / {strict['interventions']})")
+
+
 def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float]) -> dict:
     """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on each set of rows."""
     result = {}
@@ -114,9 +126,9 @@ def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float])
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
         for limit in RULES:
             rules = Rules(max_offset_m=limit)
-            entry[f"model_{limit:g}m"] = replay(footage, ModelPolicy(steer), rules).report()
-            entry[f"zero_{limit:g}m"] = replay(footage, ZeroSteering(), rules).report()
-            entry[f"human_{limit:g}m"] = replay(footage, RecordedSteering(footage), rules).report()
+            for who, policy in (("model", ModelPolicy(steer)), ("zero", ZeroSteering()),
+                                ("human", RecordedSteering(footage))):
+                entry[f"{who}_{limit:g}m"] = replay(footage, policy, rules).report()
         result[name] = entry
     return result
 
@@ -138,18 +150,16 @@ def report(results: dict[int, dict]) -> str:
         for limit in RULES:
             per = [r[name] for r in results.values()]
             lines.append(
-                f"| {name} | {limit:g} m | {_spread([p[f'model_{limit:g}m']['autonomy_percent'] for p in per])} "
-                f"| {_spread([p[f'model_{limit:g}m']['interventions_per_min'] for p in per])} "
-                f"| {_spread([p[f'zero_{limit:g}m']['autonomy_percent'] for p in per])} "
-                f"| {_spread([p[f'zero_{limit:g}m']['interventions_per_min'] for p in per])} "
-                f"| {_spread([p[f'human_{limit:g}m']['autonomy_percent'] for p in per])} "
+                f"| {name} | {limit:g} m | {_spread([scored(p, 'model', limit)['autonomy_percent'] for p in per])} "
+                f"| {_spread([scored(p, 'model', limit)['interventions_per_min'] for p in per])} "
+                f"| {_spread([scored(p, 'zero', limit)['autonomy_percent'] for p in per])} "
+                f"| {_spread([scored(p, 'zero', limit)['interventions_per_min'] for p in per])} "
+                f"| {_spread([scored(p, 'human', limit)['autonomy_percent'] for p in per])} "
                 f"| {_spread([p['rmse'] for p in per], 3)} ({_spread([p['zero_rmse'] for p in per], 3)}) |")
     lines += ["", "Every seed: autonomy % at 2 m / 1 m (interventions at 2 m / 1 m), steering RMSE", "",
               "| seed | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for seed, result in results.items():
-        cells = [f"{r['model_2m']['autonomy_percent']:.0f} / {r['model_1m']['autonomy_percent']:.0f} % "
-                 f"({r['model_2m']['interventions']} / {r['model_1m']['interventions']}), {r['rmse']:.3f}"
-                 for r in (result[name] for name in names)]
+        cells = [f"{both_rules(result[name])}, {result[name]['rmse']:.3f}" for name in names]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

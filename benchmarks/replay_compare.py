@@ -13,6 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.real_replay import RULES, scored
+
+STRICT, LOOSE = min(RULES), max(RULES)
+
 
 def load(work: Path) -> dict[str, dict[str, dict]]:
     """protocol → seed → results, merged from every results.json under `work`."""
@@ -20,6 +24,11 @@ def load(work: Path) -> dict[str, dict[str, dict]]:
     for path in sorted(work.rglob("results.json")):
         merged.setdefault(path.parent.name, {}).update(json.loads(path.read_text(encoding="utf-8")))
     return merged
+
+
+def _compact(entry: dict, who: str) -> str:
+    loose, strict = scored(entry, who, LOOSE), scored(entry, who, STRICT)
+    return f"{loose['interventions']}/{strict['interventions']} ({loose['autonomy_percent']:.0f})"
 
 
 def table(recipes: dict[str, dict[str, dict]], protocol: str) -> str:
@@ -31,13 +40,11 @@ def table(recipes: dict[str, dict[str, dict]], protocol: str) -> str:
         cells = []
         for name in names:
             seeds = [per[s][name] for s in sorted(per, key=int)]
-            cells.append(" ".join(f"{r['model_2m']['interventions']}/{r['model_1m']['interventions']}"
-                                  f" ({r['model_2m']['autonomy_percent']:.0f})" for r in seeds))
+            cells.append(" ".join(_compact(r, "model") for r in seeds))
         lines.append(f"| {label} (seeds {', '.join(sorted(per, key=int))}) | " + " | ".join(cells) + " |")
     first = next(iter(next(iter(recipes.values()))[protocol].values()))
     lines.append("| zero steering | " + " | ".join(
-        f"{first[n]['zero_2m']['interventions']}/{first[n]['zero_1m']['interventions']}"
-        f" ({first[n]['zero_2m']['autonomy_percent']:.0f})" for n in names) + " |")
+        _compact(first[n], "zero") for n in names) + " |")
     return "\n".join(lines)
 
 
@@ -57,10 +64,10 @@ def plot(recipes: dict[str, dict[str, dict]], protocol: str, out: Path) -> None:
         for k, (label, results) in enumerate(recipes.items()):
             per = results.get(protocol, {})
             seeds = sorted(per, key=int)
-            values = [per[s][name]["model_2m"]["autonomy_percent"] for s in seeds]
+            values = [scored(per[s][name], "model", LOOSE)["autonomy_percent"] for s in seeds]
             ax.bar(np.arange(len(seeds)) + k * width, values, width, label=label)
             ax.set_xticks(np.arange(len(seeds)) + width * (len(recipes) - 1) / 2, [f"seed {s}" for s in seeds])
-        zero = next(iter(next(iter(recipes.values()))[protocol].values()))[name]["zero_2m"]["autonomy_percent"]
+        zero = scored(next(iter(next(iter(recipes.values()))[protocol].values()))[name], "zero", LOOSE)["autonomy_percent"]
         ax.axhline(zero, color="grey", linestyle="--", linewidth=1, label="zero steering")
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_title(name)

@@ -139,3 +139,23 @@ def test_draws_say_what_each_image_got_and_match_the_pixels():
         expected = -(steering[i] + dx * 0.004) if draws.flipped[i] else steering[i] + dx * 0.004
         assert labels[i] == np.float32(np.clip(expected, -1, 1))
         assert (described == "none") == np.array_equal(out[i], images[i])
+
+
+def test_another_simulators_look_changes_pixels_within_the_crop_and_no_label_or_geometry():
+    images, steering = batch(32)
+    plain = Augmenter(TrainConfig(), rows=(CROP_TOP, CROP_BOTTOM))
+    looks = Augmenter(TrainConfig(appearance=True), rows=(CROP_TOP, CROP_BOTTOM))
+    out, labels, draws = plain.augment(images, steering, 5)
+    looked, looked_labels, looked_draws = looks.augment(images, steering, 5)
+    np.testing.assert_array_equal(looked_labels, labels)  # nothing the car does changes
+    np.testing.assert_array_equal(looked_draws.pan_px, draws.pan_px)  # the geometric draws stay the seed's
+    np.testing.assert_array_equal(looked[:, :CROP_TOP], images[:, :CROP_TOP])
+    changed = [not np.array_equal(looked[i], out[i]) for i in range(len(images))]
+    text = [looked_draws.describe(i) for i in range(len(images))]
+    for word in ("blur", "sharpen", "saturation", "shadow"):
+        assert any(word in t for t in text)  # each look fires with its probability, about half the time
+    for i in range(len(images)):
+        looked_at = looked_draws.focus[i] != 0 or looked_draws.saturation[i] != 1 or looked_draws.shadow[i] != 1
+        assert changed[i] == looked_at
+    shaded = int(np.flatnonzero(looked_draws.shadow < 1)[0])
+    assert looked[shaded].astype(int).sum() < out[shaded].astype(int).sum()  # a shadow darkens

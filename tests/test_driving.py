@@ -7,6 +7,7 @@ import pytest
 
 from base.driving import RULES, driven_steps, row_times, stretch_ids
 from base.kinematics import MPS_PER_MPH
+from base.logs import read_recordings
 
 
 def rows(speed_mph, recording: str = "rec", hz: float = 10.0) -> pd.DataFrame:
@@ -61,3 +62,12 @@ def test_times_count_from_each_recordings_own_first_frame():
     times, timed = row_times(untimed)
     assert not timed
     assert times[1] - times[0] == pytest.approx(1 / float(RULES["untimed_hz"])) and times[3] == 0
+
+
+def test_track1_windows_stops_driving_where_its_driver_swerves_off_the_road(realdata):
+    # Frames 485-488 (checked by eye): a hard left swerve over the road's edge, then the verge and the
+    # barrier the car hits at frame 495. A model that keeps to the road must not be charged for not following.
+    table = read_recordings([realdata / "track1_windows"])
+    steps = driven_steps(table, row_times(table)[0])
+    swerve = int(np.flatnonzero(table["row"].to_numpy() == 485)[0])
+    assert steps[swerve - 50:swerve - 4].all() and not steps[swerve - 1:].any()

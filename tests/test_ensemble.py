@@ -48,3 +48,18 @@ def test_bad_members_get_one_line_and_exit_2(members, tmp_path, capsys, case):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert not (tmp_path / "ens" / "model.keras").exists()
+
+
+def test_a_member_that_preprocesses_otherwise_is_named(members, tmp_path, capsys):
+    import keras
+
+    model = load_keras_model(members[1])
+    other = keras.models.clone_model(model, clone_function=lambda layer: keras.layers.Rescaling(
+        1 / 255, name="scale") if layer.name == "scale" else layer.__class__.from_config(layer.get_config()))
+    other.set_weights(model.get_weights())
+    odd = tmp_path / "odd.keras"
+    other.save(odd)
+    assert ensemble.main([str(members[0]), str(odd), "--out", str(tmp_path / "ens")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "odd.keras" in err[0] and "preprocesses frames unlike the others" in err[0]
+    assert not (tmp_path / "ens").exists()

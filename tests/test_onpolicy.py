@@ -18,7 +18,7 @@ from evaluate.replay import Footage, Rules, Trace, View
 from training import fit, runs
 from training.config import TrainConfig
 from training.dataset import make_datasets
-from training.onpolicy import StatePool, visited_states
+from training.onpolicy import StatePool, drifting_noise, visited_states
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_an_empty_pool_leaves_the_batch_alone(rows):
 
 def test_a_run_with_on_policy_training_drives_its_footage_before_each_epoch_from_the_start(recording, tmp_path):
     assert fit.main(fit_args(recording, tmp_path, "--epochs", "2", "--on-policy-share", "0.5",
-                             "--on-policy-start", "1")) == 0
+                             "--on-policy-start", "1", "--on-policy-noise", "0.1")) == 0
     history = pd.read_csv(tmp_path / runs.LATEST / runs.HISTORY)
     assert np.isnan(history["on_policy_states"][0])  # epoch 1: plain cloning
     assert history["on_policy_states"][1] > 0 and not np.isnan(history["on_policy_autonomy"][1])
@@ -112,3 +112,20 @@ def test_a_run_with_on_policy_training_drives_its_footage_before_each_epoch_from
 def test_on_policy_share_out_of_range_is_refused_naming_the_flag(recording, tmp_path, capsys):
     assert fit.main(fit_args(recording, tmp_path, "--on-policy-share", "1")) == 2
     assert "--on-policy-share must be" in capsys.readouterr().err
+
+
+def test_injected_noise_drifts_rather_than_flickers_and_takes_a_straight_driver_off_its_path(rows):
+    noisy = drifting_noise(lambda view: 0.0, sigma=0.1, seed=3)
+    errors = np.array([noisy(None) for _ in range(20000)])
+    assert errors.std() == pytest.approx(0.1, rel=0.1)
+    assert np.corrcoef(errors[:-1], errors[1:])[0, 1] > 0.8  # keeps its sign for a while: moves the car
+    assert np.abs(np.array([drifting_noise(lambda view: 0.98, 0.5, seed)(None) for seed in range(50)])).max() <= 1.0
+
+    plain = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    shaken = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    recorded = iter(rows["steering"].to_numpy())
+    plain.gather(lambda view: next(recorded), Rules(max_offset_m=2.0))  # the driver's own steering: on the path
+    recorded = iter(rows["steering"].to_numpy())
+    shaken.gather(drifting_noise(lambda view: next(recorded), 0.2, seed=0), Rules(max_offset_m=2.0))
+    assert np.abs(plain.states["lateral_m"]).max() < 0.05
+    assert np.abs(shaken.states["lateral_m"]).max() > 0.3  # states the driver never reached, labelled

@@ -1,4 +1,5 @@
-"""Random pan, zoom, brightness and mirror for training batches, with the steering labels they imply.
+"""Random pan, zoom, brightness and mirror for training batches, with the steering labels they imply;
+optionally the look of another simulator (`appearance`: focus, colour, shadows), which moves no label.
 
 imgaug's stochastic parameters are built once and draw every random choice of a batch from one seeded
 random state: whether each operation fires (each with its own probability) and its amount. Applying
@@ -36,6 +37,9 @@ class Draws:
     zoom: np.ndarray  # (B,) factor; 1 where zoom did not fire
     brightness: np.ndarray  # (B,) factor; 1 where brightness did not fire
     flipped: np.ndarray  # (B,) bool
+    focus: np.ndarray | None = None  # (B,) -1..1: blurred (<0) or sharpened (>0); 0 where it did not fire
+    saturation: np.ndarray | None = None  # (B,) factor; 1 where colour did not fire
+    shadow: np.ndarray | None = None  # (B,) darkening factor inside the shadow; 1 where none fell
 
     def describe(self, i: int) -> str:
         """Image `i`'s operations for people: 'pan +12/-3 px, zoom 1.15, brightness 0.62, flip', or 'none'."""
@@ -48,6 +52,12 @@ class Draws:
             done.append(f"brightness {self.brightness[i]:.2f}")
         if self.flipped[i]:
             done.append("flip")
+        if self.focus is not None and self.focus[i]:
+            done.append(f"{'sharpen' if self.focus[i] > 0 else 'blur'} {abs(self.focus[i]):.2f}")
+        if self.saturation is not None and self.saturation[i] != 1:
+            done.append(f"saturation {self.saturation[i]:.2f}")
+        if self.shadow is not None and self.shadow[i] != 1:
+            done.append(f"shadow {self.shadow[i]:.2f}")
         return ", ".join(done) or "none"
 
 
@@ -65,6 +75,7 @@ class Augmenter:
         self.pan = iap.Uniform(-config.pan, config.pan)  # share of width (x) and height (y)
         self.zoom = iap.Uniform(*config.zoom)
         self.brightness = iap.Uniform(*config.brightness)
+        self.appearance = config.aug_probability if config.appearance else 0.0  # each look's probability
 
     def __call__(self, images: np.ndarray, steering: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames (B, H, W, 3) and steering (B,) → augmented frames and corrected steering (float32)."""
@@ -118,9 +129,43 @@ class Augmenter:
             if fires[i, _BRIGHTNESS]:
                 # Scale, round and saturate to uint8 like imgaug's Multiply; the pixels are never negative.
                 cv2.convertScaleAbs(band[i], dst=band[i], alpha=float(brightness[i]))
+        looks = _look_like_another_simulator(band, self.appearance, rng) if self.appearance else {}
         draws = Draws(pan_px=pan, zoom=zoom, brightness=np.where(fires[:, _BRIGHTNESS], brightness, 1.0),
-                      flipped=flipped)
+                      flipped=flipped, **looks)
         return out, np.clip(corrected, *STEERING_RANGE).astype(np.float32), draws
+
+
+def _look_like_another_simulator(band: np.ndarray, probability: float, rng) -> dict[str, np.ndarray]:
+    """In place on the uint8 RGB rows `band` (B, h, W, 3): what other users' simulators change without moving
+    the car. Their quality setting blurs or sharpens the road (the Laplacian variance of the road rows is
+    ~3,100 in the Udacity sample and ~4,900 in `track1_windows`), their light changes colour, trees cast
+    shadows. Each fires with `probability`; drawn after the geometric operations, so those stay as they were."""
+    count, height, width = band.shape[:3]
+    draw = np.random.default_rng(rng.generate_seed_())
+    fires = draw.random((count, 3)) < probability
+    focus = np.where(fires[:, 0], draw.uniform(-1, 1, count), 0.0)
+    saturation = np.where(fires[:, 1], draw.uniform(0.6, 1.4, count), 1.0)
+    hue = draw.uniform(-6, 6, count)  # of OpenCV's 180 hue steps
+    shadow = np.where(fires[:, 2], draw.uniform(0.45, 0.85, count), 1.0)
+    edges = draw.uniform(0, width, (count, 4))  # where the shadow's two sides cross the band's top and bottom
+    for i in range(count):
+        image = band[i]
+        if focus[i] < 0:
+            cv2.GaussianBlur(image, (0, 0), sigmaX=-1.5 * focus[i], dst=image)
+        elif focus[i] > 0:
+            cv2.addWeighted(image, 1 + focus[i], cv2.GaussianBlur(image, (0, 0), sigmaX=1.0), -focus[i], 0, dst=image)
+        if saturation[i] != 1:  # lookup tables on the uint8 channels: no float copy of the image
+            h, s, v = cv2.split(cv2.cvtColor(image, cv2.COLOR_RGB2HSV))
+            h = cv2.LUT(h, ((np.arange(256) + round(hue[i])) % 180).astype(np.uint8))
+            s = cv2.LUT(s, np.minimum(np.arange(256) * saturation[i], 255).astype(np.uint8))
+            cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2RGB, dst=image)
+        if shadow[i] != 1:
+            mask = np.zeros((height, width), np.uint8)
+            a, b, c, d = edges[i]
+            corners = [[min(a, b), 0], [max(a, b), 0], [max(c, d), height - 1], [min(c, d), height - 1]]
+            cv2.fillConvexPoly(mask, np.array(corners, dtype=np.int32), 1)
+            cv2.copyTo(cv2.convertScaleAbs(image, alpha=float(shadow[i])), mask, image)
+    return {"focus": focus, "saturation": saturation, "shadow": shadow}
 
 
 def _exact(values: np.ndarray) -> np.ndarray:

@@ -41,8 +41,8 @@ class StrategyError(ValueError):
 class TrainConfig:
     # Each field's help is its `--flag`'s help in `python -m training.fit --help` (training.options adds
     # the default), so text and default sit together here and nowhere else. "experimental": an option
-    # whose experiment has not helped (docs/driving.md): still settable, for reproducing runs, but left
-    # out of --help and listed by --help-experimental.
+    # whose experiment has not (yet) helped (docs/driving.md): still settable, for reproducing runs, but
+    # left out of --help and listed by --help-experimental.
     # data
     data: list[str] = field(default_factory=lambda: ["data"], metadata={"help": (
         "recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when the "
@@ -74,6 +74,8 @@ class TrainConfig:
     zoom: tuple[float, float] = field(default=(1.0, 1.3), metadata={"help": "zoom factor range (MIN MAX)"})
     brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"help": "brightness factor range (MIN MAX)"})
     flip: bool = field(default=True, metadata={"help": "mirror frames left-right (and negate steering)"})
+    appearance: bool = field(default=False, metadata={"experimental": True, "help": (
+        "also blur or sharpen, recolour and shade frames (other users' quality settings and light; no label moves)")})
     # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
     viewpoint: bool = field(default=False, metadata={"experimental": True, "help": (
         "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled with the "
@@ -94,6 +96,9 @@ class TrainConfig:
         "help": "epochs of plain cloning before the model first drives for on-policy states"})
     on_policy_max_offset_m: float = field(default=2.0, metadata={
         "help": "metres off the path at which the on-policy replay puts the car back on it"})
+    on_policy_noise: float = field(default=0.0, metadata={"experimental": True, "help": (
+        "steering noise (standard deviation, drifting over about a second) added to the model's commands while it "
+        "drives for on-policy states, so it also reaches the states a slightly biased model would (DART; 0: off)")})
     # model selection: each epoch the held-out blocks are replayed closed-loop (evaluate.replay)
     select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
@@ -164,6 +169,7 @@ class TrainConfig:
             need(getattr(self, name) >= 0, name, "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
+        need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.1")
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
         need(bool(self.data), "data", "one or more recording folders")

@@ -46,6 +46,15 @@ def build_ensemble(members: list):  # keras.Models in, one keras.Model out (type
     return keras.Model(frames, steering, name=f"ensemble_of_{len(members)}")
 
 
+def _difference_from_member(ensemble, i: int, member, frames: np.ndarray) -> float:
+    """Largest steering difference between member `i` alone and its head in `ensemble` behind the shared preprocessing."""
+    import keras
+
+    shared = keras.Model(ensemble.input, ensemble.get_layer(PREPROCESSED).output).predict(frames, verbose=0)
+    head = ensemble.get_layer(f"member{i + 1}").predict(shared, verbose=0).reshape(-1)
+    return float(np.max(np.abs(head - member.predict(frames, verbose=0).reshape(-1))))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", metavar="MODEL", help="run folders (their model.keras) or .keras files")
@@ -67,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         members = [load_keras_model(p) for p in paths]
         ensemble = build_ensemble(members)
         frames = check_frames().astype(np.float32)
-        mean = np.mean([m.predict(frames, verbose=0).reshape(-1) for m in members], axis=0)
-        difference = float(np.max(np.abs(ensemble.predict(frames, verbose=0).reshape(-1) - mean)))
-        if difference > 1e-4:
-            raise ModelLoadError(f"the ensemble differs from its members' mean by {difference:.1e}: a bug, please report it")
+        for i, (member, path) in enumerate(zip(members, paths)):
+            difference = _difference_from_member(ensemble, i, member, frames)
+            if difference > 1e-4:
+                raise ModelLoadError(f"{path} steers {difference:.1e} differently behind the shared preprocessing: "
+                                     "it preprocesses frames unlike the others (another version of training.fit); "
+                                     "leave it out or train it again")
         out.parent.mkdir(parents=True, exist_ok=True)
         runs.save_model_atomic(ensemble, out)
     except (ModelLoadError, OSError) as e:

@@ -115,7 +115,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
         best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0, best_epoch=run.best_epoch,
-        on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m)
+        on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m,
+                                 config.on_policy_noise, config.seed)
         if datasets.pool is not None else None,
     )
     with run.removed_if_failed_empty():

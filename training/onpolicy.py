@@ -9,6 +9,10 @@ the steering that returns the car from there to the recorded path (`training.rec
 side cameras and viewpoint shifts) is what an expert would have done. Those states join the training
 batches of the epochs that follow; each round's states are added to the earlier ones (DAgger's
 aggregation), so the model keeps being taught where its earlier selves went.
+
+With `noise`, the model's commands carry a slowly drifting error while it drives (DART, Laskey et al.,
+arXiv 1703.09327): a model that holds a line a little off its driver's (another driver's lap, another
+seed) goes where the noisy one went, and has been taught the way back from there.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from base.driving import UNTIMED_STEP_S
 from base.frames import CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.replay import Footage, Rules, Trace, drive_model
@@ -29,6 +34,21 @@ from training.recovery import recovery_steering
 log = logging.getLogger(__name__)
 
 STATE_COLUMNS = ["image", "steering", "camera", "lateral_m", "yaw_rad", "forward_m"]
+NOISE_DRIFT_S = 1.0  # how long the injected steering error keeps its sign, about: long enough to move the car
+
+
+def drifting_noise(steer: Callable[[np.ndarray], float], sigma: float, seed: int) -> Callable[[np.ndarray], float]:
+    """`steer` plus an error that drifts (AR(1), standard deviation `sigma`, correlated over
+    NOISE_DRIFT_S at the recordings' ~10 Hz): white noise would average out within a few frames."""
+    rng = np.random.default_rng(seed)
+    keep = float(np.exp(-UNTIMED_STEP_S / NOISE_DRIFT_S))
+    error = 0.0
+
+    def noisy(view: np.ndarray) -> float:
+        nonlocal error
+        error = keep * error + np.sqrt(1 - keep ** 2) * sigma * rng.standard_normal()
+        return float(np.clip(steer(view) + error, -1.0, 1.0))
+    return noisy
 
 
 class FrameSource(Protocol):
@@ -104,12 +124,12 @@ class StatePool:
 class OnPolicyRounds(keras.callbacks.Callback):
     """Before every epoch from `start` (counted from 0) on, the model as it stands drives the training
     footage and the states it reaches join the pool: one DAgger round per epoch. Adds
-    `on_policy_autonomy` (how the model drove its own training footage), `on_policy_states` and
+    `on_policy_autonomy` (how the model drove its own training footage, with the noise if any), `on_policy_states` and
     `on_policy_s` (what the round cost) to the epoch's logs."""
 
-    def __init__(self, pool: StatePool, start: int, max_offset_m: float) -> None:
+    def __init__(self, pool: StatePool, start: int, max_offset_m: float, noise: float = 0.0, seed: int = 0) -> None:
         super().__init__()
-        self.pool, self.start = pool, start
+        self.pool, self.start, self.noise, self.seed = pool, start, noise, seed
         self.rules = Rules(max_offset_m=max_offset_m)
         self._steering = Float32Steering()
         self._round: dict[str, float] = {}
@@ -122,7 +142,10 @@ class OnPolicyRounds(keras.callbacks.Callback):
             log.info("resumed before epoch %d: the states of earlier on-policy rounds are not kept in the run "
                      "folder, so the pool starts again with this round", epoch + 1)
         started = time.perf_counter()
-        report = self.pool.gather(self._steering(self.model), self.rules).report()
+        steer = self._steering(self.model)
+        if self.noise:
+            steer = drifting_noise(steer, self.noise, self.seed * 1000 + epoch)
+        report = self.pool.gather(steer, self.rules).report()
         self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),
                        "on_policy_s": round(time.perf_counter() - started, 2)}
         log.info("on-policy round before epoch %d: the model drove its training footage at %.1f %% autonomy; "

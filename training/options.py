@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the steering network on simulator recordings; writes a run folder "
         f"(model.keras = {SELECT_BY[TrainConfig().select_by]} (--select-by), last.keras and progress.json "
         "for --resume, history.csv, plots, config.json, split.json = the held-out rows, metrics.json).",
-        epilog=f"--help-experimental lists {len(EXPERIMENTAL)} more options, of experiments that have not helped.",
+        epilog=f"--help-experimental lists {len(EXPERIMENTAL)} more options, of experiments that have not (yet) helped.",
     )
     for field in dataclasses.fields(TrainConfig):
         add_knob(parser, field.name)
@@ -49,8 +49,8 @@ class ExperimentalHelp(argparse.Action):
                  option_string: str | None = None) -> None:
         listing = argparse.ArgumentParser(
             prog=parser.prog, usage=argparse.SUPPRESS, add_help=False,
-            description="Experimental options: off or unused by default, because their experiments have not "
-            "measurably helped (docs/driving.md). They work like any other option, also in --config files.")
+            description="Experimental options: off by default, because their experiments have not (yet) measurably "
+            "helped (docs/driving.md). They work like any other option, also in --config files.")
         for name in EXPERIMENTAL:
             add_knob(listing, name, shown=True)
         listing.print_help()
