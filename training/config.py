@@ -30,7 +30,8 @@ SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
 # What a run made before a setting existed trained with, where today's default differs: a resumed run
 # goes on as it was trained (its config.json lacks the key).
-BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0}
+BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0,
+                     "on_policy_noise": 0.0}
 
 
 class StrategyError(ValueError):
@@ -52,9 +53,9 @@ class TrainConfig:
         "help": "skip log rows whose images are missing instead of stopping with an error"})
     # Side-camera labels: None, pure pursuit back to the path in return_s (their size then follows the
     # speed); a number, that much steering added for the left camera and subtracted for the right.
-    correction: float | None = field(default=None, metadata={"help": (
+    correction: float | None = field(default=None, metadata={"experimental": True, "help": (
         "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
-        "unset: pure pursuit back to the path in --return-s seconds")})
+        "unset (the default): pure pursuit back to the path")})
     label_smoothing_s: float = field(default=0.0, metadata={"experimental": True,
         "help": "smooth the steering labels over this many seconds (centred moving average; 0: off)"})
     label_lead_s: float = field(default=0.15, metadata={
@@ -96,7 +97,7 @@ class TrainConfig:
         "help": "epochs of plain cloning before the model first drives for on-policy states"})
     on_policy_max_offset_m: float = field(default=2.0, metadata={
         "help": "metres off the path at which the on-policy replay puts the car back on it"})
-    on_policy_noise: float = field(default=0.0, metadata={"experimental": True, "help": (
+    on_policy_noise: float = field(default=0.2, metadata={"help": (
         "steering noise (standard deviation, drifting over about a second) added to the model's commands while it "
         "drives for on-policy states, so it also reaches the states a slightly biased model would (DART; 0: off)")})
     # model selection: each epoch the held-out blocks are replayed closed-loop (evaluate.replay)
@@ -169,7 +170,7 @@ class TrainConfig:
             need(getattr(self, name) >= 0, name, "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
-        need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.1")
+        need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.2")
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
         need(bool(self.data), "data", "one or more recording folders")
