@@ -30,6 +30,7 @@ from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.replay import Footage, Rules, Trace, drive_model
 from training.precision import Float32Steering
 from training.recovery import recovery_steering
+from training.samples import STEERING_RANGE
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def drifting_noise(steer: Callable[[np.ndarray], float], sigma: float, seed: int
     def noisy(view: np.ndarray) -> float:
         nonlocal error
         error = keep * error + np.sqrt(1 - keep ** 2) * sigma * rng.standard_normal()
-        return float(np.clip(steer(view) + error, -1.0, 1.0))
+        return float(np.clip(steer(view) + error, *STEERING_RANGE))
     return noisy
 
 
