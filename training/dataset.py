@@ -123,24 +123,35 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
     steering = samples["steering"].to_numpy(dtype=np.float32)
     where = {name: samples[name].to_numpy() for name in ("camera", "lateral_m", "recorded", "speed_mps")}
 
-    def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with_pose = config.pose_weight > 0
+
+    def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x, y = frames.get(images[indices]), steering[indices]
+        # The pose head's targets: offset (right +) and heading from the recorded path, and whether known.
+        # Validation leaves them unknown, so val_loss stays the steering's.
+        pose = np.zeros((len(indices), 3), dtype=np.float32)
+        if shuffle:
+            pose[:, 0], pose[:, 2] = where["lateral_m"][indices], 1.0
         seed, view_seed, pool_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(3)
         # First the car moves (or is replaced by where the model drove it), then the camera's picture is
         # panned, zoomed, lit.
         if viewpoint is not None:
             x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
+            pose[:, 2] = 0.0  # not tracked through the viewpoint shift (experimental)
         if pool is not None:  # the pool grows between epochs, so the same indices draw other states later
-            pool.mix_into(x, y, frames, int(pool_seed) + pool.size)
+            pool.mix_into(x, y, frames, int(pool_seed) + pool.size, pose)
         if augmenter is not None:
-            x, y = augmenter(x, y, int(seed))
-        return x, y
+            x, y, draws = augmenter.augment(x, y, int(seed))
+            pose[draws.pan_px[:, 0] != 0, 2] = 0.0  # a pan turns the view by an amount not modelled here
+            pose[draws.flipped, :2] *= -1
+        return x, y.astype(np.float32), pose
 
-    def load(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x, y = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32], stateful=False)
+    def load(indices: tf.Tensor):
+        x, y, pose = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32, tf.float32], stateful=False)
         x.set_shape((None, *FRAME_SHAPE))
         y.set_shape((None,))
-        return x, y
+        pose.set_shape((None, 3))
+        return (x, {"steering": y, "pose": pose}) if with_pose else (x, y)
 
     order = tf.data.Dataset.range(len(samples))
     if shuffle:

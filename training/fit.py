@@ -72,10 +72,13 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
         raise RunError(f"--resume {resumed.folder}: that run has trained all {done} of its {config.epochs} epochs; "
                        f"pass --epochs with a number above {done} to train it longer")
     if resumed:
-        trained_with = json.loads((resumed.folder / runs.CONFIG).read_text(encoding="utf-8")).get("weight_average", 0.0)
-        if config.weight_average != trained_with:  # the optimizer's saved state has (or lacks) the average
-            raise RunError(f"--resume {resumed.folder}: that run trained with --weight-average {trained_with:g}; "
-                           f"leave out --weight-average or start a new run")
+        trained = json.loads((resumed.folder / runs.CONFIG).read_text(encoding="utf-8"))
+        # The saved optimizer state has (or lacks) the average; the saved model has (or lacks) the pose head.
+        for key in ("weight_average", "pose_weight"):
+            if getattr(config, key) != trained.get(key, 0.0):
+                flag = "--" + key.replace("_", "-")
+                raise RunError(f"--resume {resumed.folder}: that run trained with {flag} {trained.get(key, 0.0):g}; "
+                               f"leave out {flag} or start a new run")
     else:
         runs.check_out(config.out)
     return config
@@ -125,7 +128,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         # -- model -------------------------------------------------------------------------------------
         def build() -> keras.Model:
             return build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr),
-                               weight_average=config.weight_average)
+                               weight_average=config.weight_average, pose_weight=config.pose_weight)
 
         with dist.strategy.scope(), precision.policy(choice.precision):
             if run.resumed:  # in the precision chosen now: the run's own unless --precision says otherwise

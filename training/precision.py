@@ -118,16 +118,17 @@ class Float32View:
 
     def __init__(self) -> None:
         self._copy: keras.Model | None = None
+        self._view: keras.Model | None = None
 
     def __call__(self, model: keras.Model) -> keras.Model:
-        if precision_of(model) == "float32":
-            return model
-        if self._copy is None:
-            self._copy = float32_copy(model)
-        else:
-            self._copy.set_weights(model.get_weights())
-        return self._copy
+        from training.model import steering_only
 
+        if self._copy is None:  # the full float32 model, and its steering alone (sharing its weights)
+            full = model if precision_of(model) == "float32" else float32_copy(model)
+            self._copy, self._view = full, steering_only(full)
+        elif self._copy is not model:
+            self._copy.set_weights(model.get_weights())
+        return self._view
 
 
 class Float32Steering:
