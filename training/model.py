@@ -8,7 +8,6 @@ from base.frames import FRAME_SHAPE
 from training.config import TrainConfig
 from training.preprocess import preprocess
 
-
 POSE = "pose"  # the auxiliary head's output: the view's offset and heading from the recorded path
 YAW_SCALE = 10.0  # heading targets in tenths of a radian, so both pose targets are about a metre's size
 
