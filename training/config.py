@@ -102,7 +102,7 @@ class TrainConfig:
         "drives for on-policy states, so it also reaches the states a slightly biased model would (DART; 0: off)")})
     pose_weight: float = field(default=0.0, metadata={"experimental": True, "help": (
         "auxiliary head: also predict each training view's offset and heading from the recorded path (known "
-        "for side cameras, on-policy states and viewpoint shifts), with this weight in the loss (0: off)")})
+        "for the side cameras and the on-policy states), with this weight in the loss (0: off)")})
     # model selection: each epoch the held-out blocks are replayed closed-loop (evaluate.replay)
     select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})

@@ -25,6 +25,7 @@ from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, JPEG_START, jpeg_tru
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.augment import Augmenter, ViewpointAugmenter
 from training.config import TrainConfig
+from training.model import POSE
 from training.onpolicy import StatePool
 from training.samples import SampleSet, prepare_samples, summarize
 
@@ -151,7 +152,7 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
         x.set_shape((None, *FRAME_SHAPE))
         y.set_shape((None,))
         pose.set_shape((None, 3))
-        return (x, {"steering": y, "pose": pose}) if with_pose else (x, y)
+        return (x, {"steering": y, POSE: pose}) if with_pose else (x, y)
 
     order = tf.data.Dataset.range(len(samples))
     if shuffle:

@@ -114,7 +114,7 @@ def float32_copy(model: keras.Model) -> keras.Model:
 class Float32View:
     """The float32 model to save or replay for a model that may train in bfloat16: the model itself when
     it is float32, else one float32 copy kept and given the model's current weights at each call (so a
-    `tf.function` traced over it stays valid)."""
+    `tf.function` traced over it stays valid); of a model with a pose head, its steering alone."""
 
     def __init__(self) -> None:
         self._copy: keras.Model | None = None
