@@ -145,7 +145,7 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
             x, y, draws = augmenter.augment(x, y, int(seed))
             pose[draws.pan_px[:, 0] != 0, 2] = 0.0  # a pan turns the view by an amount not modelled here
             pose[draws.flipped, :2] *= -1
-        return x, y.astype(np.float32), pose
+        return x, y, pose
 
     def load(indices: tf.Tensor):
         x, y, pose = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32, tf.float32], stateful=False)

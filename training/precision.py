@@ -117,17 +117,17 @@ class Float32View:
     `tf.function` traced over it stays valid); of a model with a pose head, its steering alone."""
 
     def __init__(self) -> None:
-        self._copy: keras.Model | None = None
+        self._full: keras.Model | None = None  # the model itself when float32, else its float32 copy
         self._view: keras.Model | None = None
 
     def __call__(self, model: keras.Model) -> keras.Model:
         from training.model import steering_only
 
-        if self._copy is None:  # the full float32 model, and its steering alone (sharing its weights)
-            full = model if precision_of(model) == "float32" else float32_copy(model)
-            self._copy, self._view = full, steering_only(full)
-        elif self._copy is not model:
-            self._copy.set_weights(model.get_weights())
+        if self._full is None:  # the float32 model, and its steering alone (sharing its weights)
+            self._full = model if precision_of(model) == "float32" else float32_copy(model)
+            self._view = steering_only(self._full)
+        elif self._full is not model:
+            self._full.set_weights(model.get_weights())
         return self._view
 
 
