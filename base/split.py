@@ -1,5 +1,9 @@
 """`split.json`: which rows of which recordings a training run held out, and the logs as they were.
 
+Per recording, `held_out` lists every row range kept out of training and `test` the ones of them that
+also chose nothing (not the epoch kept): the rest validated. A run made before test blocks existed has
+no `test`: all its held-out rows validated.
+
 A run's validation split is rebuilt from the files only at the moment it is made; a recording that
 grows later (the simulator and `sim.record` append to logs) would silently move frames between the
 two sides. So the run keeps, per recording, the row ranges it held out and a hash of the log file,
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,10 @@ from base.atomic import write_json_atomic
 from base.logformat import CAMERAS, LOG_NAME
 from base.logs import COLUMNS, SHOWN_PATHS, LogError, Recording, read_log
 
+log = logging.getLogger(__name__)
+
 SPLIT = "split.json"
+BLOCKS = ("all", "validation", "test")  # which held-out rows `held_out_rows` reads
 
 
 class SplitError(ValueError):
@@ -30,18 +38,21 @@ def log_digest(log_path: Path) -> str:
     return hashlib.sha256(Path(log_path).read_bytes()).hexdigest()
 
 
-def save_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame) -> Path:
-    """Write `run_dir/split.json` from all rows used and the held-out ones (both as `base.logs` reads them)."""
-    return write_json_atomic(run_dir / SPLIT, {"recordings": _describe(rows, val_rows)})
+def save_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame, test_rows: pd.DataFrame | None = None) -> Path:
+    """Write `run_dir/split.json` from all rows used and the validation and test rows (as `base.logs` reads them)."""
+    return write_json_atomic(run_dir / SPLIT, {"recordings": _describe(rows, val_rows, test_rows)})
 
 
-def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None) -> pd.DataFrame:
-    """The rows `run_dir` held out for validation, read from their recordings now (in log order).
+def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks: str = "all") -> pd.DataFrame:
+    """The rows `run_dir` held out of training, read from their recordings now (in log order): `blocks`
+    "all" of them, those that "validation" used to choose the epoch, or the "test" ones that chose nothing.
 
     `folders`: only these recordings (each must be one the run used). Raises SplitError when the run
     has no split.json, a recording's log changed since the run was made, or images of held-out rows
     have gone missing since.
     """
+    if blocks not in BLOCKS:
+        raise ValueError(f"blocks must be one of {', '.join(BLOCKS)}, not {blocks}")
     split = _read(run_dir)
     entries = {entry["folder"]: entry for entry in split["recordings"]}
     if folders:
@@ -51,13 +62,18 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None) -> pd.
             raise SplitError(f"{unknown[0]} is not a recording {run_dir} was trained on: pass "
                              f"{' '.join(entries)} or leave out the held-out selection")
         entries = {f: entries[f] for f in wanted}
+    parted = blocks != "all" and any(entry.get("test") for entry in entries.values())
+    if blocks == "test" and not parted:
+        log.warning("%s kept no test blocks in these recordings (made before them, or with --test-share 0): its "
+                    "held-out rows there, all of which chose the epoch it kept, stand in for them", run_dir)
     parts = []
     for entry in entries.values():
         recording = _unchanged_log(run_dir, entry)
         rows = recording.rows
-        keep = np.zeros(len(rows), dtype=bool)
-        for start, stop in entry["held_out"]:
-            keep[start:stop] = True
+        keep = _within(len(rows), entry["held_out"])
+        if parted:
+            tested = _within(len(rows), entry.get("test", []))
+            keep &= tested if blocks == "test" else ~tested
         held = rows[keep]
         # Training used complete rows only, so a held-out row without its images lost them since.
         if not held["complete"].all():
@@ -75,11 +91,17 @@ def check_unchanged(run_dir: Path) -> None:
         _unchanged_log(run_dir, entry)
 
 
-def check_same_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame) -> None:
-    """Raise SplitError unless `rows` and `val_rows`, as training reads and splits the data now, are the
-    recordings and held-out rows `run_dir` was trained on (what --resume must continue with)."""
+def has_test_blocks(run_dir: Path) -> bool:
+    """Whether `run_dir` kept test blocks (runs made before they existed validated on all their held-out rows)."""
+    return any(entry.get("test") for entry in _read(run_dir)["recordings"])
+
+
+def check_same_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame,
+                     test_rows: pd.DataFrame | None = None) -> None:
+    """Raise SplitError unless `rows`, `val_rows` and `test_rows`, as training reads and splits the data now,
+    are the recordings and held-out rows `run_dir` was trained on (what --resume must continue with)."""
     stored = {entry["folder"]: entry for entry in _read(run_dir)["recordings"]}
-    now = {entry["folder"]: entry for entry in _describe(rows, val_rows)}
+    now = {entry["folder"]: entry for entry in _describe(rows, val_rows, test_rows)}
     for folder in stored.keys() - now.keys():
         raise SplitError(f"{folder}, which {run_dir} was trained on, is not in the data now: resume with the "
                          "run's own --data")
@@ -89,23 +111,34 @@ def check_same_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame) 
     for folder, entry in sorted(now.items()):
         if entry["log_sha256"] != stored[folder]["log_sha256"]:
             _unchanged_log(run_dir, stored[folder])
-        if entry["held_out"] != stored[folder]["held_out"] or entry["rows"] != stored[folder]["rows"]:
-            raise SplitError(f"the validation rows of {folder} differ from the ones {run_dir} held out "
-                             "(--val-fraction, --val-block, --seed or --skip-missing changed?): resume with the "
-                             "run's own settings")
+        if (entry["held_out"], entry["test"], entry["rows"]) != (stored[folder]["held_out"],
+                                                                  stored[folder].get("test", []), stored[folder]["rows"]):
+            raise SplitError(f"the rows of {folder} held out for validation and test differ from the ones {run_dir} held out "
+                             "(--val-fraction, --test-share, --val-block, --seed or --skip-missing changed?): resume "
+                             "with the run's own settings")
 
 
-def _describe(rows: pd.DataFrame, val_rows: pd.DataFrame) -> list[dict[str, Any]]:
+def _describe(rows: pd.DataFrame, val_rows: pd.DataFrame, test_rows: pd.DataFrame | None) -> list[dict[str, Any]]:
+    test_rows = val_rows.iloc[:0] if test_rows is None else test_rows
     recordings = []
     for folder, members in rows.groupby("recording", sort=True):
-        held = np.sort(val_rows.loc[val_rows["recording"] == folder, "row"].to_numpy())
+        validated, tested = (part.loc[part["recording"] == folder, "row"].to_numpy() for part in (val_rows, test_rows))
         recordings.append({
             "folder": str(Path(folder).resolve()),
             "rows": int(len(members)),
             "log_sha256": log_digest(Path(folder) / LOG_NAME),
-            "held_out": _ranges(held),
+            "held_out": _ranges(np.sort(np.concatenate([validated, tested]))),
+            "test": _ranges(np.sort(tested)),
         })
     return recordings
+
+
+def _within(count: int, ranges: list[list[int]]) -> np.ndarray:
+    """A mask of `count` rows, True within the [start, stop) `ranges`."""
+    mask = np.zeros(count, dtype=bool)
+    for start, stop in ranges:
+        mask[start:stop] = True
+    return mask
 
 
 def _unchanged_log(run_dir: Path, entry: dict[str, Any]) -> Recording:

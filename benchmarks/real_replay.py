@@ -76,7 +76,7 @@ def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> t
     samples = prepare_samples(read_recordings(config.data), config)
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
-    save_split(out, samples.rows, samples.val_rows)
+    save_split(out, samples.rows, samples.val_rows, samples.test_rows)
     return out, tutorial_recipe.Steerer(model)
 
 
@@ -94,15 +94,17 @@ def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
 
 
 def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, train_on: list[str]) -> pd.DataFrame:
-    """The real track-1 rows `run` held out or, for a run that never saw them, those `training.fit --seed` would."""
+    """The real track-1 test rows of `run` (held out, and choosing nothing) or, for a run that never saw
+    them, those `training.fit --seed` would keep."""
     real = [folder / name for name in train_on]
     if trained_on_real:
-        return held_out_rows(run, real)
+        return held_out_rows(run, real, blocks="test")
     from training.config import TrainConfig
-    from training.samples import split_by_time
+    from training.samples import split_by_time, split_test
 
     config = TrainConfig(seed=seed)
-    return split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
+    held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
+    return split_test(held, config.test_share, seed)[1]
 
 
 def scored(entry: dict, who: str, limit: float) -> dict:
@@ -238,7 +240,7 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> tuple[dict[str, dic
         for name in whole:
             sets[f"{name} (another driver)"] = read_recordings([args.data_dir / name])
         if args.with_jungle:
-            sets["held-out jungle"] = held_out_rows(run, [jungle])
+            sets["held-out jungle"] = held_out_rows(run, [jungle], blocks="test")
         else:
             sets["jungle (unseen)"] = read_recordings([jungle])
         results[str(seed)] = measure(sets, steer)

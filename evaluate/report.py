@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules: Rules = Rules(),
                       held_out: bool = False, report: Path | None = None, plot: Path | None = None,
                       video: Path | None = None, progress: bool = True) -> dict:
-    """Replay `model` on `recordings` (all rows, or with `held_out` the rows the run validated on).
+    """Replay `model` on `recordings` (all rows, or with `held_out` the run's test rows).
 
     Returns the report; raises LogError, SplitError, ReplayError or ModelLoadError (one-line messages).
     """
@@ -95,7 +95,7 @@ def _rows(recordings: Sequence[str | Path], model: str | Path, held_out: bool):
     if held_out:
         if not Path(model).is_dir():
             raise SplitError(f"--held-out needs a run folder (it keeps split.json), not {model}")
-        return held_out_rows(Path(model), list(recordings))
+        return held_out_rows(Path(model), list(recordings), blocks="test")
     import pandas as pd
 
     parts = []

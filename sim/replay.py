@@ -7,7 +7,7 @@ driven time. Zero steering and the recorded human are replayed the same way besi
 anything `drive.py` drives and runs through the same runtime (`base.runtime`).
 
     python -m sim.replay data/lake1 models/latest
-    python -m sim.replay data/lake1 data/lake2 models/latest --held-out   # only the rows the run validated on
+    python -m sim.replay data/lake1 data/lake2 models/latest --held-out   # only the run's test rows
     python -m sim.replay data/jungle models/latest --max-offset 2 --plot replay.png --video replay.mp4
 """
 from __future__ import annotations
@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="one or more recording folders (driving_log.csv beside IMG/), then the model: a run "
                              "folder or a .keras/.h5/.onnx/.tflite file")
     parser.add_argument("--held-out", action="store_true",
-                        help="replay only the rows the run (MODEL, a run folder) held out for validation")
+                        help="replay only the test rows of the run (MODEL, a run folder): the blocks it held out of "
+                             "training that chose nothing either (a run made before test blocks: all its held-out rows)")
     parser.add_argument("--max-offset", type=positive_float, default=Rules().max_offset_m,
                         help="metres off the recorded path that count as an intervention (default %(default)s, NVIDIA's rule)")
     parser.add_argument("--report", type=Path, help="write the report as JSON here")

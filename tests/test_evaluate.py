@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,10 +13,10 @@ from fit_helpers import save_untrained_model
 from recordings import write_log
 
 from base.logs import read_recordings
-from base.split import save_split
+from base.split import held_out_rows, save_split
 from training import evaluate, export
 from training.dataset import load_frames
-from training.samples import split_by_time
+from training.samples import split_by_time, split_test
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,27 @@ def test_split_val_scores_exactly_the_rows_the_run_held_out(model_path, recordin
     assert result["frames"] == len(val_rows) == 10  # one block of the three
     everything = run_json(capsys, str(model_path), str(recording))
     assert everything["frames"] == 30
+
+
+def test_split_test_and_val_score_the_two_parts_of_the_held_out_rows(model_path, recording, capsys):
+    rows = read_recordings([recording])
+    held = rows[(rows["row"] < 10) | (rows["row"] >= 20)]  # the first and last of three blocks
+    val, test = split_test(held, share=0.5, seed=0)
+    save_split(model_path.parent, rows, val, test)
+    assert run_json(capsys, str(model_path.parent), "--split", "val")["frames"] == len(val) == 10
+    assert run_json(capsys, str(model_path.parent), "--split", "test")["frames"] == len(test) == 10
+    assert held_out_rows(model_path.parent, blocks="all")["row"].tolist() == sorted(held["row"])
+    assert held_out_rows(model_path.parent, blocks="test")["row"].tolist() == test["row"].tolist()
+
+
+def test_a_run_without_test_blocks_tests_on_all_it_held_out(model_path, recording, caplog):
+    rows = read_recordings([recording])
+    held = rows[(rows["row"] < 10) | (rows["row"] >= 20)]
+    save_split(model_path.parent, rows, held)  # as runs made before test blocks, or with --test-share 0
+    with caplog.at_level(logging.WARNING):
+        assert held_out_rows(model_path.parent, blocks="test")["row"].tolist() == sorted(held["row"])
+    assert "kept no test blocks" in caplog.text
+    assert held_out_rows(model_path.parent, blocks="validation")["row"].tolist() == sorted(held["row"])
 
 
 def test_split_val_refuses_a_recording_that_grew_since_training(model_path, tmp_path, capsys):

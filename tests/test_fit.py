@@ -69,7 +69,7 @@ def test_help_explains_every_config_field_with_its_default_and_experimental_ones
     assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
     assert f"--help-experimental lists {len(EXPERIMENTAL)} more options" in text
     options = set(re.findall(r"\[(--?[a-z][-a-z]*)", text))  # the usage line names each listed option once
-    assert len(options) < 39, sorted(options)  # what a user should touch, not every experiment ever tried
+    assert len(options) < 40, sorted(options)  # what a user should touch, not every experiment ever tried
 
 
 def test_an_experimental_option_still_sets_its_field():
@@ -126,6 +126,20 @@ def test_run_folder_holds_models_history_split_plots_config_and_metrics(finished
     assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
     # The kept epoch is chosen by driving the held-out blocks, and what that drive cost is on record.
     assert {"val_autonomy", "val_interventions", "val_replay_s"} <= set(history) and history["val_replay_s"][0] > 0
+
+
+def test_the_test_blocks_choose_nothing_and_report_the_kept_model_once(tmp_path, capsys):
+    write_log(tmp_path / "rec", rows=80)
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--val-fraction", "0.5", "--seed", "1")) == 0
+    run = (tmp_path / "models" / runs.LATEST).resolve()
+    (entry,) = json.loads((run / "split.json").read_text())["recordings"]
+    tested = {row for start, stop in entry["test"] for row in range(start, stop)}
+    held = {row for start, stop in entry["held_out"] for row in range(start, stop)}
+    assert tested and tested < held  # some held-out rows test, the others validate
+    assert json.loads((run / "metrics.json").read_text())["val_samples"] == len(held - tested)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_replay_footage_s"] > 0 and metrics["test_autonomy"] is not None
+    assert "on the test blocks, which chose nothing: replay autonomy" in capsys.readouterr().out
 
 
 def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
@@ -201,7 +215,7 @@ def test_resume_continues_the_epoch_count_in_the_same_folder_on_the_same_split(t
 
     before = digest(run)
     assert fit.main(["--resume", str(run), "--epochs", "3", "--val-block", "20"]) == 2
-    assert "validation rows" in one_error_line(capsys) and digest(run) == before
+    assert "held out for validation and test differ" in one_error_line(capsys) and digest(run) == before
     assert fit.main(["--resume", str(run), "--epochs", "3", "--weight-average", "0.9"]) == 2
     assert "trained with --weight-average 0" in one_error_line(capsys) and digest(run) == before
     with open(log, "a") as f:  # a recording that grew since: its held-out rows are no longer known
@@ -390,12 +404,13 @@ def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path)
     folder = tmp_path / "old_run"
     folder.mkdir()
     old = json.loads(TrainConfig(epochs=2, out=str(tmp_path)).to_json())
-    for key in ("label_lead_s", "select_by", "precision", "on_policy_share"):  # not yet settings when it trained
+    for key in ("label_lead_s", "select_by", "precision", "on_policy_share", "test_share"):  # not yet settings then
         del old[key]
     (folder / runs.CONFIG).write_text(json.dumps(old))
     resumed = runs.Run(folder, resumed_from=folder, epochs_done=1)
     config = fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)
     assert (config.label_lead_s, config.select_by, config.precision, config.on_policy_share) == (0.0, "loss", "float32", 0)
+    assert config.test_share == 0  # it validated on all it held out, and resumes so
     assert (TrainConfig().label_lead_s, TrainConfig().select_by, TrainConfig().on_policy_share) == (0.15, "autonomy", 0.5)
     flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
     assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides

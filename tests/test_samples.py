@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from training.config import TrainConfig
-from training.samples import balance, prepare_samples, retime_labels, split_by_time, with_side_cameras
+from training.samples import balance, prepare_samples, retime_labels, split_by_time, split_test, with_side_cameras
 
 
 def log_rows(lengths: dict[str, int], seed: int = 0) -> pd.DataFrame:
@@ -35,6 +35,42 @@ def test_validation_is_whole_blocks_of_time_from_each_recording():
         assert len(counts) == round(0.2 * n_blocks)
     assert len(train) + len(val) == len(rows)
     assert set(zip(train["recording"], train["row"])).isdisjoint(zip(val["recording"], val["row"]))
+
+
+def test_test_rows_are_whole_held_out_stretches_about_the_share_and_never_all():
+    rows = log_rows({"lake": 2000, "jungle": 1000})
+    _, held = split_by_time(rows, val_fraction=0.3, block=100, seed=2)
+    val, test = split_test(held, share=0.5, seed=2)
+    assert len(val) + len(test) == len(held) and len(val) and len(test)
+    assert abs(len(test) - 0.5 * len(held)) <= 100  # within a block of the share
+    assert set(zip(val["recording"], val["row"])).isdisjoint(zip(test["recording"], test["row"]))
+    for part in (val, test):  # whole stretches: a block side by side with another is never cut apart
+        for recording, members in held.groupby("recording"):
+            stretch = members["row"].diff().ne(1).cumsum()
+            inside = members["row"].isin(part.loc[part["recording"] == recording, "row"])
+            assert (inside.groupby(stretch).nunique() == 1).all()
+    assert test.equals(split_test(held, 0.5, seed=2)[1])
+    assert not test.equals(split_test(held, 0.5, seed=3)[1])
+    assert split_test(held, 0.99, seed=2)[0].shape[0] > 0  # one stretch at least still validates
+    assert split_test(held, 0.0, seed=2)[1].empty
+
+
+def test_held_out_rows_of_one_stretch_all_validate(caplog):
+    held = split_by_time(log_rows({"short": 300}), val_fraction=0.3, block=100, seed=0)[1]
+    with caplog.at_level(logging.WARNING):
+        val, test = split_test(held, share=0.5, seed=0)
+    assert len(val) == 100 and test.empty
+    assert "no test blocks" in caplog.text
+
+
+def test_test_rows_stay_out_of_training_and_validation():
+    config = TrainConfig(val_fraction=0.3, val_block=100, test_share=0.5)
+    samples = prepare_samples(log_rows({"lake": 2000}), config)
+    assert len(samples.test_rows) and len(samples.val_rows)
+    tested = set(samples.test_rows["row"])
+    assert tested.isdisjoint(samples.train_rows["row"]) and tested.isdisjoint(samples.val_rows["row"])
+    assert not {f"lake/{row}" for row in tested} & {image.rsplit("/", 1)[0] for image in samples.train["image"]}
+    assert set(samples.val["row"]) == set(samples.val_rows["row"])  # validation batches hold validation rows only
 
 
 def test_split_is_seeded_and_keeps_training_rows_for_short_recordings():

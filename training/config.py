@@ -31,7 +31,7 @@ SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 # What a run made before a setting existed trained with, where today's default differs: a resumed run
 # goes on as it was trained (its config.json lacks the key).
 BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0,
-                     "on_policy_noise": 0.0}
+                     "on_policy_noise": 0.0, "test_share": 0.0}
 
 
 class StrategyError(ValueError):
@@ -66,6 +66,11 @@ class TrainConfig:
     val_fraction: float = field(default=0.2, metadata={"help": "share of each recording held out for validation"})
     val_block: int = field(default=150, metadata={
         "help": "validation rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)"})
+    # Whatever picks the kept epoch flatters it on the rows it picked by: the test blocks pick nothing.
+    test_share: float = field(default=0.5, metadata={"help": (
+        "share of the held-out rows kept as test blocks: they choose nothing (not the epoch kept, not early "
+        "stopping, not the learning rate) and are replayed once at the end, to report how the kept model drives "
+        "footage no part of training has seen (0: all of them validate)")})
     # augmentation (training batches only); each operation fires with its own probability
     augment: bool = field(default=True, metadata={"help": "augment the training batches (pan, zoom, brightness, flip)"})
     aug_probability: float = field(default=0.5, metadata={"help": "probability with which each augmentation fires"})
@@ -154,6 +159,8 @@ class TrainConfig:
         need(self.bin_cap is None or self.bin_cap >= 1, "bin_cap", "at least 1")
         need(0 < self.val_fraction < 1, "val_fraction", "between 0 and 1 (0 would leave no validation "
              "data to pick the best model by)")
+        need(0 <= self.test_share < 1, "test_share", "from 0 up to (not including) 1, e.g. 0.5 (every held-out "
+             "row a test row would leave none to pick the best model by)")
         need(self.lr > 0, "lr", "positive")
         need(0 <= self.dropout < 1, "dropout", "from 0 up to (not including) 1")
         need(0 <= self.weight_average < 1, "weight_average", "from 0 (off) up to (not including) 1, e.g. 0.99")

@@ -1,12 +1,12 @@
 """Score a model's steering on recordings: RMSE and MAE on the centre camera, beside the zero-steering baseline.
 
     python -m training.evaluate models/latest data/lake2                # a recording not trained on
-    python -m training.evaluate models/latest --split val               # the rows the run held out (split.json)
+    python -m training.evaluate models/latest --split test              # the run's test rows (split.json)
     python -m training.evaluate models/latest/model.onnx data/lake2 --json --plot steering.png
 
 MODEL is anything the drive server loads: a run folder, `.keras`, `.h5`, `.onnx` or `.tflite`. With
-`--split val` it is a run folder or a model file in one: the run's split.json names the rows it held
-out, and a recording whose log changed since is refused (its held-out rows are no longer known).
+`--split val` or `test` it is a run folder or a model file in one: the run's split.json names the rows
+it held out, and a recording whose log changed since is refused (its held-out rows are no longer known).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
 
 
 def select_samples(model: str | Path, paths: list[str], split: str, skip_missing: bool) -> pd.DataFrame:
-    """Centre-camera samples of `paths`; with split "val", exactly the rows the run of `model` held out."""
+    """Centre-camera samples of `paths`; with split "val" or "test", exactly those rows the run of `model` held out."""
     from base.logs import read_recordings  # pandas (0.4 s): not for --help
     from base.split import held_out_rows
     from training.samples import centre_samples
@@ -69,7 +69,7 @@ def select_samples(model: str | Path, paths: list[str], split: str, skip_missing
             raise ValueError("no recordings given: pass recording folders, or --split val for the run's validation rows")
         return centre_samples(read_recordings(paths, skip_missing=skip_missing))
     run_dir = resolve_model_path(model).parent  # a run folder's model, or a model file inside a run folder
-    return centre_samples(held_out_rows(run_dir, paths or None))
+    return centre_samples(held_out_rows(run_dir, paths or None, blocks={"val": "validation", "test": "test"}[split]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,10 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL", help="run folder, .keras, .h5, .onnx or .tflite")
     parser.add_argument("paths", metavar="PATH", nargs="*",
-                        help="recording folders; with --split val, some of the run's (default: all of them)")
-    parser.add_argument("--split", choices=("all", "val"), default="all",
-                        help="all: every row of PATH; val: only the contiguous blocks the run held out for "
-                        "validation, as its split.json records them (default: all)")
+                        help="recording folders; with --split val or test, some of the run's (default: all of them)")
+    parser.add_argument("--split", choices=("all", "val", "test"), default="all",
+                        help="all: every row of PATH; val: only the blocks the run held out and validated on (they "
+                        "chose the epoch kept); test: only the held-out blocks that chose nothing; as its split.json "
+                        "records them (a run made before test blocks validated on all its held-out blocks; "
+                        "default: all)")
     parser.add_argument("--skip-missing", action="store_true", help=f"--split all: {HELP['skip_missing']}")
     parser.add_argument("--allow-unsafe", action="store_true", help=ALLOW_UNSAFE_HELP)
     parser.add_argument("--json", action="store_true", help='print {"rmse", "mae", "baseline_rmse", "frames"} as JSON')

@@ -28,6 +28,8 @@ from training.options import build_parser, config_from_args
 from training.runs import Run, RunError
 
 if TYPE_CHECKING:  # TensorFlow, Keras and pandas load only once every setting and path has passed
+    import pandas as pd
+
     from training.callbacks import BestCheckpoint, LastCheckpoint
     from training.dataset import Datasets
     from training.distribute import Distribution
@@ -160,15 +162,22 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
             raise KeyboardInterrupt
 
     # -- results -------------------------------------------------------------------------------------------
-    latest = run.finish(run_metrics(run, config, datasets, dist, best, last, seconds, interrupted, nan_stop.nan_epoch))
+    best_model = run.folder / runs.BEST_MODEL
+    metrics = run_metrics(run, config, datasets, dist, best, last, seconds, interrupted, nan_stop.nan_epoch)
+    if run.kept and best_model.is_file():
+        metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
+    latest = run.finish(metrics)
     if not run.kept:
         print("worker done: the chief's run folder holds the trained model")
         return 0
-    best_model = run.folder / runs.BEST_MODEL
-    chosen = f"replay autonomy {best.best_autonomy:.1f} % on the held-out blocks, " if best.by == "autonomy" else ""
+    chosen = f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, " if best.by == "autonomy" else ""
     epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
     print(f"best model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
           f"steering RMSE {math.sqrt(best.best):.4f}){f'; {latest} points to it' if latest else ''}")
+    if metrics.get("test_autonomy") is not None:
+        print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
+              f"({metrics['test_interventions']} interventions in {metrics['test_replay_footage_s']:.0f} s, "
+              f"{config.val_max_offset_m:g} m rule)")
     if nan_stop.nan_epoch:
         raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the best model before it is "
                              f"{best_model}. Lower --lr or check the steering values in the logs")
@@ -216,6 +225,22 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
         "interrupted": interrupted,
         "nan_loss": nan_epoch is not None,
     }
+
+
+def replay_test(model_path: Path, test_rows: pd.DataFrame, max_offset_m: float) -> dict[str, Any]:
+    """metrics.json's test_* keys: the kept model driven closed-loop over the test rows (None without any)."""
+    import keras
+
+    from base.runners import KerasRunner
+    from evaluate.replay import Footage, Rules, drive_model
+
+    footage = Footage.from_rows(test_rows) if len(test_rows) else None
+    if footage is None or not footage.segments:
+        return {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
+    steer = KerasRunner(keras.models.load_model(model_path)).predict_one
+    report = drive_model(footage, steer, Rules(max_offset_m=max_offset_m)).report()
+    return {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
+            "test_replay_footage_s": report["elapsed_s"]}
 
 
 def record_sample_session() -> None:

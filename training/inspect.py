@@ -77,7 +77,8 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
         "",
         f"~0: share of rows with |steering| < {NEAR_ZERO} (centre camera); steering is normalised, + = right",
         f"rows used: {summary['rows_used']} → {summary['train_rows']} for training, {summary['val_rows']} for "
-        f"validation (blocks of {config.val_block} rows, {config.val_fraction:.0%})",
+        f"validation and {summary['test_rows']} for test (held out in blocks of {config.val_block} rows, "
+        f"{config.val_fraction:.0%}; of them {config.test_share:.0%} test)",
         f"training samples: {summary['samples_with_side_cameras']} with side cameras ({sides}) → "
         f"{summary['samples_after_balance']} after balancing ({len(balance['counts_before'])} bins, "
         f"cap {balance['cap']} per bin)",

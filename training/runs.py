@@ -98,10 +98,10 @@ class Run:
         from training.dataplots import save_data_plots
 
         if self.resumed_from:
-            check_same_split(self.resumed_from, samples.rows, samples.val_rows)
+            check_same_split(self.resumed_from, samples.rows, samples.val_rows, samples.test_rows)
         write_text_atomic(self.folder / CONFIG, config.to_json())
         if self.kept and not self.resumed:
-            save_split(self.folder, samples.rows, samples.val_rows)
+            save_split(self.folder, samples.rows, samples.val_rows, samples.test_rows)
             save_data_plots(samples, config, self.folder)
 
     def last_model(self) -> keras.Model:

@@ -41,11 +41,13 @@ class Balanced:
 
 @dataclass(frozen=True)
 class SampleSet:
-    """What training sees: balanced training samples (all cameras) and centre-camera validation samples."""
+    """What training sees: balanced training samples (all cameras) and centre-camera validation samples;
+    and the test rows, which it never sees."""
 
     rows: pd.DataFrame
     train_rows: pd.DataFrame
     val_rows: pd.DataFrame
+    test_rows: pd.DataFrame
     with_sides: pd.DataFrame
     balanced: Balanced
     val: pd.DataFrame
@@ -57,7 +59,7 @@ class SampleSet:
 
 
 def split_by_time(rows: pd.DataFrame, val_fraction: float, block: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train_rows, val_rows): per recording, a seeded choice of whole blocks of `block` consecutive rows.
+    """(train_rows, held_out_rows): per recording, a seeded choice of whole blocks of `block` consecutive rows.
 
     Neighbouring frames are nearly identical, so a random-frame split would validate on frames the
     network trained on; whole blocks of seconds keep validation honest. Each recording gives
@@ -97,6 +99,32 @@ def _without_a_short_tail(chosen: np.ndarray, blocks: np.ndarray, n_blocks: int,
     log.info("the held-out block at the end of %s has only %d rows: holding out the %d rows before it instead",
              recording, tail_rows, block)
     return np.where(chosen == last, last - 1, chosen)
+
+
+def split_test(held: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(val_rows, test_rows): the held-out rows parted by whole stretches (a held-out block, or blocks
+    side by side), a seeded choice of stretches holding about `share` of the rows as test rows.
+
+    The epoch kept is the one that drove the validation rows best, so its score there is its best of
+    ten tries; the test rows choose nothing and report it fairly. With `share` > 0 at least one stretch
+    is tested and one validated; held-out rows of a single stretch are all validated (with a warning).
+    """
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"test share is {share}: use a value in [0, 1)")
+    empty = held.iloc[:0]
+    if not share or held.empty:
+        return held, empty
+    stretch = (held["recording"].ne(held["recording"].shift()) | held["row"].diff().ne(1)).cumsum().to_numpy()
+    sizes = np.bincount(stretch)[1:]
+    if len(sizes) < 2:
+        log.warning("the held-out rows are one stretch of %d rows: no test blocks (hold out more with "
+                    "--val-fraction to have some)", len(held))
+        return held, empty
+    order = np.random.default_rng(seed).permutation(len(sizes)) + 1  # stretch ids start at 1
+    tested = np.cumsum(sizes[order - 1])[:-1]  # rows tested with the first 1, 2, … stretches, never all
+    count = int(np.argmin(np.abs(tested - share * len(held)))) + 1
+    is_test = np.isin(stretch, order[:count])
+    return held[~is_test].reset_index(drop=True), held[is_test].reset_index(drop=True)
 
 
 def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
@@ -183,14 +211,15 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 
 
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
-    """Split off validation, add side cameras to the training rows, then balance them."""
-    train_rows, val_rows = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
+    """Split off validation and test rows, add side cameras to the training rows, then balance them."""
+    train_rows, held = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
+    val_rows, test_rows = split_test(held, config.test_share, config.seed)
     labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
     with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
-    log.info("samples: %d rows → %d train rows + %d validation rows; %d with side cameras → %d after balancing",
-             len(rows), len(train_rows), len(val_rows), len(with_sides), len(balanced.samples))
-    return SampleSet(rows, train_rows, val_rows, with_sides, balanced, centre_samples(val_rows),
+    log.info("samples: %d rows → %d train rows + %d validation rows + %d test rows; %d with side cameras → %d after "
+             "balancing", len(rows), len(train_rows), len(val_rows), len(test_rows), len(with_sides), len(balanced.samples))
+    return SampleSet(rows, train_rows, val_rows, test_rows, with_sides, balanced, centre_samples(val_rows),
                      labelled["steering"].to_numpy(dtype=float))
 
 
@@ -206,6 +235,7 @@ def summarize(recordings: Sequence[Recording], samples: SampleSet) -> dict[str, 
         "duplicate_rows": int(sum(rec.rows["complete"].sum() for rec in recordings)) - len(samples.rows),
         "train_rows": len(samples.train_rows),
         "val_rows": len(samples.val_rows),
+        "test_rows": len(samples.test_rows),
         "samples_with_side_cameras": len(samples.with_sides),
         "samples_after_balance": len(samples.train),
         "val_samples": len(samples.val),
