@@ -39,7 +39,7 @@ import pandas as pd
 
 from base.atomic import write_json_atomic
 from base.logs import read_recordings
-from base.split import held_out_rows
+from base.split import has_test_blocks, held_out_rows
 from benchmarks import REALDATA, ROOT
 from evaluate.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
 
@@ -94,16 +94,21 @@ def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
 
 
 def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, train_on: list[str]) -> pd.DataFrame:
-    """The real track-1 test rows of `run` (held out, and choosing nothing) or, for a run that never saw
-    them, those `training.fit --seed` would keep."""
-    real = [folder / name for name in train_on]
-    if trained_on_real:
-        return held_out_rows(run, real, blocks="test")
+    """The real track-1 test rows of `run` (held out, and choosing nothing). For a run without test blocks
+    (`--test-share 0`, or made before them), or one that never saw the real recordings, the rows a default
+    `training.fit --seed` run would test: every recipe of a seed is then scored on the same footage."""
     from training.config import TrainConfig
     from training.samples import split_by_time, split_test
 
+    real = [folder / name for name in train_on]
+    if trained_on_real and has_test_blocks(run):
+        return held_out_rows(run, real, blocks="test")
     config = TrainConfig(seed=seed)
-    held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
+    if trained_on_real:
+        held = held_out_rows(run, real)
+        print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (they chose its epoch)")
+    else:
+        held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
     return split_test(held, config.test_share, seed)[1]
 
 

@@ -114,6 +114,7 @@ def split_test(held: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFram
     empty = held.iloc[:0]
     if not share or held.empty:
         return held, empty
+    held = held.sort_values(["recording", "row"], kind="stable")  # as split_by_time meets the recordings
     stretch = (held["recording"].ne(held["recording"].shift()) | held["row"].diff().ne(1)).cumsum().to_numpy()
     sizes = np.bincount(stretch)[1:]
     if len(sizes) < 2:
