@@ -129,3 +129,27 @@ def test_injected_noise_drifts_rather_than_flickers_and_takes_a_straight_driver_
     shaken.gather(drifting_noise(lambda view: next(recorded), 0.2, seed=0), Rules(max_offset_m=2.0))
     assert np.abs(plain.states["lateral_m"]).max() < 0.05
     assert np.abs(shaken.states["lateral_m"]).max() > 0.3  # states the driver never reached, labelled
+
+
+def test_the_pool_is_kept_round_by_round_and_restored_without_rounds_of_unfinished_epochs(rows, tmp_path):
+    pool = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    pool.gather(lambda view: 0.3, Rules(max_offset_m=2.0), round_=2)
+    second = pool.states.copy()
+    pool.gather(lambda view: -0.3, Rules(max_offset_m=2.0), round_=3)
+    pool.save(tmp_path / runs.ON_POLICY_STATES)
+
+    again = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    assert again.restore(tmp_path / runs.ON_POLICY_STATES, before_round=3) == len(second) < pool.size
+    pd.testing.assert_frame_equal(again.states, second, check_dtype=False)
+    assert again.states["steering"].dtype == np.float32
+
+
+def test_a_resumed_run_draws_again_on_the_states_of_its_earlier_rounds(recording, tmp_path):
+    flags = ["--on-policy-share", "0.5", "--on-policy-start", "1", "--on-policy-noise", "0"]
+    assert fit.main(fit_args(recording, tmp_path, "--epochs", "2", *flags)) == 0
+    run = (tmp_path / runs.LATEST).resolve()
+    assert (run / runs.ON_POLICY_STATES).is_file()
+    assert fit.main(["--resume", str(run), "--epochs", "3"]) == 0
+    pooled = pd.read_csv(run / runs.HISTORY)["on_policy_states"].tolist()
+    assert np.isnan(pooled[0]) and pooled[2] > pooled[1] > 0  # the second round adds to the first's states
+    assert sorted(set(pd.read_csv(run / runs.ON_POLICY_STATES)["round"])) == [1, 2]

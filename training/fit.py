@@ -121,7 +121,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
         best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0, best_epoch=run.best_epoch,
         on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m,
-                                 config.on_policy_noise, config.seed)
+                                 config.on_policy_noise, config.seed, states_file=run.folder / runs.ON_POLICY_STATES)
         if datasets.pool is not None else None,
     )
     with run.removed_if_failed_empty():

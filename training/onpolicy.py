@@ -16,14 +16,17 @@ seed) goes where the noisy one went, and has been taught the way back from there
 """
 from __future__ import annotations
 
+import io
 import logging
 import time
+from pathlib import Path
 from typing import Callable, Protocol
 
 import keras
 import numpy as np
 import pandas as pd
 
+from base.atomic import write_text_atomic
 from base.driving import UNTIMED_STEP_S
 from base.frames import CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
@@ -35,7 +38,7 @@ from training.samples import STEERING_RANGE
 
 log = logging.getLogger(__name__)
 
-STATE_COLUMNS = ["image", "steering", "camera", "lateral_m", "yaw_rad", "forward_m"]
+STATE_COLUMNS = ["image", "steering", "camera", "lateral_m", "yaw_rad", "forward_m", "round"]
 NOISE_DRIFT_S = 1.0  # how long the injected steering error keeps its sign, about: long enough to move the car
 
 
@@ -58,10 +61,10 @@ class FrameSource(Protocol):
         ...
 
 
-def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s: float) -> pd.DataFrame:
+def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s: float, round_: int = 0) -> pd.DataFrame:
     """The views of `trace` as training samples: the recorded frame each was synthesised from, the shift
     that synthesises it again, and the steering back to the path (from `labels`, the rows' training
-    labels, e.g. led by --label-lead-s)."""
+    labels, e.g. led by --label-lead-s); `round_`: the epoch (from 0) before which they were reached."""
     if not trace.views:
         return pd.DataFrame(columns=STATE_COLUMNS)
     rows = np.array([view.row for view in trace.views])
@@ -74,6 +77,7 @@ def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s:
         "lateral_m": lateral,
         "yaw_rad": yaw,
         "forward_m": [view.shift.forward_m for view in trace.views],
+        "round": round_,
     }, columns=STATE_COLUMNS)
 
 
@@ -100,12 +104,26 @@ class StatePool:
         """Every frame a state can be synthesised from: what the frame store must hold."""
         return [path for camera in self.footage.cameras for path in self.footage.frames[camera]]
 
-    def gather(self, steer: Callable[[np.ndarray], float], rules: Rules) -> Trace:
-        """Drive `steer` over the footage and pool every state it reached, labelled."""
+    def gather(self, steer: Callable[[np.ndarray], float], rules: Rules, round_: int = 0) -> Trace:
+        """Drive `steer` over the footage and pool every state it reached, labelled, as round `round_`."""
         trace = drive_model(self.footage, steer, rules)
-        states = visited_states(self.footage, self.labels, trace, self.return_s)
+        states = visited_states(self.footage, self.labels, trace, self.return_s, round_)
         self.states = pd.concat([self.states, states], ignore_index=True) if len(self.states) else states
         return trace
+
+    def save(self, path: Path) -> None:
+        """Write the pool to `path` (CSV, atomically)."""
+        text = io.StringIO()
+        self.states.to_csv(text, index=False)
+        write_text_atomic(path, text.getvalue())
+
+    def restore(self, path: Path, before_round: int) -> int:
+        """Pool the states `save` wrote to `path` that were reached before round `before_round` (later
+        rounds belong to epochs that did not finish); how many."""
+        states = pd.read_csv(path, dtype={"image": str, "camera": str})
+        kept = states[states["round"] < before_round].reset_index(drop=True)
+        self.states = kept.astype({"steering": np.float32})[STATE_COLUMNS]
+        return len(kept)
 
     def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int,
                  pose: np.ndarray | None = None) -> None:
@@ -135,25 +153,30 @@ class OnPolicyRounds(keras.callbacks.Callback):
     `on_policy_autonomy` (how the model drove its own training footage, with the noise if any), `on_policy_states` and
     `on_policy_s` (what the round cost) to the epoch's logs."""
 
-    def __init__(self, pool: StatePool, start: int, max_offset_m: float, noise: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, pool: StatePool, start: int, max_offset_m: float, noise: float = 0.0, seed: int = 0,
+                 states_file: Path | None = None) -> None:
+        """`states_file`: where the pool is kept after every round, and restored from by a resumed run."""
         super().__init__()
-        self.pool, self.start, self.noise, self.seed = pool, start, noise, seed
+        self.pool, self.start, self.noise, self.seed, self.states_file = pool, start, noise, seed, states_file
         self.rules = Rules(max_offset_m=max_offset_m)
         self._steering = Float32Steering()
         self._round: dict[str, float] = {}
+        self._first = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._round = {}
+        if self._first:
+            self._first = False
+            self._resume(epoch)
         if epoch < self.start or not self.pool.footage.segments:
             return
-        if epoch > self.start and not self.pool.size:
-            log.info("resumed before epoch %d: the states of earlier on-policy rounds are not kept in the run "
-                     "folder, so the pool starts again with this round", epoch + 1)
         started = time.perf_counter()
         steer = self._steering(self.model)
         if self.noise:
             steer = drifting_noise(steer, self.noise, self.seed * 1000 + epoch)
-        report = self.pool.gather(steer, self.rules).report()
+        report = self.pool.gather(steer, self.rules, epoch).report()
+        if self.states_file is not None:
+            self.pool.save(self.states_file)
         self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),
                        "on_policy_s": round(time.perf_counter() - started, 2)}
         log.info("on-policy round before epoch %d: the model drove its training footage at %.1f %% autonomy; "
@@ -162,3 +185,16 @@ class OnPolicyRounds(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs.update(self._round)
+
+    def _resume(self, epoch: int) -> None:
+        """A run resumed before `epoch` draws again on the states its earlier rounds pooled."""
+        if epoch <= self.start:
+            return
+        if self.states_file is None or not self.states_file.is_file():
+            log.warning("resumed before epoch %d without %s (a run made before it was kept): the on-policy pool "
+                        "starts again with this round", epoch + 1, self.states_file.name if self.states_file else
+                        "the pool's file")
+            return
+        count = self.pool.restore(self.states_file, epoch)
+        log.info("resumed before epoch %d: %d on-policy states of the earlier rounds restored from %s", epoch + 1,
+                 count, self.states_file)

@@ -36,6 +36,7 @@ CONFIG = "config.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 LOSS_PLOT = "loss.png"
+ON_POLICY_STATES = "on_policy_states.csv"  # the on-policy pool, round by round: what --resume draws from again
 LATEST = "latest"
 
 
