@@ -42,9 +42,10 @@ def table(recipes: dict[str, dict[str, dict]], protocol: str) -> str:
             seeds = [per[s][name] for s in sorted(per, key=int)]
             cells.append(" ".join(_compact(r, "model") for r in seeds))
         lines.append(f"| {label} (seeds {', '.join(sorted(per, key=int))}) | " + " | ".join(cells) + " |")
-    first = next(iter(next(iter(recipes.values()))[protocol].values()))
-    lines.append("| zero steering | " + " | ".join(
-        _compact(first[n], "zero") for n in names) + " |")
+    # Each seed holds out its own blocks, so zero steering scores each seed's footage apart.
+    first = next(iter(recipes.values()))[protocol]
+    zero = [list(dict.fromkeys(_compact(first[seed][n], "zero") for seed in sorted(first, key=int))) for n in names]
+    lines.append("| zero steering | " + " | ".join(" ".join(cell) for cell in zero) + " |")
     return "\n".join(lines)
 
 
@@ -67,8 +68,10 @@ def plot(recipes: dict[str, dict[str, dict]], protocol: str, out: Path) -> None:
             values = [scored(per[s][name], "model", LOOSE)["autonomy_percent"] for s in seeds]
             ax.bar(np.arange(len(seeds)) + k * width, values, width, label=label)
             ax.set_xticks(np.arange(len(seeds)) + width * (len(recipes) - 1) / 2, [f"seed {s}" for s in seeds])
-        zero = scored(next(iter(next(iter(recipes.values()))[protocol].values()))[name], "zero", LOOSE)["autonomy_percent"]
-        ax.axhline(zero, color="grey", linestyle="--", linewidth=1, label="zero steering")
+        first = next(iter(recipes.values()))[protocol]  # zero steering on each seed's own footage
+        zero = [scored(first[s][name], "zero", LOOSE)["autonomy_percent"] for s in sorted(first, key=int)]
+        ax.hlines(zero, np.arange(len(zero)) - width / 2, np.arange(len(zero)) + width * (len(recipes) - 0.5),
+                  color="grey", linestyle="--", linewidth=1, label="zero steering")
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_title(name)
         ax.set_ylabel("autonomy % (2 m rule)")
