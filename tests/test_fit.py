@@ -142,6 +142,18 @@ def test_the_test_blocks_choose_nothing_and_report_the_kept_model_once(tmp_path,
     assert "on the test blocks, which chose nothing: replay autonomy" in capsys.readouterr().out
 
 
+def test_select_by_last_runs_every_epoch_and_keeps_the_last(recording, tmp_path):
+    flags = ["--epochs", "3", "--select-by", "last", "--early-stopping-patience", "0"]
+    assert fit.main(fit_args(recording, tmp_path, *flags)) == 0
+    run = (tmp_path / runs.LATEST).resolve()
+    assert list(pd.read_csv(run / runs.HISTORY)["epoch"]) == [1, 2, 3]  # patience 0 stops nothing
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["selected_by"], metrics["best_epoch"], metrics["epochs"]) == ("last", 3, 3)
+    kept, last = (keras.models.load_model(run / name) for name in ("model.keras", "last.keras"))
+    for mine, theirs in zip(kept.get_weights(), last.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):
     handler = logging.StreamHandler(sys.stdout)  # the terminal shows the log and the progress bar together
     logger = logging.getLogger("training.callbacks")

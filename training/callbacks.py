@@ -49,8 +49,9 @@ class ReplayValidation(keras.callbacks.Callback):
 
 class BestCheckpoint(keras.callbacks.Callback):
     """Saves `model.keras` atomically whenever the epoch beats the best so far: by the replay's
-    validation autonomy, ties going to the lower validation loss (`by="autonomy"`), or by loss alone.
-    Always in float32, whatever the training precision: drive.py and the exports run it as it is."""
+    validation autonomy, ties going to the lower validation loss (`by="autonomy"`), by loss alone, or
+    every epoch (`by="last"`). Always in float32, whatever the training precision: drive.py and the
+    exports run it as it is."""
 
     def __init__(self, path: Path, by: str, best: float = math.inf, best_autonomy: float = -math.inf,
                  best_epoch: int | None = None):
@@ -67,12 +68,13 @@ class BestCheckpoint(keras.callbacks.Callback):
         val_loss = logs.get("val_loss")
         if val_loss is None or not math.isfinite(val_loss):
             return
-        autonomy = logs.get("val_autonomy", -math.inf) if self.by == "autonomy" else -math.inf
-        if (autonomy, -val_loss) <= (self.best_autonomy, -self.best):
+        autonomy = logs.get("val_autonomy", -math.inf) if self.by != "loss" else -math.inf
+        if self.by != "last" and (autonomy, -val_loss) <= (self.best_autonomy, -self.best):
             return
         runs.save_model_atomic(self._float32(self.model), self.path)
-        shown = f"val_autonomy {autonomy:.1f} %, " if self.by == "autonomy" else ""
-        log.info("epoch %d: best so far (%sval_loss %.5f), saved %s", epoch + 1, shown, val_loss, self.path)
+        shown = f"val_autonomy {autonomy:.1f} %, " if self.by != "loss" else ""
+        log.info("epoch %d: %s (%sval_loss %.5f), saved %s", epoch + 1, "kept" if self.by == "last" else "best so far",
+                 shown, val_loss, self.path)
         self.best, self.best_autonomy, self.best_epoch = float(val_loss), float(autonomy), epoch + 1
 
 
@@ -232,15 +234,17 @@ def standard_callbacks(
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
 
     With `select_by="autonomy"` the held-out `val_rows` are replayed every epoch, and the kept model
-    and early stopping follow the replay's autonomy. With `weight_average` (an optimizer with
+    and early stopping follow the replay's autonomy; with "last" they are replayed too (history.csv
+    shows it), every epoch is kept in turn and none stops early. With `weight_average` (an optimizer with
     `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
     `best_val_loss`, `best_val_autonomy`, `best_epoch`: what a resumed run kept so far.
     `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs.
     """
     nan_stop = StopOnNaN()
-    by_autonomy = select_by == "autonomy" and val_rows is not None and not val_rows.empty
-    best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by="autonomy" if by_autonomy else "loss",
-                          best_autonomy=best_val_autonomy if by_autonomy else -math.inf, best_epoch=best_epoch)
+    replayed = select_by != "loss" and val_rows is not None and not val_rows.empty
+    by = select_by if replayed or select_by == "last" else "loss"
+    best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by=by,
+                          best_autonomy=best_val_autonomy if replayed else -math.inf, best_epoch=best_epoch)
     averaging = AveragedWeights() if weight_average else None
     last = LastCheckpoint(run_dir, best, averaging)
     callbacks: list[keras.callbacks.Callback] = [
@@ -249,16 +253,16 @@ def standard_callbacks(
         # Before the progress line, to which it adds what its round found.
         *([on_policy] if on_policy else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
-        *([ReplayValidation(val_rows, val_max_offset_m)] if by_autonomy else []),
+        *([ReplayValidation(val_rows, val_max_offset_m)] if replayed else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).
         keras.callbacks.ProgbarLogger(),
         nan_stop,
         best,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=reduce_lr_patience, verbose=1),
-        (StopWhenNotDrivingBetter if by_autonomy else keras.callbacks.EarlyStopping)(
+        *([] if by == "last" else [(StopWhenNotDrivingBetter if by == "autonomy" else keras.callbacks.EarlyStopping)(
             monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True, verbose=1
-        ),
+        )]),
         last,
         # After ReduceLROnPlateau, which adds the epoch's learning_rate to the logs the CSV records.
         HistoryCSV(run_dir / runs.HISTORY, append=append_history),

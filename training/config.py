@@ -17,7 +17,8 @@ STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` bui
 PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
 # What picks the epoch model.keras keeps, and what that means (`--help` and the run's description say it).
 SELECT_BY = {
-    "autonomy": "the epoch that drove the held-out blocks best in the replay, ties going to the lower validation loss",
+    "last": "the last epoch (all --epochs run: a replay of a few held-out blocks is too noisy to stop or choose by)",
+    "autonomy": "the epoch that drove the validation blocks best in the replay, ties going to the lower validation loss",
     "loss": "the epoch of lowest validation loss",
 }
 # The replay's intervention rule (NVIDIA's 1 m) is the simulator side's; validation replays by it too.
@@ -124,7 +125,7 @@ class TrainConfig:
         "validate and keep an exponential moving average of the weights with this momentum, e.g. 0.99 "
         "(0: the weights as trained)")})
     early_stopping_patience: int = field(default=4, metadata={
-        "help": "epochs without validation improvement before stopping (best weights kept)"})
+        "help": "epochs without validation improvement before stopping, best weights kept (not with --select-by last)"})
     reduce_lr_patience: int = field(default=2, metadata={
         "help": "epochs without validation improvement before halving the learning rate"})
     seed: int = field(default=0, metadata={"help": "random seed for the split, balancing, augmentation and weights"})

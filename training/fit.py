@@ -170,8 +170,10 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     if not run.kept:
         print("worker done: the chief's run folder holds the trained model")
         return 0
-    chosen = f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, " if best.by == "autonomy" else ""
+    chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
+              if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
     epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
+    epoch += ", the last" if best.by == "last" else ""
     print(f"best model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
           f"steering RMSE {math.sqrt(best.best):.4f}){f'; {latest} points to it' if latest else ''}")
     if metrics.get("test_autonomy") is not None:
@@ -213,7 +215,7 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
         "train_samples": datasets.train_samples,
         "val_samples": datasets.val_samples,
         "best_val_loss": best.best,
-        "best_val_autonomy": best.best_autonomy if best.by == "autonomy" else None,
+        "best_val_autonomy": best.best_autonomy if best.by != "loss" and math.isfinite(best.best_autonomy) else None,
         "selected_by": best.by,
         "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE; inf (null in the file) before any epoch
         "best_epoch": best.best_epoch,
