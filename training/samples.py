@@ -105,8 +105,8 @@ def split_test(held: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFram
     """(val_rows, test_rows): the held-out rows parted by whole stretches (a held-out block, or blocks
     side by side), a seeded choice of stretches holding about `share` of the rows as test rows.
 
-    The epoch kept is the one that drove the validation rows best, so its score there is its best of
-    ten tries; the test rows choose nothing and report it fairly. With `share` > 0 at least one stretch
+    What the validation rows choose (the epoch kept, when to stop, the learning rate) flatters the
+    model on them; the test rows choose nothing and report it fairly. With `share` > 0 at least one stretch
     is tested and one validated; held-out rows of a single stretch are all validated (with a warning).
     """
     if not 0.0 <= share < 1.0:
