@@ -97,7 +97,7 @@ def test_help_names_the_selection_a_default_run_actually_uses(finished_run, caps
     assert named, text
     used = json.loads((finished_run / "metrics.json").read_text())["selected_by"]
     assert named.group(1) == SELECT_BY[used]
-    assert used == "autonomy"  # the default: the epoch that drives the held-out blocks best
+    assert used == "last"  # the default: every epoch runs, the last is kept
 
 
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
@@ -423,7 +423,7 @@ def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path)
     config = fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)
     assert (config.label_lead_s, config.select_by, config.precision, config.on_policy_share) == (0.0, "loss", "float32", 0)
     assert config.test_share == 0  # it validated on all it held out, and resumes so
-    assert (TrainConfig().label_lead_s, TrainConfig().select_by, TrainConfig().on_policy_share) == (0.15, "autonomy", 0.5)
+    assert (TrainConfig().label_lead_s, TrainConfig().select_by, TrainConfig().on_policy_share) == (0.15, "last", 0.5)
     flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
     assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides
     (folder / runs.CONFIG).write_text(json.dumps(old | {"label_lead_s": 0.3}))  # what the run's file says comes first

@@ -69,7 +69,7 @@ def test_training_prints_none_of_tensorflows_log_lines(tmp_path):
     done = subprocess.run([sys.executable, "-m", "training.fit", *fit_args(tmp_path / "rec", tmp_path / "models")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "best model:" in done.stdout
+    assert "kept model:" in done.stdout
     assert not [line for line in (done.stdout + done.stderr).splitlines()
                 if line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages"))], done.stderr
     assert tensorflow_lines(done.stderr) == [], done.stderr

@@ -109,8 +109,9 @@ class TrainConfig:
     pose_weight: float = field(default=0.0, metadata={"experimental": True, "help": (
         "auxiliary head: also predict each training view's offset and heading from the recorded path (known "
         "for the side cameras and the on-policy states), with this weight in the loss (0: off)")})
-    # model selection: each epoch the held-out blocks are replayed closed-loop (evaluate.replay)
-    select_by: str = field(default="autonomy", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
+    # model selection: each epoch the validation blocks are replayed closed-loop (evaluate.replay); choosing
+    # an epoch by a few of them picked immature epochs (docs/driving.md), so the default keeps the last
+    select_by: str = field(default="last", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
     val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={
         "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})

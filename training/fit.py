@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LogError, RunError, SplitError, StrategyError, TrainingFailed, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before the first epoch finished (later, train() keeps the best model)
+    except KeyboardInterrupt:  # before the first epoch finished (later, train() keeps the model kept so far)
         print("interrupted: nothing saved", file=sys.stderr)
         return 130
 
@@ -174,17 +174,17 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
               if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
     epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
     epoch += ", the last" if best.by == "last" else ""
-    print(f"best model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
+    print(f"kept model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
           f"steering RMSE {math.sqrt(best.best):.4f}){f'; {latest} points to it' if latest else ''}")
     if metrics.get("test_autonomy") is not None:
         print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
               f"({metrics['test_interventions']} interventions in {metrics['test_replay_footage_s']:.0f} s, "
               f"{config.val_max_offset_m:g} m rule)")
     if nan_stop.nan_epoch:
-        raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the best model before it is "
+        raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the model kept before it is "
                              f"{best_model}. Lower --lr or check the steering values in the logs")
     if interrupted:
-        print(f"interrupted: the best model so far is {best_model}; continue with --resume {run.folder}",
+        print(f"interrupted: the model kept so far is {best_model}; continue with --resume {run.folder}",
               file=sys.stderr)
         return 130
     return 0
