@@ -65,7 +65,7 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
     parted = blocks != "all" and any(entry.get("test") for entry in entries.values())
     if blocks == "test" and not parted:
         log.warning("%s kept no test blocks in these recordings (made before them, or with --test-share 0): its "
-                    "held-out rows there, all of which chose the epoch it kept, stand in for them", run_dir)
+                    "held-out rows there, which it validated on, stand in for them", run_dir)
     parts = []
     for entry in entries.values():
         recording = _unchanged_log(run_dir, entry)

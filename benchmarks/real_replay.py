@@ -7,7 +7,7 @@
     python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
     python -m benchmarks.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
 
-Protocols (what trains, what is replayed beside its held-out blocks and the unseen jungle):
+Protocols (what trains, what is replayed beside its test blocks and the unseen jungle):
   all   the three track-1 recordings of ../shared/realdata;
   lodo  leave one driver out: the Udacity sample's two slices (one driver) train, and the whole of
         `track1_windows` (another driver's lap of the same track) is replayed;
@@ -19,8 +19,9 @@ For each protocol and seed `python -m training.fit` trains (the seed also picks 
 epochs, keeping the last,
 and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
 data; with `--no-real` they are all it trains on, and it is replayed on the blocks `training.fit`
-would have held out of the real recordings for that seed. The model is then replayed (`sim.replay`'s loop) on the
-blocks it held out and on `track2_jungle` (another track, never trained on), under NVIDIA's 1 m rule
+would have tested of the real recordings for that seed. The model is then replayed (`sim.replay`'s loop) on its
+test blocks (held out, and choosing nothing: `training.fit --test-share`; a run without them on the ones a
+default run of its seed tests) and on `track2_jungle` (another track, never trained on), under NVIDIA's 1 m rule
 and a 2 m rule, beside zero steering and the recorded human. Offline steering RMSE on the same
 frames is reported beside it, never instead of it. Figures: mean over seeds and the range.
 """
@@ -106,7 +107,7 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, tra
     config = TrainConfig(seed=seed)
     if trained_on_real:
         held = held_out_rows(run, real)
-        print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (they chose its epoch)")
+        print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (it validated on them)")
     else:
         held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
     return split_test(held, config.test_share, seed)[1]

@@ -72,7 +72,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.by != "last" and (autonomy, -val_loss) <= (self.best_autonomy, -self.best):
             return
         runs.save_model_atomic(self._float32(self.model), self.path)
-        shown = f"val_autonomy {autonomy:.1f} %, " if self.by != "loss" else ""
+        shown = f"val_autonomy {autonomy:.1f} %, " if math.isfinite(autonomy) else ""
         log.info("epoch %d: %s (%sval_loss %.5f), saved %s", epoch + 1, "kept" if self.by == "last" else "best so far",
                  shown, val_loss, self.path)
         self.best, self.best_autonomy, self.best_epoch = float(val_loss), float(autonomy), epoch + 1
