@@ -137,7 +137,8 @@ def test_a_one_row_log_is_told_to_record_longer_not_to_use_a_setting_that_is_ref
 def test_real_recordings_split_and_batch(realdata):
     data = make_datasets(TrainConfig(data=[str(realdata)], cache_mb=0, batch_size=16))
     assert data.summary["rows"] == 5316 and data.summary["images_missing"] == 0
-    assert data.val_samples == data.summary["val_rows"] > 0.15 * 5316
+    assert data.summary["val_rows"] + data.summary["test_rows"] > 0.15 * 5316  # held out, about half of it tested
+    assert data.val_samples == data.summary["val_rows"] > 0.05 * 5316 and data.summary["test_rows"] > 0.05 * 5316
     x, y = next(iter(data.train))
     assert x.shape == (16, 160, 320, 3) and y.shape == (16,)
 
