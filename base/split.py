@@ -62,10 +62,12 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
             raise SplitError(f"{unknown[0]} is not a recording {run_dir} was trained on: pass "
                              f"{' '.join(entries)} or leave out the held-out selection")
         entries = {f: entries[f] for f in wanted}
-    parted = blocks != "all" and any(entry.get("test") for entry in entries.values())
+    # Test stretches are drawn over all recordings at once: one recording may have none, another no
+    # validation rows, so whether the run kept test blocks is the whole run's question.
+    parted = blocks != "all" and any(entry.get("test") for entry in split["recordings"])
     if blocks == "test" and not parted:
-        log.warning("%s kept no test blocks in these recordings (made before them, or with --test-share 0): its "
-                    "held-out rows there, which it validated on, stand in for them", run_dir)
+        log.warning("%s kept no test blocks (made before them, or with --test-share 0): its held-out rows, which it "
+                    "validated on, stand in for them", run_dir)
     parts = []
     for entry in entries.values():
         recording = _unchanged_log(run_dir, entry)
@@ -82,7 +84,13 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
             raise SplitError(f"{int((~held['complete']).sum())} held-out rows of {recording.log} have lost images since "
                              f"{run_dir} was trained (first: {', '.join(lost[:SHOWN_PATHS])}): restore them")
         parts.append(held[COLUMNS])
-    return pd.concat(parts, ignore_index=True)
+    rows = pd.concat(parts, ignore_index=True)
+    if rows.empty:
+        hint = (f"pass other recordings of it ({' '.join(entry['folder'] for entry in split['recordings'])})"
+                if folders else "retrain it holding out more (--val-fraction)")
+        raise SplitError(f"{run_dir} has no {'held-out' if blocks == 'all' else blocks} rows in "
+                         f"{' '.join(Path(folder).name for folder in entries)}: {hint}")
+    return rows
 
 
 def check_unchanged(run_dir: Path) -> None:

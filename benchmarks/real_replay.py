@@ -4,7 +4,7 @@
     python -m benchmarks.real_replay --protocol lodo --fit-args "--on-policy-share 0" --seeds 0 1
     python -m benchmarks.real_replay --protocol pair --recipe tutorial   # the tutorials' generator and last epoch
     python -m benchmarks.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
-    python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its held-out blocks
+    python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its test blocks
     python -m benchmarks.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
 
 Protocols (what trains, what is replayed beside its test blocks and the unseen jungle):
@@ -97,7 +97,9 @@ def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
 def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, train_on: list[str]) -> pd.DataFrame:
     """The real track-1 test rows of `run` (held out, and choosing nothing). For a run without test blocks
     (`--test-share 0`, or made before them), or one that never saw the real recordings, the rows a default
-    `training.fit --seed` run would test: every recipe of a seed is then scored on the same footage."""
+    `training.fit --seed` run on the real recordings alone would test: every recipe of a seed trained on
+    them alone is then scored on the same footage (with --with-jungle or --sim-data the test blocks are
+    drawn over more recordings, so they differ)."""
     from training.config import TrainConfig
     from training.samples import split_by_time, split_test
 
@@ -110,7 +112,7 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, tra
         print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (it validated on them)")
     else:
         held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
-    return split_test(held, config.test_share, seed)[1]
+    return split_test(held, config.test_share, seed, config.val_block)[1]
 
 
 def scored(entry: dict, who: str, limit: float) -> dict:
@@ -184,7 +186,7 @@ def main() -> int:
                         help="recordings of the headless simulator (python -m sim.record) to train on as well")
     parser.add_argument("--no-real", action="store_true", help="train on --sim-data only")
     parser.add_argument("--with-jungle", action="store_true",
-                        help=f"train on {JUNGLE} too and replay its held-out blocks instead of all of it")
+                        help=f"train on {JUNGLE} too and replay its test blocks instead of all of it")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the runs --work already holds again instead of training them anew")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")

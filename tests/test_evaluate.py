@@ -13,7 +13,7 @@ from fit_helpers import save_untrained_model
 from recordings import write_log
 
 from base.logs import read_recordings
-from base.split import held_out_rows, save_split
+from base.split import SplitError, held_out_rows, save_split
 from training import evaluate, export
 from training.dataset import load_frames
 from training.samples import split_by_time, split_test
@@ -81,12 +81,28 @@ def test_split_val_scores_exactly_the_rows_the_run_held_out(model_path, recordin
 def test_split_test_and_val_score_the_two_parts_of_the_held_out_rows(model_path, recording, capsys):
     rows = read_recordings([recording])
     held = rows[(rows["row"] < 10) | (rows["row"] >= 20)]  # the first and last of three blocks
-    val, test = split_test(held, share=0.5, seed=0)
+    val, test = split_test(held, share=0.5, seed=0, block=10)
     save_split(model_path.parent, rows, val, test)
     assert run_json(capsys, str(model_path.parent), "--split", "val")["frames"] == len(val) == 10
     assert run_json(capsys, str(model_path.parent), "--split", "test")["frames"] == len(test) == 10
     assert held_out_rows(model_path.parent, blocks="all")["row"].tolist() == sorted(held["row"])
     assert held_out_rows(model_path.parent, blocks="test")["row"].tolist() == test["row"].tolist()
+
+
+def test_a_recording_without_test_blocks_of_a_run_with_them_is_refused_not_passed_off(tmp_path, capsys):
+    first, second, run = tmp_path / "first", tmp_path / "second", tmp_path / "run"
+    write_log(first, rows=30, seed=1)
+    write_log(second, rows=30, seed=2)
+    run.mkdir()
+    rows = read_recordings([first, second])
+    held = rows[rows["row"] < 10]  # the first block of each recording
+    val, test = held[held["recording"] == str(first)], held[held["recording"] == str(second)]
+    save_split(run, rows, val, test)
+    assert held_out_rows(run, [second], blocks="test")["row"].tolist() == list(range(10))
+    with pytest.raises(SplitError, match="has no test rows in first: pass other recordings of it"):
+        held_out_rows(run, [first], blocks="test")  # its held-out rows validated: they are not test rows
+    with pytest.raises(SplitError, match="has no validation rows in second"):
+        held_out_rows(run, [second], blocks="validation")
 
 
 def test_a_run_without_test_blocks_tests_on_all_it_held_out(model_path, recording, caplog):

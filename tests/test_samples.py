@@ -40,7 +40,7 @@ def test_validation_is_whole_blocks_of_time_from_each_recording():
 def test_test_rows_are_whole_held_out_stretches_about_the_share_and_never_all():
     rows = log_rows({"lake": 2000, "jungle": 1000})
     _, held = split_by_time(rows, val_fraction=0.3, block=100, seed=2)
-    val, test = split_test(held, share=0.5, seed=2)
+    val, test = split_test(held, share=0.5, seed=2, block=100)
     assert len(val) + len(test) == len(held) and len(val) and len(test)
     assert abs(len(test) - 0.5 * len(held)) <= 100  # within a block of the share
     assert set(zip(val["recording"], val["row"])).isdisjoint(zip(test["recording"], test["row"]))
@@ -49,16 +49,26 @@ def test_test_rows_are_whole_held_out_stretches_about_the_share_and_never_all():
             stretch = members["row"].diff().ne(1).cumsum()
             inside = members["row"].isin(part.loc[part["recording"] == recording, "row"])
             assert (inside.groupby(stretch).nunique() == 1).all()
-    assert test.equals(split_test(held, 0.5, seed=2)[1])
-    assert not test.equals(split_test(held, 0.5, seed=3)[1])
-    assert split_test(held, 0.99, seed=2)[0].shape[0] > 0  # one stretch at least still validates
-    assert split_test(held, 0.0, seed=2)[1].empty
+    assert test.equals(split_test(held, 0.5, seed=2, block=100)[1])
+    assert not test.equals(split_test(held, 0.5, seed=3, block=100)[1])
+    assert split_test(held, 0.99, seed=2, block=100)[0].shape[0] > 0  # one stretch at least still validates
+    assert split_test(held, 0.0, seed=2, block=100)[1].empty
+
+
+def test_rows_missing_inside_a_held_out_block_never_cut_it_in_two():
+    rows = log_rows({"lake": 2000})
+    _, held = split_by_time(rows, val_fraction=0.3, block=100, seed=2)
+    gappy = held[held["row"] % 100 != 50]  # a row dropped in every block (--skip-missing, exact copies)
+    for seed in range(5):
+        val, test = split_test(gappy, share=0.5, seed=seed, block=100)
+        assert set(val["row"] // 100).isdisjoint(test["row"] // 100)
+        assert val.equals(split_test(held, 0.5, seed, block=100)[0].query("row % 100 != 50").reset_index(drop=True))
 
 
 def test_held_out_rows_of_one_stretch_all_validate(caplog):
     held = split_by_time(log_rows({"short": 300}), val_fraction=0.3, block=100, seed=0)[1]
     with caplog.at_level(logging.WARNING):
-        val, test = split_test(held, share=0.5, seed=0)
+        val, test = split_test(held, share=0.5, seed=0, block=100)
     assert len(val) == 100 and test.empty
     assert "no test blocks" in caplog.text
 

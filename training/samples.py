@@ -101,9 +101,10 @@ def _without_a_short_tail(chosen: np.ndarray, blocks: np.ndarray, n_blocks: int,
     return np.where(chosen == last, last - 1, chosen)
 
 
-def split_test(held: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(val_rows, test_rows): the held-out rows parted by whole stretches (a held-out block, or blocks
-    side by side), a seeded choice of stretches holding about `share` of the rows as test rows.
+def split_test(held: pd.DataFrame, share: float, seed: int, block: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(val_rows, test_rows): the held-out rows parted by whole stretches (a held-out block of `block`
+    rows, or blocks side by side), a seeded choice of stretches holding about `share` of the rows as
+    test rows. The choice is over all recordings at once, so adding a recording moves it.
 
     What the validation rows choose (the epoch kept, when to stop, the learning rate) flatters the
     model on them; the test rows choose nothing and report it fairly. With `share` > 0 at least one stretch
@@ -115,7 +116,10 @@ def split_test(held: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFram
     if not share or held.empty:
         return held, empty
     held = held.sort_values(["recording", "row"], kind="stable")  # as split_by_time meets the recordings
-    stretch = (held["recording"].ne(held["recording"].shift()) | held["row"].diff().ne(1)).cumsum().to_numpy()
+    # By block number, not row number: rows dropped inside a block (--skip-missing, exact copies) leave
+    # gaps in the numbering that must not cut a block in two.
+    blocks = held["row"] // block
+    stretch = (held["recording"].ne(held["recording"].shift()) | blocks.diff().gt(1)).cumsum().to_numpy()
     sizes = np.bincount(stretch)[1:]
     if len(sizes) < 2:
         log.warning("the held-out rows are one stretch of %d rows: no test blocks (hold out more with "
@@ -214,7 +218,7 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     """Split off validation and test rows, add side cameras to the training rows, then balance them."""
     train_rows, held = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    val_rows, test_rows = split_test(held, config.test_share, config.seed)
+    val_rows, test_rows = split_test(held, config.test_share, config.seed, config.val_block)
     labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
     with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
