@@ -44,8 +44,9 @@ def table(recipes: dict[str, dict[str, dict]], protocol: str) -> str:
         lines.append(f"| {label} (seeds {', '.join(sorted(per, key=int))}) | " + " | ".join(cells) + " |")
     # Each seed holds out its own blocks, so zero steering scores each seed's footage apart.
     first = next(iter(recipes.values()))[protocol]
-    zero = [list(dict.fromkeys(_compact(first[seed][n], "zero") for seed in sorted(first, key=int))) for n in names]
-    lines.append("| zero steering | " + " | ".join(" ".join(cell) for cell in zero) + " |")
+    zero = [[_compact(first[seed][n], "zero") for seed in sorted(first, key=int)] for n in names]
+    lines.append("| zero steering | " + " | ".join(cell[0] if len(set(cell)) == 1 else " ".join(cell)
+                                                   for cell in zero) + " |")
     return "\n".join(lines)
 
 

@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "folder or a .keras/.h5/.onnx/.tflite file")
     parser.add_argument("--held-out", action="store_true",
                         help="replay only the test rows of the run (MODEL, a run folder): the blocks it held out of "
-                             "training that chose nothing either (a run made before test blocks: all its held-out rows)")
+                             "training that chose nothing either (a run without test blocks, made before them or with --test-share 0: "
+                             "all its held-out rows)")
     parser.add_argument("--max-offset", type=positive_float, default=Rules().max_offset_m,
                         help="metres off the recorded path that count as an intervention (default %(default)s, NVIDIA's rule)")
     parser.add_argument("--report", type=Path, help="write the report as JSON here")
@@ -71,7 +72,7 @@ def _print_table(result: dict) -> None:
     rows = [("model", result), ("zero steering", result["references"]["zero_steering"]),
             ("recorded human", result["references"]["recorded"])]
     print(f"replay of {result['model']} ({result['runtime']}) on {', '.join(result['recordings'])}"
-          f"{' (held-out rows)' if result['held_out'] else ''}, |offset| > {result['max_offset_m']:g} m "
+          f"{' (test rows)' if result['held_out'] else ''}, |offset| > {result['max_offset_m']:g} m "
           f"= intervention, {result['elapsed_s']:.0f} s driven in {result['segments']} segment(s):")
     print(f"  {'':<15} {'autonomy':>9} {'interventions':>13} {'per min':>8} {'mean |offset|':>14} {'max':>6}")
     for name, r in rows:

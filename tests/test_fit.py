@@ -376,7 +376,7 @@ def test_a_disk_full_mid_fit_keeps_the_best_model_says_which_file_and_how_to_go_
     (run,) = [p for p in (tmp_path / "models").iterdir() if p.name != runs.LATEST]
     line = one_error_line(capsys)
     assert f"the disk is full: writing {run / runs.LAST_MODEL} failed (No space left on device)" in line
-    assert f"{run} keeps {run / runs.BEST_MODEL} (the best epoch so far)" in line
+    assert f"{run} keeps {run / runs.BEST_MODEL} (the epoch kept so far)" in line
     keras.models.load_model(run / runs.BEST_MODEL)  # the model announced as saved is still there, whole
     if full_at == 1:
         assert "no finished epoch to resume from" in line and not (run / runs.PROGRESS).exists()

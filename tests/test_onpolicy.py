@@ -18,7 +18,7 @@ from evaluate.replay import Footage, Rules, Trace, View
 from training import fit, runs
 from training.config import TrainConfig
 from training.dataset import make_datasets
-from training.onpolicy import StatePool, drifting_noise, visited_states
+from training.onpolicy import OnPolicyRounds, StatePool, drifting_noise, visited_states
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +153,14 @@ def test_a_resumed_run_draws_again_on_the_states_of_its_earlier_rounds(recording
     pooled = pd.read_csv(run / runs.HISTORY)["on_policy_states"].tolist()
     assert np.isnan(pooled[0]) and pooled[2] > pooled[1] > 0  # the second round adds to the first's states
     assert sorted(set(pd.read_csv(run / runs.ON_POLICY_STATES)["round"])) == [1, 2]
+
+
+def test_a_resumed_worker_restores_the_pool_it_resumes_from_and_keeps_its_own_elsewhere(rows, tmp_path):
+    chief = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    chief.gather(lambda view: 0.3, Rules(max_offset_m=2.0), round_=1)
+    chief.save(tmp_path / "chief.csv")
+    worker = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
+    rounds = OnPolicyRounds(worker, start=1, max_offset_m=2.0, states_file=tmp_path / "scratch.csv",
+                            restore_from=tmp_path / "chief.csv")
+    rounds._resume(epoch=2)
+    assert worker.size == chief.size > 0 and not (tmp_path / "scratch.csv").exists()

@@ -1,5 +1,5 @@
-"""Keras callbacks of a training run: the closed-loop replay of the held-out blocks, atomic checkpoints of
-the epoch that drives best, a clear NaN stop, and the standard set."""
+"""Keras callbacks of a training run: the closed-loop replay of the validation blocks, atomic checkpoints of
+the epoch kept (the last, or the one that drives them best), a clear NaN stop, and the standard set."""
 from __future__ import annotations
 
 import contextlib

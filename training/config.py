@@ -64,9 +64,9 @@ class TrainConfig:
     bins: int = field(default=25, metadata={"help": "steering histogram bins used to balance the data"})
     bin_cap: int | None = field(default=None, metadata={
         "help": "samples kept per steering bin; unset means twice the mean bin count"})
-    val_fraction: float = field(default=0.2, metadata={"help": "share of each recording held out for validation"})
+    val_fraction: float = field(default=0.2, metadata={"help": "share of each recording held out of training, for validation and test"})
     val_block: int = field(default=150, metadata={
-        "help": "validation rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)"})
+        "help": "held-out rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)"})
     # Whatever picks the kept epoch flatters it on the rows it picked by: the test blocks pick nothing.
     test_share: float = field(default=0.5, metadata={"help": (
         "share of the held-out rows kept as test blocks: they choose nothing (not the epoch kept, not early "

@@ -5,9 +5,9 @@
     python -m training.fit --resume models/latest --epochs 30
     python -m training.fit --help                           # every option and its default
 
-Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (the epoch that drove
-the held-out blocks best, ties to the lower validation loss), last.keras (for --resume), history.csv,
-loss.png, the data plots, config.json, split.json (the held-out rows) and metrics.json.
+Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (the last epoch, or as
+--select-by says), last.keras (for --resume), history.csv, loss.png, the data plots, config.json,
+split.json (the held-out rows: validation and test) and metrics.json (with the test blocks' replay).
 """
 from __future__ import annotations
 
@@ -121,7 +121,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
         best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0, best_epoch=run.best_epoch,
         on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m,
-                                 config.on_policy_noise, config.seed, states_file=run.folder / runs.ON_POLICY_STATES)
+                                 config.on_policy_noise, config.seed, states_file=run.folder / runs.ON_POLICY_STATES,
+                                 restore_from=run.resumed_from / runs.ON_POLICY_STATES if run.resumed else None)
         if datasets.pool is not None else None,
     )
     with run.removed_if_failed_empty():
@@ -164,12 +165,13 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     # -- results -------------------------------------------------------------------------------------------
     best_model = run.folder / runs.BEST_MODEL
     metrics = run_metrics(run, config, datasets, dist, best, last, seconds, interrupted, nan_stop.nan_epoch)
-    if run.kept and best_model.is_file():
-        metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
     latest = run.finish(metrics)
     if not run.kept:
         print("worker done: the chief's run folder holds the trained model")
         return 0
+    if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
+        metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
+        runs.write_metrics(run.folder, metrics)
     chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
               if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
     epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
@@ -231,15 +233,14 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
 
 def replay_test(model_path: Path, test_rows: pd.DataFrame, max_offset_m: float) -> dict[str, Any]:
     """metrics.json's test_* keys: the kept model driven closed-loop over the test rows (None without any)."""
-    import keras
-
     from base.runners import KerasRunner
+    from base.runtime import load_keras_model
     from evaluate.replay import Footage, Rules, drive_model
 
     footage = Footage.from_rows(test_rows) if len(test_rows) else None
     if footage is None or not footage.segments:
         return {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
-    steer = KerasRunner(keras.models.load_model(model_path)).predict_one
+    steer = KerasRunner(load_keras_model(model_path)).predict_one
     report = drive_model(footage, steer, Rules(max_offset_m=max_offset_m)).report()
     return {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
             "test_replay_footage_s": report["elapsed_s"]}

@@ -154,10 +154,12 @@ class OnPolicyRounds(keras.callbacks.Callback):
     `on_policy_s` (what the round cost) to the epoch's logs."""
 
     def __init__(self, pool: StatePool, start: int, max_offset_m: float, noise: float = 0.0, seed: int = 0,
-                 states_file: Path | None = None) -> None:
-        """`states_file`: where the pool is kept after every round, and restored from by a resumed run."""
+                 states_file: Path | None = None, restore_from: Path | None = None) -> None:
+        """`states_file`: where the pool is kept after every round; `restore_from`: the pool file of the run
+        this one resumes (for a worker of a cluster, the chief's)."""
         super().__init__()
-        self.pool, self.start, self.noise, self.seed, self.states_file = pool, start, noise, seed, states_file
+        self.pool, self.start, self.noise, self.seed = pool, start, noise, seed
+        self.states_file, self.restore_from = states_file, restore_from
         self.rules = Rules(max_offset_m=max_offset_m)
         self._steering = Float32Steering()
         self._round: dict[str, float] = {}
@@ -190,11 +192,10 @@ class OnPolicyRounds(keras.callbacks.Callback):
         """A run resumed before `epoch` draws again on the states its earlier rounds pooled."""
         if epoch <= self.start:
             return
-        if self.states_file is None or not self.states_file.is_file():
-            log.warning("resumed before epoch %d without %s (a run made before it was kept): the on-policy pool "
-                        "starts again with this round", epoch + 1, self.states_file.name if self.states_file else
-                        "the pool's file")
+        if self.restore_from is None or not self.restore_from.is_file():
+            log.warning("resumed before epoch %d without the on-policy pool's file (a run made before it was kept): "
+                        "the pool starts again with this round", epoch + 1)
             return
-        count = self.pool.restore(self.states_file, epoch)
+        count = self.pool.restore(self.restore_from, epoch)
         log.info("resumed before epoch %d: %d on-policy states of the earlier rounds restored from %s", epoch + 1,
-                 count, self.states_file)
+                 count, self.restore_from)

@@ -30,10 +30,10 @@ def save_loss_plot(history_csv: Path, out: Path) -> Path:
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left")
-    if "val_autonomy" in history:  # what the kept model was chosen by: driving the held-out blocks
+    if "val_autonomy" in history:  # how each epoch drove the validation blocks (--select-by autonomy chooses by it)
         drives = ax.twinx()
-        drives.plot(epochs, history["val_autonomy"], "s--", color="tab:green", label="replay autonomy (held-out)")
-        drives.set_ylabel("replay autonomy on the held-out blocks (%)", color="tab:green")
+        drives.plot(epochs, history["val_autonomy"], "s--", color="tab:green", label="replay autonomy (validation)")
+        drives.set_ylabel("replay autonomy on the validation blocks (%)", color="tab:green")
         drives.legend(loc="upper right")
     return _save(fig, out)
 

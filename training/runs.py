@@ -133,7 +133,7 @@ class Run:
             return f"the disk is full: {where}; nothing was saved yet: free space and start the run again"
         held = []
         if (self.folder / BEST_MODEL).is_file():
-            held.append(f"{self.folder / BEST_MODEL} (the best epoch so far)")
+            held.append(f"{self.folder / BEST_MODEL} (the epoch kept so far)")
         try:
             done = read_progress(self.folder)["epochs_done"]
             held.append(f"the state after epoch {done}: free space, then continue with --resume {self.folder}")
@@ -149,9 +149,13 @@ class Run:
             return None
         from training.plots import save_loss_plot
 
-        write_json_atomic(self.folder / METRICS, metrics)
+        write_metrics(self.folder, metrics)
         save_loss_plot(self.folder / HISTORY, self.folder / LOSS_PLOT)
         return point_latest(self.folder)
+
+
+def write_metrics(folder: Path, metrics: dict[str, Any]) -> Path:
+    return write_json_atomic(folder / METRICS, metrics)
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
