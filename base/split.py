@@ -64,7 +64,7 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
         entries = {f: entries[f] for f in wanted}
     # Test stretches are drawn over all recordings at once: one recording may have none, another no
     # validation rows, so whether the run kept test blocks is the whole run's question.
-    parted = blocks != "all" and any(entry.get("test") for entry in split["recordings"])
+    parted = blocks != "all" and _kept_test_blocks(split)
     if blocks == "test" and not parted:
         log.warning("%s kept no test blocks (made before them, or with --test-share 0): its held-out rows, which it "
                     "validated on, stand in for them", run_dir)
@@ -101,7 +101,11 @@ def check_unchanged(run_dir: Path) -> None:
 
 def has_test_blocks(run_dir: Path) -> bool:
     """Whether `run_dir` kept test blocks (runs made before they existed validated on all their held-out rows)."""
-    return any(entry.get("test") for entry in _read(run_dir)["recordings"])
+    return _kept_test_blocks(_read(run_dir))
+
+
+def _kept_test_blocks(split: dict[str, Any]) -> bool:
+    return any(entry.get("test") for entry in split["recordings"])
 
 
 def check_same_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame,

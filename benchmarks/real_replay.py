@@ -101,18 +101,16 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, tra
     them alone is then scored on the same footage (with --with-jungle or --sim-data the test blocks are
     drawn over more recordings, so they differ)."""
     from training.config import TrainConfig
-    from training.samples import split_by_time, split_test
+    from training.samples import split_rows, split_test
 
     real = [folder / name for name in train_on]
     if trained_on_real and has_test_blocks(run):
         return held_out_rows(run, real, blocks="test")
     config = TrainConfig(seed=seed)
-    if trained_on_real:
-        held = held_out_rows(run, real)
-        print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (it validated on them)")
-    else:
-        held = split_by_time(read_recordings(real), config.val_fraction, config.val_block, seed)[1]
-    return split_test(held, config.test_share, seed, config.val_block)[1]
+    if not trained_on_real:
+        return split_rows(read_recordings(real), config)[2]
+    print(f"{run} kept no test blocks: replaying those a default run of seed {seed} keeps (it validated on them)")
+    return split_test(held_out_rows(run, real), config.test_share, seed, config.val_block)[1]
 
 
 def scored(entry: dict, who: str, limit: float) -> dict:

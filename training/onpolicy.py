@@ -163,12 +163,10 @@ class OnPolicyRounds(keras.callbacks.Callback):
         self.rules = Rules(max_offset_m=max_offset_m)
         self._steering = Float32Steering()
         self._round: dict[str, float] = {}
-        self._first = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._round = {}
-        if self._first:
-            self._first = False
+        if epoch > self.start and not self.pool.size:  # an empty pool past the first round: a resumed run
             self._resume(epoch)
         if epoch < self.start or not self.pool.footage.segments:
             return
@@ -190,8 +188,6 @@ class OnPolicyRounds(keras.callbacks.Callback):
 
     def _resume(self, epoch: int) -> None:
         """A run resumed before `epoch` draws again on the states its earlier rounds pooled."""
-        if epoch <= self.start:
-            return
         if self.restore_from is None or not self.restore_from.is_file():
             log.warning("resumed before epoch %d without the on-policy pool's file (a run made before it was kept): "
                         "the pool starts again with this round", epoch + 1)

@@ -215,10 +215,15 @@ def balance(samples: pd.DataFrame, bins: int, cap: int | None, seed: int) -> Bal
     return Balanced(samples[keep].reset_index(drop=True), counts_before, counts_after, edges, cap)
 
 
+def split_rows(rows: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train_rows, val_rows, test_rows) as `config` splits `rows`."""
+    train_rows, held = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
+    return (train_rows, *split_test(held, config.test_share, config.seed, config.val_block))
+
+
 def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
     """Split off validation and test rows, add side cameras to the training rows, then balance them."""
-    train_rows, held = split_by_time(rows, config.val_fraction, config.val_block, config.seed)
-    val_rows, test_rows = split_test(held, config.test_share, config.seed, config.val_block)
+    train_rows, val_rows, test_rows = split_rows(rows, config)
     labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
     with_sides = with_side_cameras(labelled, config.correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
