@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from recordings import frame
 
 from base.frames import CROP_BOTTOM, CROP_TOP
@@ -159,3 +160,39 @@ def test_another_simulators_look_changes_pixels_within_the_crop_and_no_label_or_
         assert changed[i] == looked_at
     shaded = int(np.flatnonzero(looked_draws.shadow < 1)[0])
     assert looked[shaded].astype(int).sum() < out[shaded].astype(int).sum()  # a shadow darkens
+
+
+def test_a_bent_road_shows_each_ground_point_moved_by_the_curve_and_is_labelled_with_its_curvature():
+    from base.cameras import Camera
+    from training.augment import BendAugmenter
+    from training.recovery import STEERING
+
+    # A frame whose brightness is the sideways position of the ground point each pixel sees (2 m per 40
+    # levels, 128 straight ahead): linear, so the remap's interpolation reproduces it exactly.
+    ground_x, ground_z, _ = Camera.from_config("center").ground
+    coded = np.clip(128 + 20 * np.nan_to_num(ground_x, posinf=0, neginf=0), 0, 255)
+    image = np.repeat(np.round(coded)[..., None], 3, axis=-1).astype(np.uint8)
+    images, labels = np.stack([image] * 8), np.full(8, 0.1, np.float32)
+    bend = BendAugmenter(TrainConfig(bend_probability=1.0, bend_curvature=0.05))
+    out, bent = bend(images, labels, seed=4)
+    curvature = np.random.default_rng(4)
+    curvature.random(8)
+    curvature = curvature.uniform(-0.05, 0.05, 8)
+    assert (curvature > 0).any() and (curvature < 0).any()
+
+    rows = slice(CROP_BOTTOM - 40, CROP_BOTTOM)  # ground nearer than BEND_REACH_M, not off the frame's sides
+    columns = slice(120, 200)
+    z = ground_z[rows, columns]
+    assert z.max() < BendAugmenter.BEND_REACH_M
+    for i, k in enumerate(curvature):
+        # A road bent right (k > 0) shows, at each pixel, the ground that lay k·z²/2 further left of it.
+        seen_x = (out[i, rows, columns, 0].astype(float) - 128) / 20
+        np.testing.assert_allclose(seen_x, ground_x[rows, columns] - k * z ** 2 / 2, atol=0.06)
+        _, driven = STEERING.slip_and_curvature(0.1)
+        assert bent[i] == pytest.approx(STEERING.steering_for_curvature(driven + k), abs=1e-6)
+    np.testing.assert_array_equal(out[:, :CROP_TOP], images[:, :CROP_TOP])  # only the crop moves
+    np.testing.assert_array_equal(out[:, CROP_BOTTOM:], images[:, CROP_BOTTOM:])
+
+    kept, same = BendAugmenter(TrainConfig(bend_probability=0.0))(images, labels, seed=4)
+    np.testing.assert_array_equal(kept, images)
+    np.testing.assert_array_equal(same, labels)

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from base.frames import CROP_TOP
+from base.cameras import Camera
+from base.frames import CROP_BOTTOM, CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
 from training.config import TrainConfig
 from training.imgaug_compat import imgaug
-from training.recovery import recovery_steering
+from training.recovery import STEERING, recovery_steering
 from training.samples import STEERING_RANGE
 
 iap = imgaug.parameters
@@ -171,6 +172,47 @@ def _look_like_another_simulator(band: np.ndarray, probability: float, rng) -> d
 def _exact(values: np.ndarray) -> np.ndarray:
     """`values` rounded to multiples of 2^-10, which sums and integer multiples keep exact in float64."""
     return np.round(values * 1024) / 1024
+
+
+class BendAugmenter:
+    """Bends the road ahead into a curve: each firing frame becomes the view of the same scene with
+    curvature κ (drawn up to `bend_curvature`, right +) added to it, labelled with the steering that adds
+    κ to the curvature its label drives. A ground point straight ahead at distance z moves κ·z²/2
+    sideways (the curve to second order, which keeps the car's own place and heading), farther than
+    BEND_REACH_M only as the curve's tangent there does, so the far rows turn rather than tear. The
+    cameras share height and pitch, so one map serves all three; only the rows the model crops to move."""
+
+    BEND_REACH_M = 15.0
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.probability = config.bend_probability
+        self.curvature = config.bend_curvature
+        camera = Camera.from_config("center")
+        _, z, _ = camera.ground
+        z = z[CROP_TOP:CROP_BOTTOM]  # the crop lies below the horizon: every pixel sees the ground
+        reach = self.BEND_REACH_M
+        sideways = np.where(z <= reach, z ** 2 / 2, reach * z - reach ** 2 / 2)  # metres per unit of κ
+        _, _, depth = camera.project(np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=-1))
+        self.columns_per_curvature = (camera.focal_px * sideways / depth).astype(np.float32)
+        rows, columns = np.indices(z.shape, dtype=np.float32)
+        self.rows, self.columns = rows, columns
+
+    def __call__(self, images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 frames (B, H, W, 3) and their labels (B,) → frames with the firing ones bent, and their labels."""
+        rng = np.random.default_rng(seed)
+        count = len(images)
+        fires = rng.random(count) < self.probability
+        curvature = np.where(fires, rng.uniform(-self.curvature, self.curvature, count), 0.0)
+        out, labels = images.copy(), labels.astype(np.float32).copy()
+        for i in np.flatnonzero(fires):
+            # A road bent right shows its points further right: each pixel reads from further left.
+            source_columns = self.columns - np.float32(curvature[i]) * self.columns_per_curvature
+            cv2.remap(images[i, CROP_TOP:CROP_BOTTOM], source_columns, self.rows, cv2.INTER_LINEAR,
+                      dst=out[i, CROP_TOP:CROP_BOTTOM], borderMode=cv2.BORDER_REPLICATE)
+        if fires.any():
+            _, driven = STEERING.slip_and_curvature(labels[fires].astype(float))
+            labels[fires] = np.clip(STEERING.steering_for_curvature(driven + curvature[fires]), *STEERING_RANGE)
+        return out, labels
 
 
 class ViewpointAugmenter:

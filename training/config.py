@@ -92,6 +92,13 @@ class TrainConfig:
     shift_m: float = field(default=0.4, metadata={"experimental": True,  # half the side cameras' spacing
         "help": "largest sideways move, metres beside the frame's camera"})
     yaw_deg: float = field(default=6.0, metadata={"experimental": True, "help": "largest turn, degrees"})
+    # curve augmentation: the road ahead bent, labelled with the curvature it adds (the jungle's curves are
+    # several times sharper than any in track 1's recordings)
+    bend_probability: float = field(default=0.0, metadata={"experimental": True, "help": (
+        "probability with which a training frame's road is bent into a curve, labelled with the steering that "
+        "follows it (0: off)")})
+    bend_curvature: float = field(default=0.06, metadata={"experimental": True, "help": (
+        "largest curvature added by a bend, 1/m (0.06: a turn of 17 m radius)")})
     return_s: float = field(default=1.3, metadata={
         "help": "labels of moved and side-camera frames return the car to the path in about this many seconds"})
     # on-policy training (DAgger, training.onpolicy): before each epoch from on_policy_start + 1 on, the
@@ -177,7 +184,9 @@ class TrainConfig:
         need(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
         need(self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}")
         need(self.select_by in SELECT_BY, "select_by", f"one of {', '.join(SELECT_BY)}")
-        need(0 <= self.viewpoint_probability <= 1, "viewpoint_probability", "from 0 to 1")
+        for name in ("viewpoint_probability", "bend_probability"):
+            need(0 <= getattr(self, name) <= 1, name, "from 0 to 1")
+        need(0 <= self.bend_curvature <= 0.3, "bend_curvature", "from 0 to 0.3 (1/m; 0.3 is a 3 m radius)")
         for name in ("shift_m", "yaw_deg", "label_smoothing_s", "label_lead_s"):
             need(getattr(self, name) >= 0, name, "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, JPEG_START, jpeg_truncated
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
-from training.augment import Augmenter, ViewpointAugmenter
+from training.augment import Augmenter, BendAugmenter, ViewpointAugmenter
 from training.config import TrainConfig
 from training.model import POSE
 from training.onpolicy import StatePool
@@ -80,7 +80,9 @@ def make_datasets(config: TrainConfig) -> Datasets:
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     viewpoint = ViewpointAugmenter(config) if config.augment and config.viewpoint else None
-    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint, pool=pool)
+    bend = BendAugmenter(config) if config.augment and config.bend_probability > 0 else None
+    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint, pool=pool,
+                     bend=bend)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
     return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
@@ -119,7 +121,8 @@ class _FrameStore:
 
 
 def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
-             shuffle: bool, viewpoint: ViewpointAugmenter | None = None, pool: StatePool | None = None) -> tf.data.Dataset:
+             shuffle: bool, viewpoint: ViewpointAugmenter | None = None, pool: StatePool | None = None,
+             bend: BendAugmenter | None = None) -> tf.data.Dataset:
     images = samples["image"].to_numpy()
     steering = samples["steering"].to_numpy(dtype=np.float32)
     where = {name: samples[name].to_numpy() for name in ("camera", "lateral_m", "recorded", "speed_mps")}
@@ -133,14 +136,16 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
         pose = np.zeros((len(indices), 3), dtype=np.float32)
         if shuffle:
             pose[:, 0], pose[:, 2] = where["lateral_m"][indices], 1.0
-        seed, view_seed, pool_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(3)
-        # First the car moves (or is replaced by where the model drove it), then the camera's picture is
-        # panned, zoomed, lit.
+        seed, view_seed, pool_seed, bend_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(4)
+        # First the car moves (or is replaced by where the model drove it) and the road bends, then the
+        # camera's picture is panned, zoomed, lit.
         if viewpoint is not None:
             x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
             pose[:, 2] = 0.0  # not tracked through the viewpoint shift (experimental)
         if pool is not None:  # the pool grows between epochs, so the same indices draw other states later
             pool.mix_into(x, y, frames, int(pool_seed) + pool.size, pose)
+        if bend is not None:  # the car's offset and heading stay as they were: no pose target moves
+            x, y = bend(x, y, int(bend_seed))
         if augmenter is not None:
             x, y, draws = augmenter.augment(x, y, int(seed))
             pose[draws.pan_px[:, 0] != 0, 2] = 0.0  # a pan turns the view by an amount not modelled here
