@@ -39,7 +39,8 @@ NOISE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|port\.cc:\d+\] oneDNN custom operations are on\."
     r"|cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used"
-    r"|cuda_platform\.cc:\d+\] failed call to cuInit: ")
+    r"|cuda_platform\.cc:\d+\] failed call to cuInit: "
+    r"|^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$")  # LiteRT, once per interpreter
 
 
 def has_gpu() -> bool:
@@ -90,7 +91,7 @@ def stderr_without_noise() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             kept = [line for line in capture.read().splitlines(keepends=True)
-                    if not NOISE.search(line.decode("utf-8", errors="replace"))]
+                    if not NOISE.search(line.decode("utf-8", errors="replace").rstrip("\r\n"))]
             with open(2, "wb", closefd=False) as stderr:
                 stderr.write(b"".join(kept))
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from base.frames import FRAME_SHAPE
 from base.modelfile import ModelLoadError
+from base.quiet_tensorflow import filtering, stderr_without_noise
 
 BATCH = 64  # frames per call in batch prediction (evaluation), where throughput matters, not latency
 
@@ -99,7 +100,12 @@ class TFLiteRunner(_SingleFrameRunner):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self._interpreter = _tflite_interpreter(path)
-        self._interpreter.allocate_tensors()
+        # LiteRT announces its XNNPACK delegate on stderr when the tensors are allocated (every drive start).
+        if filtering():
+            with stderr_without_noise():
+                self._interpreter.allocate_tensors()
+        else:
+            self._interpreter.allocate_tensors()
         (inp,) = self._interpreter.get_input_details()
         check_input_shape(list(inp["shape_signature"]))
         if inp["dtype"] != np.float32:

@@ -20,6 +20,7 @@ NO_DRIVERS = (b"I0000 00:00:1796154911.659358    5973 cudart_stub.cc:31] Could n
               b"machine, GPU will not be used.\n")
 CU_INIT = (b"E0000 00:00:1796154916.792335    5973 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
            b"error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+XNNPACK = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
 REAL_ERROR = b"E0000 00:00:1796154916.800000    5973 op_kernel.cc:1857] OP_REQUIRES failed: a real error\n"
 ONEDNN = (b"I0000 00:00:1796395298.400574    3079 port.cc:153] oneDNN custom operations are on. You may see slightly "
           b"different numerical results due to floating-point round-off errors from different computation orders. To "
@@ -37,8 +38,10 @@ def tensorflow_lines(stderr: str) -> list[str]:
 def test_only_the_known_lines_are_dropped_in_order(capfd):
     with stderr_without_noise():
         os.write(2, ABSL_NOTE + ONEDNN + NO_DRIVERS + b"first\n" + ABSL_NOTE + ONEDNN + NO_DRIVERS)
-        os.write(2, CU_INIT + REAL_ERROR + b"last, without a line end")
-    assert capfd.readouterr().err == "first\n" + REAL_ERROR.decode() + "last, without a line end"
+        os.write(2, CU_INIT + XNNPACK + REAL_ERROR + b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU. kept\n")
+        os.write(2, b"last, without a line end")
+    assert capfd.readouterr().err == ("first\n" + REAL_ERROR.decode() + "INFO: Created TensorFlow Lite XNNPACK delegate "
+                                      "for CPU. kept\n" + "last, without a line end")
 
 
 def test_the_block_leaves_stderr_as_it_found_it(capfd):
