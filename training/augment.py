@@ -1,5 +1,6 @@
 """Random pan, zoom, brightness and mirror for training batches, with the steering labels they imply;
-optionally the look of another simulator (`appearance`: focus, colour, shadows), which moves no label.
+optionally the look of another simulator (`appearance`: focus, colour, shadows), which moves no label;
+and, before those, the car moved (`ViewpointAugmenter`) or the road bent (`BendAugmenter`), which move it.
 
 imgaug's stochastic parameters are built once and draw every random choice of a batch from one seeded
 random state: whether each operation fires (each with its own probability) and its amount. Applying
