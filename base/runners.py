@@ -7,6 +7,7 @@ one of them is `base.runtime.load_runner`'s job; checking an export against Kera
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -101,10 +102,7 @@ class TFLiteRunner(_SingleFrameRunner):
         super().__init__()
         self._interpreter = _tflite_interpreter(path)
         # LiteRT announces its XNNPACK delegate on stderr when the tensors are allocated (every drive start).
-        if filtering():
-            with stderr_without_noise():
-                self._interpreter.allocate_tensors()
-        else:
+        with stderr_without_noise() if filtering() else contextlib.nullcontext():
             self._interpreter.allocate_tensors()
         (inp,) = self._interpreter.get_input_details()
         check_input_shape(list(inp["shape_signature"]))
