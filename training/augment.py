@@ -195,8 +195,7 @@ class BendAugmenter:
         sideways = np.where(z <= reach, z ** 2 / 2, reach * z - reach ** 2 / 2)  # metres per unit of κ
         _, _, depth = camera.project(np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=-1))
         self.columns_per_curvature = (camera.focal_px * sideways / depth).astype(np.float32)
-        rows, columns = np.indices(z.shape, dtype=np.float32)
-        self.rows, self.columns = rows, columns
+        self.rows, self.columns = np.indices(z.shape, dtype=np.float32)
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames (B, H, W, 3) and their labels (B,) → frames with the firing ones bent, and their labels."""
