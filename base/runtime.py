@@ -75,7 +75,28 @@ def load_keras_model(path: Path, allow_unsafe: bool = False):  # -> keras.Model;
         check_input_shape(list(model.inputs[0].shape))
     except ModelLoadError as e:
         raise ModelLoadError(f"{path}: {e}") from None
-    return model
+    # A run's last.keras (for --resume) computes in bfloat16 where it trained so; ONNX Runtime has no
+    # bfloat16 convolution, and drive, export and the replay steer in float32 anyway.
+    return float32_copy(model) if computes_in_bfloat16(model) else model
+
+
+def computes_in_bfloat16(model) -> bool:  # model: a keras.Model
+    """Whether any layer of `model`, or of a model nested in it (an ensemble's members), computes in bfloat16."""
+    return any(layer.dtype_policy.compute_dtype == "bfloat16" or
+               (hasattr(layer, "layers") and computes_in_bfloat16(layer)) for layer in model.layers)
+
+
+def float32_copy(model):  # keras.Model in and out
+    """The same layers and weights with every layer, nested ones too, in float32 (the variables already
+    are): uncompiled."""
+    import keras
+
+    def float32_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config(layer.get_config() | {"dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=float32_layer, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _keras_runner(path: Path, allow_unsafe: bool) -> Runner:

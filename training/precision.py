@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from base.runtime import computes_in_bfloat16, float32_copy
+
 if TYPE_CHECKING:  # Keras loads only once every setting has passed
     import keras
     import numpy as np
@@ -96,19 +98,7 @@ def policy(precision: str) -> Iterator[None]:
 
 
 def precision_of(model: keras.Model) -> str:
-    return "bfloat16" if any(layer.dtype_policy.compute_dtype == "bfloat16" for layer in model.layers) else "float32"
-
-
-def float32_copy(model: keras.Model) -> keras.Model:
-    """The same layers and weights with every layer in float32 (the variables already are): uncompiled."""
-    import keras
-
-    def float32_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layer.__class__.from_config(layer.get_config() | {"dtype": "float32"})
-
-    copy = keras.models.clone_model(model, clone_function=float32_layer)
-    copy.set_weights(model.get_weights())
-    return copy
+    return "bfloat16" if computes_in_bfloat16(model) else "float32"
 
 
 class Float32View:
