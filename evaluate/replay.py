@@ -201,6 +201,12 @@ class _Path:
         return self.first + k
 
 
+def recorded_poses(footage: Footage, first: int, last: int) -> np.ndarray:
+    """The recorded path's pose (x, y, heading) at every row of the segment [first, last], starting at (0, 0, 0)."""
+    path = _Path(footage, first, last, Steering.from_config())
+    return path.poses[path.row_at]
+
+
 def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views: bool = False,
            on_step: Callable[[int, np.ndarray | None, Trace], None] | None = None) -> Trace:
     """Drive `policy` along every segment of `footage`; returns the trace of what happened.
