@@ -1,4 +1,4 @@
-"""The car's kinematic bicycle model: how a steering value turns into a path.
+"""The car's kinematic bicycle model: how a steering command turns into a path.
 
 One definition for the headless simulator's vehicle, the replay of recordings and the labels of
 synthesised viewpoints, so that all three move a car the same way. Steering is normalised −1..1
@@ -23,11 +23,24 @@ class Steering:
 
     wheelbase_m: float
     max_wheel_angle_rad: float
+    response_s: float = 0.0  # time constant of the wheels' first-order lag behind the command; 0: instant
 
     @classmethod
     def from_config(cls) -> Steering:
         vehicle = simulator_config.load()["vehicle"]
-        return cls(float(vehicle["wheelbase_m"]), math.radians(simulator_config.max_wheel_angle_deg()))
+        return cls(float(vehicle["wheelbase_m"]), math.radians(simulator_config.max_wheel_angle_deg()),
+                   float(vehicle["steering_response_s"]))
+
+    def wheel_after(self, wheel: float, command: float, dt: float) -> float:
+        """The wheel angle (normalised) `dt` seconds on, turning from `wheel` towards `command`.
+
+        The simulator's car does not turn the instant the steering changes: on real footage its yaw
+        follows the logged steering as a first-order lag of about 0.1 s would (`benchmarks.recorded_path`).
+        A replayed car without it answers its model faster than the simulator will."""
+        command = min(1.0, max(-1.0, command))
+        if self.response_s <= 0:
+            return command
+        return wheel + (1.0 - math.exp(-dt / self.response_s)) * (command - wheel)
 
     def slip_and_curvature(self, steering: float | np.ndarray) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
         """(slip, yaw per metre travelled) at this steering: the velocity points `slip` radians right

@@ -74,13 +74,29 @@ def compare(folder) -> dict:
         seen_yaw, response = footage_yaw(footage.frames["center"][first:last + 1])
         usable = (response >= MIN_RESPONSE) & (footage.speeds_mps[first:last] >= MIN_SPEED_MPS)
         for row in range(len(path_yaw)):
-            per_row[first + row] = (footage.steering[first + row], path_yaw[row], seen_yaw[row])
+            per_row[first + row] = (footage.steering[first + row], path_yaw[row], seen_yaw[row], bool(usable[row]))
         for start in range(0, len(path_yaw) - WINDOW_ROWS + 1, WINDOW_ROWS):
             if usable[start:start + WINDOW_ROWS].all():
                 path_turns.append(path_yaw[start:start + WINDOW_ROWS].sum())
                 frame_turns.append(seen_yaw[start:start + WINDOW_ROWS].sum())
     path_turns, frame_turns = np.degrees(path_turns), np.degrees(frame_turns)
-    return {"windows": len(path_turns), "path": path_turns, "frames": frame_turns, "per_row": per_row}
+    return {"windows": len(path_turns), "path": path_turns, "frames": frame_turns, "per_row": per_row,
+            "delay_s": _mean_delay_s(footage, per_row)}
+
+
+def _mean_delay_s(footage: Footage, per_row: dict) -> float:
+    """How long after the path the footage turns: the footage's yaw from row i to i+1, fitted (least squares)
+    as a weighted sum of the path's yaw over rows i+1 … i−3; the weights' centre of mass, in seconds."""
+    lags = np.arange(-1, 4)
+    features, targets = [], []
+    for row, (_, _, seen, usable) in per_row.items():
+        if usable and all(row - lag in per_row for lag in lags):
+            features.append([per_row[row - lag][1] for lag in lags])
+            targets.append(seen)
+    if len(targets) < 10 * len(lags):
+        return float("nan")
+    weights, *_ = np.linalg.lstsq(np.array(features), np.array(targets), rcond=None)
+    return float(weights @ lags / weights.sum() * np.median(np.diff(footage.times_s)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,18 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     if not recordings:
         print(f"error: no recordings (folders with a driving_log.csv) in {args.data_dir}: pass --data-dir", file=sys.stderr)
         return 2
-    print("| recording | 1 s windows | correlation | path's turn ÷ footage's (least squares) | median |difference| (°/s) | sharpest 1 s turn, path / footage (°) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| recording | 1 s windows | correlation | path's turn ÷ footage's (least squares) | median |difference| (°/s) | sharpest 1 s turn, path / footage (°) | footage behind the path (ms) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     stretch = None
     for folder in recordings:
         result = compare(folder)
         path, frames = result["path"], result["frames"]
         if len(path) < 3:
-            print(f"| {folder.name} | {len(path)} | too few usable windows | | | |")
+            print(f"| {folder.name} | {len(path)} | too few usable windows | | | | |")
             continue
         sharpest = int(np.argmax(np.abs(path)))
         print(f"| {folder.name} | {len(path)} | {np.corrcoef(path, frames)[0, 1]:.3f} | {(path @ frames) / (frames @ frames):.2f} "
-              f"| {np.median(np.abs(path - frames)):.1f} | {path[sharpest]:+.0f} / {frames[sharpest]:+.0f} |")
+              f"| {np.median(np.abs(path - frames)):.1f} | {path[sharpest]:+.0f} / {frames[sharpest]:+.0f} | {1000 * result['delay_s']:.0f} |")
         if args.rows and folder.name == args.rows[0]:
             stretch = result["per_row"]
     if args.rows:
@@ -120,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in range(first, last + 1):
             if row not in stretch:
                 continue  # not driven (a pause, a crash): no path there
-            steering, path_yaw, seen_yaw = stretch[row]
+            steering, path_yaw, seen_yaw, _ = stretch[row]
             path_sum += math.degrees(path_yaw)
             frame_sum += math.degrees(seen_yaw)
             print(f"| {row} | {steering:+.2f} | {math.degrees(path_yaw):+.1f} | {math.degrees(seen_yaw):+.1f} "

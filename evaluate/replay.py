@@ -4,7 +4,9 @@ The recorded steering, integrated by the kinematic bicycle model at the recorded
 gives the recorded path. A policy then drives a car from the same start: at each recorded step it
 sees the view synthesised (`base.viewpoint`) from the recorded frame nearest to where the car is,
 moved to the car's offset from the path and turned to its heading error, and its steering moves the
-car for one recorded time step. Leaving the path by more than `max_offset_m`, or turning more than
+car for one recorded time step. Wheels follow a command with the simulator's lag
+(`steering_response_s`, a first-order 0.1 s measured on the footage by `benchmarks.recorded_path`),
+on the recorded path as on the driven car. Leaving the path by more than `max_offset_m`, or turning more than
 `max_heading_error_deg` off it, is an intervention: the car is put back on the path and charged the
 simulator's penalty (6 s), as `sim.drive` charges leaving the road.
 
@@ -173,15 +175,19 @@ class _Path:
 
     def __init__(self, footage: Footage, first: int, last: int, steering: Steering) -> None:
         poses = [(0.0, 0.0, 0.0)]
+        wheels = [float(footage.steering[first])]  # the wheel angle at each sub-step: the car starts turning as logged
         row_at = [0]  # sub-step index of each row's pose
         for row in range(first, last):
             dt, speed, n = _interval(footage, row)
-            pose = poses[-1]
+            pose, wheel = poses[-1], wheels[-1]
             for _ in range(n):
-                pose = bicycle_step(pose, speed, footage.steering[row], dt / n, steering)
+                wheel = steering.wheel_after(wheel, footage.steering[row], dt / n)
+                pose = bicycle_step(pose, speed, wheel, dt / n, steering)
                 poses.append(pose)
+                wheels.append(wheel)
             row_at.append(len(poses) - 1)
         self.poses = np.array(poses)
+        self.wheels = np.array(wheels)
         self.row_at = np.array(row_at)
         self.first = first
         step_m = np.hypot(*np.diff(self.poses[:, :2], axis=0).T)
@@ -222,7 +228,7 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
     for first, last in footage.segments:
         path = _Path(footage, first, last, steering)
         window = int(SEARCH_S * PHYSICS_HZ)
-        pose, near = tuple(path.poses[0]), 0
+        pose, wheel, near = tuple(path.poses[0]), path.wheels[0], 0
         for row in range(first, last):
             view = None
             if policy.sees:
@@ -238,7 +244,8 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
             command = policy(view, row)
             dt, speed, n = _interval(footage, row)
             for _ in range(n):
-                pose = bicycle_step(pose, speed, command, dt / n, steering)
+                wheel = steering.wheel_after(wheel, command, dt / n)
+                pose = bicycle_step(pose, speed, wheel, dt / n, steering)
             near = path.nearest(pose[0], pose[1], near + n, window)
             px, py, ph = path.poses[near]
             offset = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
@@ -251,8 +258,8 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
             trace.recorded.append(float(footage.steering[row]))
             trace.intervened.append(out)
             trace.step_s.append(dt)
-            if out:  # back on the path where the car is along it, heading along it
-                pose = (px, py, ph)
+            if out:  # back on the path where the car is along it, heading along it, wheels as the driver's were
+                pose, wheel = (px, py, ph), path.wheels[near]
             if on_step:
                 on_step(row, view, trace)
     return trace

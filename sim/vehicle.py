@@ -63,7 +63,7 @@ class Vehicle:
         """Advance one time step with these inputs (clamped to their ranges)."""
         p = self.params
         dt = p.time_step_s
-        self.steering = min(1.0, max(-1.0, steering))
+        self.steering = p.steering.wheel_after(self.steering, steering, dt)
         self.throttle = min(1.0, max(-1.0, throttle))
         brake = min(1.0, max(0.0, brake))
         v = self.speed_mps

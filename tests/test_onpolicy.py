@@ -71,11 +71,11 @@ def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a
     replaced = np.flatnonzero(labels != 9.0)
     assert len(replaced) == 4  # a quarter of 16
     synth = ViewSynthesizer(top=CROP_TOP)
-    for slot in replaced:
-        state = pool.states[pool.states["steering"] == labels[slot]].iloc[0]
-        expected = synth.synthesize({state.camera: Frames().get([state.image])[0]},
-                                    Shift(state.lateral_m, state.yaw_rad, state.forward_m), state.camera)
-        np.testing.assert_array_equal(images[slot, CROP_TOP:], expected[CROP_TOP:])
+    for slot in replaced:  # a label can be shared (clamped at full lock): the view is one of its states'
+        candidates = pool.states[pool.states["steering"] == labels[slot]].itertuples()
+        expected = [synth.synthesize({s.camera: Frames().get([s.image])[0]},
+                                     Shift(s.lateral_m, s.yaw_rad, s.forward_m), s.camera) for s in candidates]
+        assert any(np.array_equal(images[slot, CROP_TOP:], view[CROP_TOP:]) for view in expected)
     again_images, again_labels = np.zeros_like(images), np.full(16, 9.0, np.float32)
     pool.mix_into(again_images, again_labels, Frames(), seed=3)
     np.testing.assert_array_equal(again_labels, labels)  # a batch is its seed's alone
