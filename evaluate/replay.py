@@ -6,9 +6,9 @@ sees the view synthesised (`base.viewpoint`) from the recorded frame nearest to 
 moved to the car's offset from the path and turned to its heading error, and its steering moves the
 car for one recorded time step. Wheels follow a command with the simulator's lag
 (`steering_response_s`, a first-order 0.1 s measured on the footage by `benchmarks.recorded_path`),
-on the recorded path as on the driven car. Leaving the path by more than `max_offset_m`, or turning more than
-`max_heading_error_deg` off it, is an intervention: the car is put back on the path and charged the
-simulator's penalty (6 s), as `sim.drive` charges leaving the road.
+on the recorded path as on the driven car. Leaving the path by more than `max_offset_m`, or turning
+more than `max_heading_error_deg` off it, is an intervention: the car is put back on the path and
+charged the simulator's penalty (6 s), as `sim.drive` charges leaving the road.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
