@@ -58,6 +58,8 @@ def load_keras_model(path: Path, allow_unsafe: bool = False):  # -> keras.Model;
     """The Keras model in `path`, with a one-line ModelLoadError for what cannot be loaded or driven."""
     import keras
 
+    import base.mirror  # noqa: F401  (registers the layers of mirror-averaged models)
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
     except ValueError as e:

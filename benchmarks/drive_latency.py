@@ -1,10 +1,11 @@
 """Telemetry→steer round trip on loopback: this drive server against the course's classic drive.py.
 
-Both servers run in their own process with the default model (`training.model.build_model()`, saved
-as .keras) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
+Both servers run in their own process with the default model (`training.model.build_model()`,
+mirror-averaged as `training.fit` keeps it, saved as .keras; the classic server gets the network alone) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
 frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator sends them. One
 request is in flight at a time, so each figure is pure latency. The drive server is also measured
-driving ensembles of two and of three models (`training.ensemble`), while recording the run (IMAGE_FOLDER), which must not slow it down; with its dashboard open
+driving the network alone (a run of `--no-mirror-average`), ensembles of two and of three such networks
+(`training.ensemble`), while recording the run (IMAGE_FOLDER), which must not slow it down; with its dashboard open
 (`--dashboard`, a `benchmarks.dashboard_viewer` process asking for what the page asks for), which
 must stay within 0.3 ms of the figure without it — a server with and one without `--dashboard`
 side by side, measured in turn block by block, so the machine's drift falls on both; and on frames it cannot
@@ -133,18 +134,22 @@ def summary(times: list[float]) -> tuple[float, float]:
 
 def run(quick: bool = False) -> list[dict]:
     from training.ensemble import build_ensemble
-    from training.model import build_model
+    from training.model import build_model, mirror_averaged
 
     ours_count, classic_count = (200, 40) if quick else (2000, 300)
     frames = real_frames(300)
     with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
-        model = Path(folder) / "model.keras"
-        build_model().save(model)
+        network, model = Path(folder) / "network.keras", Path(folder) / "model.keras"
+        build_model().save(network)
+        mirror_averaged(build_model()).save(model)
         port = free_loopback_port()
         with drive_server(model, port, extra_args=["--quiet"]):
             ours = summary(round_trips(port, frames, ours_count))
             odd = {label: summary(reply_times(port, message, 5 if quick else 30))[0]
                    for label, message in odd_messages(frames[0]).items()}
+        port = free_loopback_port()
+        with drive_server(network, port, extra_args=["--quiet"]):
+            alone = summary(round_trips(port, frames, ours_count))
         ensembled = {}
         for size in ENSEMBLES:
             ensemble = Path(folder) / f"ensemble{size}.keras"
@@ -157,15 +162,19 @@ def run(quick: bool = False) -> list[dict]:
             recording = summary(round_trips(port, frames, ours_count))
         dashboard = dashboard_round_trips(model, frames, ours_count)
         port = free_loopback_port()
-        with serve_command(["-m", "benchmarks.classic_drive", str(model), "--port", str(port)], classic_drive.READY):
+        with serve_command(["-m", "benchmarks.classic_drive", str(network), "--port", str(port)], classic_drive.READY):
             classic = summary(round_trips(port, frames, classic_count, greeting=True))
     rows = []
     for label, index in (("median", 0), ("99th percentile", 1)):
         rows.append({"metric": f"telemetry→steer round trip, {label}", "value": round(ours[index], 2), "unit": "ms",
                      "classic": round(classic[index], 2), "ratio": round(classic[index] / ours[index], 1)})
+    for label, index in (("median", 0), ("99th percentile", 1)):
+        rows.append({"metric": f"round trip with the network alone (--no-mirror-average), {label}",
+                     "value": round(alone[index], 2), "unit": "ms", "classic": round(classic[index], 2),
+                     "ratio": round(classic[index] / alone[index], 1)})
     for size, times in ensembled.items():
         for label, index in (("median", 0), ("99th percentile", 1)):
-            rows.append({"metric": f"round trip with an ensemble of {size} (training.ensemble), {label}",
+            rows.append({"metric": f"round trip with an ensemble of {size} networks (training.ensemble), {label}",
                          "value": round(times[index], 2), "unit": "ms", "classic": round(classic[index], 2),
                          "ratio": round(classic[index] / times[index], 1)})
     for label, index in (("median", 0), ("99th percentile", 1)):

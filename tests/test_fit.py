@@ -152,6 +152,9 @@ def test_select_by_last_runs_every_epoch_and_keeps_the_last(recording, tmp_path)
     kept, last = (keras.models.load_model(run / name) for name in ("model.keras", "last.keras"))
     for mine, theirs in zip(kept.get_weights(), last.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+    # What drives is mirror-averaged (the default); what resumes trains on as the network it is.
+    assert "mirror_mean" in [layer.name for layer in kept.layers]
+    assert "mirror_mean" not in [layer.name for layer in last.layers]
 
 
 def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_path, capsys):

@@ -29,13 +29,14 @@ class ReplayValidation(keras.callbacks.Callback):
 
     Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying
     on the road, which is what the model is for. Must come before the callbacks that read the logs.
+    With `mirror` it drives the model as `model.keras` will keep it, mirror-averaged.
     """
 
-    def __init__(self, val_rows: pd.DataFrame, max_offset_m: float) -> None:
+    def __init__(self, val_rows: pd.DataFrame, max_offset_m: float, mirror: bool = False) -> None:
         super().__init__()
         self.footage = Footage.from_rows(val_rows)
         self.rules = Rules(max_offset_m=max_offset_m)
-        self._steering = Float32Steering()
+        self._steering = Float32Steering(mirror)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None or not self.footage.segments:
@@ -51,17 +52,17 @@ class BestCheckpoint(keras.callbacks.Callback):
     """Saves `model.keras` atomically whenever the epoch beats the best so far: by the replay's
     validation autonomy, ties going to the lower validation loss (`by="autonomy"`), by loss alone, or
     every epoch (`by="last"`). Always in float32, whatever the training precision: drive.py and the
-    exports run it as it is."""
+    exports run it as it is; with `mirror`, mirror-averaged (`training.model.mirror_averaged`)."""
 
     def __init__(self, path: Path, by: str, best: float = math.inf, best_autonomy: float = -math.inf,
-                 best_epoch: int | None = None):
+                 best_epoch: int | None = None, mirror: bool = False):
         super().__init__()
         self.path = Path(path)
         self.best = best  # the validation loss of the kept epoch
         self.best_autonomy = best_autonomy
         self.by = by
         self.best_epoch = best_epoch  # of a resumed run, the one it kept before this session
-        self._float32 = Float32View()
+        self._float32 = Float32View(mirror)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
@@ -230,6 +231,7 @@ def standard_callbacks(
     weight_average: bool = False,
     best_epoch: int | None = None,
     on_policy: keras.callbacks.Callback | None = None,
+    mirror: bool = False,
 ) -> tuple[list[keras.callbacks.Callback], BestCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of a run, in order, and the three whose state the CLI reads afterwards.
 
@@ -239,12 +241,14 @@ def standard_callbacks(
     `use_ema`) the averaged weights are the ones validated, replayed and saved at each epoch's end.
     `best_val_loss`, `best_val_autonomy`, `best_epoch`: what a resumed run kept so far.
     `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs.
+    `mirror`: `model.keras`, and the replay of the validation blocks, mirror-averaged; the on-policy rounds
+    drive the network alone (measured so: docs/driving.md).
     """
     nan_stop = StopOnNaN()
     replayed = select_by != "loss" and val_rows is not None and not val_rows.empty
     by = select_by if replayed or select_by == "last" else "loss"
     best = BestCheckpoint(run_dir / runs.BEST_MODEL, best=best_val_loss, by=by,
-                          best_autonomy=best_val_autonomy if replayed else -math.inf, best_epoch=best_epoch)
+                          best_autonomy=best_val_autonomy if replayed else -math.inf, best_epoch=best_epoch, mirror=mirror)
     averaging = AveragedWeights() if weight_average else None
     last = LastCheckpoint(run_dir, best, averaging)
     callbacks: list[keras.callbacks.Callback] = [
@@ -253,7 +257,7 @@ def standard_callbacks(
         # Before the progress line, to which it adds what its round found.
         *([on_policy] if on_policy else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
-        *([ReplayValidation(val_rows, val_max_offset_m)] if replayed else []),
+        *([ReplayValidation(val_rows, val_max_offset_m, mirror)] if replayed else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).
         keras.callbacks.ProgbarLogger(),

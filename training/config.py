@@ -32,7 +32,7 @@ SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 # What a run made before a setting existed trained with, where today's default differs: a resumed run
 # goes on as it was trained (its config.json lacks the key).
 BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0,
-                     "on_policy_noise": 0.0, "test_share": 0.0}
+                     "on_policy_noise": 0.0, "test_share": 0.0, "mirror_average": False}
 
 
 class StrategyError(ValueError):
@@ -120,6 +120,10 @@ class TrainConfig:
     # an epoch by a few of them picked immature epochs (docs/driving.md), so the default keeps the last
     select_by: str = field(default="last", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
+    # Averaging with the mirror image took away most of one driver's model's misses on another's lap (docs/driving.md)
+    mirror_average: bool = field(default=True, metadata={"help": (
+        "model.keras steers by the mean of its steering of a frame and the negated steering of the frame's mirror "
+        "image: exactly left-right symmetric, for a second pass through the network (base.mirror)")})
     val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={
         "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})
     # optimisation

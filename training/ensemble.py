@@ -21,14 +21,13 @@ from base.modelfile import KERAS_SUFFIXES, ModelLoadError, check_model_file
 from base.runtime import load_keras_model
 from training import runs
 
-PREPROCESSED = "scale"  # the last preprocessing layer of `training.preprocess`: the members start after it
-
 
 def build_ensemble(members: list):  # keras.Models in, one keras.Model out (typed loosely: Keras loads late)
     """One model whose output is the mean of `members`' outputs (each a `training.model` network)."""
     import keras
 
     from base.frames import FRAME_SHAPE
+    from training.preprocess import OUTPUT as PREPROCESSED  # the members start after it
     from training.preprocess import preprocess
 
     frames = keras.Input(shape=FRAME_SHAPE, name="frames")
@@ -49,6 +48,8 @@ def build_ensemble(members: list):  # keras.Models in, one keras.Model out (type
 def _difference_from_member(ensemble, i: int, member, frames: np.ndarray) -> float:
     """Largest steering difference between member `i` alone and its head in `ensemble` behind the shared preprocessing."""
     import keras
+
+    from training.preprocess import OUTPUT as PREPROCESSED
 
     shared = keras.Model(ensemble.input, ensemble.get_layer(PREPROCESSED).output).predict(frames, verbose=0)
     head = ensemble.get_layer(f"member{i + 1}").predict(shared, verbose=0).reshape(-1)

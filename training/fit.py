@@ -124,6 +124,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
                                  config.on_policy_noise, config.seed, states_file=run.folder / runs.ON_POLICY_STATES,
                                  restore_from=run.resumed_from / runs.ON_POLICY_STATES if run.resumed else None)
         if datasets.pool is not None else None,
+        mirror=config.mirror_average,
     )
     with run.removed_if_failed_empty():
         run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so

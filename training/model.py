@@ -5,7 +5,9 @@ import keras
 from keras import layers
 
 from base.frames import FRAME_SHAPE
+from base.mirror import MirrorMean, MirrorPair
 from training.config import TrainConfig
+from training.preprocess import OUTPUT as PREPROCESSED
 from training.preprocess import preprocess
 
 POSE = "pose"  # the auxiliary head's output: the view's offset and heading from the recorded path
@@ -63,3 +65,12 @@ def steering_only(model: keras.Model) -> keras.Model:
     if POSE not in {layer.name for layer in model.layers}:
         return model
     return keras.Model(model.input, model.get_layer("steering").output, name=model.name)
+
+
+def mirror_averaged(model: keras.Model) -> keras.Model:
+    """`model` (steering alone) steering by the mean of its steering of a frame and the negated steering of
+    the frame's mirror image (`base.mirror`): the same layers and weights, exactly left-right symmetric."""
+    start = model.get_layer(PREPROCESSED).output
+    network = keras.Model(start, model.output, name="network")
+    steering = MirrorMean(name="mirror_mean", dtype="float32")(network(MirrorPair(name="mirror_pair", dtype="float32")(start)))
+    return keras.Model(model.input, steering, name=model.name)

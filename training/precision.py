@@ -104,18 +104,22 @@ def precision_of(model: keras.Model) -> str:
 class Float32View:
     """The float32 model to save or replay for a model that may train in bfloat16: the model itself when
     it is float32, else one float32 copy kept and given the model's current weights at each call (so a
-    `tf.function` traced over it stays valid); of a model with a pose head, its steering alone."""
+    `tf.function` traced over it stays valid); of a model with a pose head, its steering alone; with
+    `mirror`, that steering mirror-averaged (`training.model.mirror_averaged`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mirror: bool = False) -> None:
+        self._mirror = mirror
         self._full: keras.Model | None = None  # the model itself when float32, else its float32 copy
         self._view: keras.Model | None = None
 
     def __call__(self, model: keras.Model) -> keras.Model:
-        from training.model import steering_only
+        from training.model import mirror_averaged, steering_only
 
         if self._full is None:  # the float32 model, and its steering alone (sharing its weights)
             self._full = model if precision_of(model) == "float32" else float32_copy(model)
             self._view = steering_only(self._full)
+            if self._mirror:
+                self._view = mirror_averaged(self._view)
         elif self._full is not model:
             self._full.set_weights(model.get_weights())
         return self._view
@@ -126,8 +130,8 @@ class Float32Steering:
     model.keras keeps it), from one `tf.function` traced once over the float32 view; its weights follow
     the model's at each call, the trace stays."""
 
-    def __init__(self) -> None:
-        self._view = Float32View()
+    def __init__(self, mirror: bool = False) -> None:
+        self._view = Float32View(mirror)
         self._runner = None  # base.runners.KerasRunner, made at the first call
 
     def __call__(self, model: keras.Model) -> Callable[[np.ndarray], float]:

@@ -18,6 +18,7 @@ from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_HEIGHT
 
 MODEL_HEIGHT, MODEL_WIDTH = 66, 200
 DTYPE = "float32"  # of every preprocessing layer, in every training precision (see above)
+OUTPUT = "scale"  # the last preprocessing layer: the network proper starts after it (mirror, ensembles)
 
 # OpenCV's COLOR_RGB2YUV for 8-bit images: Y = .299R + .587G + .114B, U = .492(B−Y) + 128,
 # V = .877(R−Y) + 128 — written as a 1×1 convolution (rows: Y, U, V; columns: R, G, B).
@@ -40,4 +41,4 @@ def preprocess(frames: keras.KerasTensor) -> keras.KerasTensor:
     x = blur(x)
     blur.set_weights([np.repeat(GAUSSIAN_3X3[:, :, None, None], 3, axis=2).astype("float32")])
     x = layers.Resizing(MODEL_HEIGHT, MODEL_WIDTH, interpolation="bilinear", name="resize", dtype=DTYPE)(x)
-    return layers.Rescaling(1 / 127.5, offset=-1.0, name="scale", dtype=DTYPE)(x)
+    return layers.Rescaling(1 / 127.5, offset=-1.0, name=OUTPUT, dtype=DTYPE)(x)
