@@ -132,7 +132,8 @@ class TrainConfig:
         "help": "batch size per replica; the global batch is this × replicas"})
     lr: float = field(default=1e-3, metadata={
         "help": "Adam learning rate for one replica; scaled linearly with the replicas"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout rate before the dense layers (0: none)"})
+    dropout: float = field(default=0.0, metadata={"experimental": True,  # never measured to help the replay here
+                                                 "help": "dropout rate before the dense layers (0: none)"})
     weight_average: float = field(default=0.0, metadata={"experimental": True, "help": (  # Polyak averaging
         "validate and keep an exponential moving average of the weights with this momentum, e.g. 0.99 "
         "(0: the weights as trained)")})

@@ -172,13 +172,15 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         return 0
     if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
         metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
+        if config.mirror_average:  # the validation loss is the network's; model.keras steers mirror-averaged
+            metrics["val_rmse"] = driven_rmse(best_model, datasets.samples.val_rows)
         runs.write_metrics(run.folder, metrics)
     chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
               if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
     epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
     epoch += ", the last" if best.by == "last" else ""
     print(f"kept model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
-          f"steering RMSE {math.sqrt(best.best):.4f}){f'; {latest} points to it' if latest else ''}")
+          f"steering RMSE {metrics['val_rmse']:.4f}){f'; {latest} points to it' if latest else ''}")
     if metrics.get("test_autonomy") is not None:
         print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
               f"({metrics['test_interventions']} interventions in {metrics['test_replay_footage_s']:.0f} s, "
@@ -245,6 +247,17 @@ def replay_test(model_path: Path, test_rows: pd.DataFrame, max_offset_m: float) 
     report = drive_model(footage, steer, Rules(max_offset_m=max_offset_m)).report()
     return {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
             "test_replay_footage_s": report["elapsed_s"]}
+
+
+def driven_rmse(model_path: Path, val_rows: pd.DataFrame) -> float:
+    """Steering RMSE of the kept model as it drives on the validation rows' centre frames (what
+    `training.evaluate --split val` measures)."""
+    from base.runners import KerasRunner
+    from base.runtime import load_keras_model
+    from training.evaluate import evaluate
+    from training.samples import centre_samples
+
+    return evaluate(KerasRunner(load_keras_model(model_path)), centre_samples(val_rows))[0]["rmse"]
 
 
 def record_sample_session() -> None:
