@@ -17,7 +17,7 @@ import keras
 class MirrorPair(keras.layers.Layer):
     """Images (N, H, W, C) → (2N, H, W, C): the images, then the same images mirrored left-right."""
 
-    def call(self, images):
+    def call(self, images):  # a backend tensor (N, H, W, C)
         return keras.ops.concatenate([images, images[:, :, ::-1, :]], axis=0)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -26,9 +26,10 @@ class MirrorPair(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="base")
 class MirrorMean(keras.layers.Layer):
-    """Steering (2N, 1) of `MirrorPair`'s images → (N, 1): the mean of each image's and its mirror image's negated."""
+    """Steering (2N, 1) of `MirrorPair`'s images → (N, 1): for each image, half of (its steering minus its
+    mirror image's)."""
 
-    def call(self, steering):
+    def call(self, steering):  # a backend tensor (2N, 1)
         n = keras.ops.shape(steering)[0] // 2
         return 0.5 * (steering[:n] - steering[n:])
 

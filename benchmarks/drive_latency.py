@@ -1,15 +1,17 @@
 """Telemetry→steer round trip on loopback: this drive server against the course's classic drive.py.
 
-Both servers run in their own process with the default model (`training.model.build_model()`,
-mirror-averaged as `training.fit` keeps it, saved as .keras; the classic server gets the network alone) and are driven by `sim.wire.SimulatorClient`, which talks like the simulator, with real
-frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator sends them. One
-request is in flight at a time, so each figure is pure latency. The drive server is also measured
-driving the network alone (a run of `--no-mirror-average`), ensembles of two and of three such networks
-(`training.ensemble`), while recording the run (IMAGE_FOLDER), which must not slow it down; with its dashboard open
-(`--dashboard`, a `benchmarks.dashboard_viewer` process asking for what the page asks for), which
-must stay within 0.3 ms of the figure without it — a server with and one without `--dashboard`
-side by side, measured in turn block by block, so the machine's drift falls on both; and on frames it cannot
-drive from or must adapt (answered with a safe command, or resized), which must not stall the car.
+Both servers run in their own process and are driven by `sim.wire.SimulatorClient`, which talks like
+the simulator, with real frames from ../shared/realdata re-encoded as JPEG quality 75 as the simulator
+sends them; the drive server with the default model (`training.model.build_model()`, mirror-averaged as
+`training.fit` keeps it, saved as .keras), the classic one with the network alone. One request is in
+flight at a time, so each figure is pure latency. The drive server is also measured driving the network
+alone (a run of `--no-mirror-average`), ensembles of two and of three such networks
+(`training.ensemble`), while recording the run (IMAGE_FOLDER), which must not slow it down; with its
+dashboard open (`--dashboard`, a `benchmarks.dashboard_viewer` process asking for what the page asks
+for), which must stay within 0.3 ms of the figure without it — a server with and one without
+`--dashboard` side by side, measured in turn block by block, so the machine's drift falls on both; and
+on frames it cannot drive from or must adapt (answered with a safe command, or resized), which must not
+stall the car.
 
     python -m benchmarks.drive_latency [--quick]
 """

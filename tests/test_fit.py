@@ -234,6 +234,8 @@ def test_resume_continues_the_epoch_count_in_the_same_folder_on_the_same_split(t
     assert "held out for validation and test differ" in one_error_line(capsys) and digest(run) == before
     assert fit.main(["--resume", str(run), "--epochs", "3", "--weight-average", "0.9"]) == 2
     assert "trained with --weight-average 0" in one_error_line(capsys) and digest(run) == before
+    assert fit.main(["--resume", str(run), "--epochs", "3", "--no-mirror-average"]) == 2
+    assert "keeps its model mirror-averaged" in one_error_line(capsys) and digest(run) == before
     with open(log, "a") as f:  # a recording that grew since: its held-out rows are no longer known
         f.write(log.read_text().splitlines()[-1] + "\n")
     assert fit.main(["--resume", str(run), "--epochs", "3"]) == 2

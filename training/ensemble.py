@@ -23,7 +23,7 @@ from training import runs
 
 
 def build_ensemble(members: list):  # keras.Models in, one keras.Model out (typed loosely: Keras loads late)
-    """One model whose output is the mean of `members`' outputs (each a `training.model` network)."""
+    """One model whose output is the mean of `members`' outputs (each a model `training.fit` keeps, mirror-averaged or not)."""
     import keras
 
     from base.frames import FRAME_SHAPE

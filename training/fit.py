@@ -81,6 +81,11 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
                 flag = "--" + key.replace("_", "-")
                 raise RunError(f"--resume {resumed.folder}: that run trained with {flag} {trained.get(key, 0.0):g}; "
                                f"leave out {flag} or start a new run")
+        # Its kept model and the validation autonomy it was kept by are of one form: keep that form.
+        if config.mirror_average != trained.get("mirror_average", False):
+            raise RunError(f"--resume {resumed.folder}: that run keeps its model "
+                           f"{'mirror-averaged' if trained.get('mirror_average', False) else 'as the network alone'}; "
+                           "leave out --no-mirror-average or start a new run")
     else:
         runs.check_out(config.out)
     return config
@@ -172,8 +177,8 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         return 0
     if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
         metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
-        if config.mirror_average:  # the validation loss is the network's; model.keras steers mirror-averaged
-            metrics["val_rmse"] = driven_rmse(best_model, datasets.samples.val_rows)
+        # The validation loss is the network's (with a pose head, its pose too); model.keras may steer mirror-averaged.
+        metrics["val_rmse"] = driven_rmse(best_model, datasets.samples.val_rows)
         runs.write_metrics(run.folder, metrics)
     chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
               if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
@@ -222,7 +227,8 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
         "best_val_loss": best.best,
         "best_val_autonomy": best.best_autonomy if best.by != "loss" and math.isfinite(best.best_autonomy) else None,
         "selected_by": best.by,
-        "val_rmse": math.sqrt(best.best),  # the loss is the steering MSE; inf (null in the file) before any epoch
+        # Replaced by model.keras's own once the run is complete; inf (null in the file) before any epoch.
+        "val_rmse": math.sqrt(best.best),
         "best_epoch": best.best_epoch,
         "epochs": epochs_done,
         "seconds": round(seconds, 1),
