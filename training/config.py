@@ -122,8 +122,9 @@ class TrainConfig:
         f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
     # Averaging with the mirror image took away most of one driver's model's misses on another's lap (docs/driving.md)
     mirror_average: bool = field(default=True, metadata={"help": (
-        "model.keras steers by the mean of its steering of a frame and the negated steering of the frame's mirror "
-        "image: exactly left-right symmetric, for a second pass through the network (base.mirror)")})
+        "mirror-average model.keras: steer by the mean of the network's steering of a frame and the negated steering "
+        "of the frame's mirror image, exactly symmetric between left and right, for a second pass through the network "
+        "(base.mirror)")})
     val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={
         "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})
     # optimisation
