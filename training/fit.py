@@ -28,11 +28,10 @@ from training.options import build_parser, config_from_args
 from training.runs import Run, RunError
 
 if TYPE_CHECKING:  # TensorFlow, Keras and pandas load only once every setting and path has passed
-    import pandas as pd
-
     from training.callbacks import BestCheckpoint, LastCheckpoint
     from training.dataset import Datasets
     from training.distribute import Distribution
+    from training.samples import SampleSet
 
 DEFAULT_DATA = TrainConfig().data
 
@@ -176,9 +175,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
         print("worker done: the chief's run folder holds the trained model")
         return 0
     if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
-        metrics.update(replay_test(best_model, datasets.samples.test_rows, config.val_max_offset_m))
-        # The validation loss is the network's (with a pose head, its pose too); model.keras may steer mirror-averaged.
-        metrics["val_rmse"] = driven_rmse(best_model, datasets.samples.val_rows)
+        metrics.update(kept_model_metrics(best_model, datasets.samples, config.val_max_offset_m))
         runs.write_metrics(run.folder, metrics)
     chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
               if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
@@ -240,30 +237,24 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
     }
 
 
-def replay_test(model_path: Path, test_rows: pd.DataFrame, max_offset_m: float) -> dict[str, Any]:
-    """metrics.json's test_* keys: the kept model driven closed-loop over the test rows (None without any)."""
+def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float) -> dict[str, Any]:
+    """metrics.json's test_* keys, the kept model driven closed-loop over the test rows (None without any), and
+    its `val_rmse` on the validation rows' centre frames (what `training.evaluate --split val` measures): the
+    validation loss is the network's (with a pose head, its pose too), and model.keras may steer mirror-averaged."""
     from base.runners import KerasRunner
     from base.runtime import load_keras_model
     from evaluate.replay import Footage, Rules, drive_model
-
-    footage = Footage.from_rows(test_rows) if len(test_rows) else None
-    if footage is None or not footage.segments:
-        return {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
-    steer = KerasRunner(load_keras_model(model_path)).predict_one
-    report = drive_model(footage, steer, Rules(max_offset_m=max_offset_m)).report()
-    return {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
-            "test_replay_footage_s": report["elapsed_s"]}
-
-
-def driven_rmse(model_path: Path, val_rows: pd.DataFrame) -> float:
-    """Steering RMSE of the kept model as it drives on the validation rows' centre frames (what
-    `training.evaluate --split val` measures)."""
-    from base.runners import KerasRunner
-    from base.runtime import load_keras_model
     from training.evaluate import evaluate
     from training.samples import centre_samples
 
-    return evaluate(KerasRunner(load_keras_model(model_path)), centre_samples(val_rows))[0]["rmse"]
+    runner = KerasRunner(load_keras_model(model_path))
+    metrics = {"val_rmse": evaluate(runner, centre_samples(samples.val_rows))[0]["rmse"]}
+    footage = Footage.from_rows(samples.test_rows) if len(samples.test_rows) else None
+    if footage is None or not footage.segments:
+        return metrics | {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
+    report = drive_model(footage, runner.predict_one, Rules(max_offset_m=max_offset_m)).report()
+    return metrics | {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
+                      "test_replay_footage_s": report["elapsed_s"]}
 
 
 def record_sample_session() -> None:
