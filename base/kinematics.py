@@ -36,7 +36,7 @@ class Steering:
 
         The simulator's car does not turn the instant the steering changes: Unity sets its wheels at once,
         but the body yaws through tyre forces that build up, and on real footage its yaw follows the logged
-        steering as a first-order lag of about 0.1 s would (`benchmarks.recorded_path`). This model has no
+        steering as a first-order lag of about 0.1 s would (`studies.recorded_path`). This model has no
         tyres, so it lags the wheel. A replayed car without it answers its model faster than the simulator will."""
         command = min(1.0, max(-1.0, command))
         if self.response_s <= 0:

@@ -3,7 +3,7 @@
 Every runner takes raw RGB frames (N, 160, 320, 3), values 0..255, exactly as the simulator's camera
 gives them: the preprocessing lives inside the model. ONNX Runtime runs a frame in 0.6–0.9 ms on two
 cores, against 1–2 ms for a `tf.function` and 50 ms for `model.predict`. Loading a model file into
-one of them is `base.runtime.load_runner`'s job; checking an export against Keras is `base.export`'s.
+one of them is `base.runtime.load_runner`'s job; checking an export against Keras is `base.convert`'s.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The model runtime: load a model in any of the forms users have, ready to run fast on single frames.
 
 A Keras model runs with ONNX Runtime (`base.runners`): it is converted once, checked against Keras
-(`base.export`), and the `.onnx` kept beside the `.keras` for the next start; if the conversion fails
+(`base.convert`), and the `.onnx` kept beside the `.keras` for the next start; if the conversion fails
 the runner falls back to a `tf.function`. Driving an `.onnx` or `.tflite` file imports no
 TensorFlow (LiteRT falls back to TensorFlow's interpreter only where `ai_edge_litert` is not
 installed). What a model path names is `base.modelfile`'s.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from base.export import ConversionError, export_checked, to_onnx
+from base.convert import ConversionError, export_checked, to_onnx
 from base.frames import FRAME_SHAPE
 from base.modelfile import KERAS_SUFFIXES, ModelLoadError, check_model_file
 from base.runners import KerasRunner, OnnxRunner, Runner, TFLiteRunner, check_input_shape, first_line

@@ -5,9 +5,8 @@ start to first answered frame), input pipeline and training images/s, training i
 mixed bfloat16 (and which one `--precision auto` picks here), drive round-trip latency
 (each beside the classic approach, measured in the same run), renderer frames/s, the pixel error of
 synthesised viewpoints (beside not moving the camera), replay steps/s (beside the naive loop), the
-cost of saliency (beside the forward pass and the gradient) and what it means, and
-the closed-loop scores of a trained model on `lake` and `mountain` (default model: `models/latest`;
-skipped, saying so, where there is none). `--markdown docs/benchmarks.md` also writes the table, with the
+cost of saliency (beside the forward pass and the gradient) and what it means (with `--model`, default
+`models/latest`). How models drive is measured by the studies (`python -m studies.<name>`). `--markdown docs/benchmarks.md` also writes the table, with the
 date and machine of the run, into that page between its two marker lines.
 """
 from __future__ import annotations
@@ -41,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier figures)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "latest",
-                        help="trained model or run folder for the closed-loop scores (default: models/latest)")
+                        help="trained model or run folder whose saliency is judged (default: models/latest)")
     parser.add_argument("--markdown", type=Path, metavar="PAGE",
                         help=f"also write the table into PAGE (e.g. docs/benchmarks.md) between its lines {BEGIN} and {END}")
     args = parser.parse_args()
@@ -59,9 +58,6 @@ def main() -> int:
         run = importlib.import_module(module).run
         given = {"model": args.model} if "model" in inspect.signature(run).parameters else {}  # saliency's meaning
         rows += [row | {"section": name} for row in run(quick=args.quick, **given)]
-    print("running closed loop …", file=sys.stderr, flush=True)
-    closed_loop = importlib.import_module("benchmarks.closed_loop")
-    rows += [row | {"section": "closed loop"} for row in closed_loop.run(args.model, quick=args.quick)]
 
     minutes, seconds = divmod(round(time.monotonic() - started), 60)
     table = markdown(rows, ours="this project", classic="classic approach")

@@ -73,7 +73,7 @@ def run(quick: bool = False) -> list[dict]:
 def _measure(quick: bool) -> list[dict]:
     import keras
 
-    from base.export import to_onnx
+    from base.convert import to_onnx
     from base.runners import OnnxRunner
     from training.model import build_model
 

@@ -23,7 +23,7 @@ from benchmarks.table import markdown
 GOAL_S = 1.0
 KERAS = ("keras",)
 DRIVE_SERVER = ("keras", "eventlet", "socketio")  # the course's drive.py imports these at the top
-SIMULATOR = ("sim.render", "sim.plot", "sim.expert")
+SIMULATOR = ("sim.render", "sim.trackmap", "sim.expert")
 # (command line, what a classic script would import first); {missing} is a path that does not exist
 COMMANDS: list[tuple[list[str], tuple[str, ...] | None]] = [
     (["drive.py", "--help"], DRIVE_SERVER),
@@ -32,8 +32,8 @@ COMMANDS: list[tuple[list[str], tuple[str, ...] | None]] = [
     (["-m", "training.fit", "--help"], KERAS),
     (["-m", "training.fit", "--epochs", "0"], KERAS),
     (["-m", "training.fit", "--data", "{missing}"], KERAS),
-    (["-m", "training.evaluate", "--help"], KERAS),
-    (["-m", "training.evaluate", "{missing}.keras", "data"], KERAS),
+    (["-m", "training.rmse", "--help"], KERAS),
+    (["-m", "training.rmse", "{missing}.keras", "data"], KERAS),
     (["-m", "training.export", "--help"], KERAS),
     (["-m", "training.inspect", "--help"], None),
     (["-m", "training.inspect", "{missing}"], None),

@@ -4,7 +4,7 @@ A Python generator picks random samples, reads each JPEG with matplotlib, augmen
 augmenters made and called per image (pan, zoom, brightness, mirror, each with probability 0.5),
 preprocesses it with OpenCV (crop, YUV, blur, resize, /255) and stacks a batch; the NVIDIA network
 trains on that with `fit(steps_per_epoch=...)`, and the last epoch is the model. `benchmarks.input_pipeline`
-times it; `benchmarks.real_replay --recipe tutorial` trains it and drives the held-out footage with it.
+times it; `studies.real_replay --recipe tutorial` trains it and drives the held-out footage with it.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ gives for it; any recording works, the simulator's own or one `drive.py` made. T
 beside the folder under a temporary name and moved into place when complete.
 
 Only the command line lives here, where users run it beside `drive.py`; the video is made by
-`evaluate.video`.
+`evaluate.mp4`.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              ".keras or .onnx file")
     parser.add_argument("--out", type=Path, help="output file (default: IMAGE_FOLDER.mp4 beside the folder)")
     args = parser.parse_args(argv)
-    from evaluate.video import VideoError, make_video
+    from evaluate.mp4 import VideoError, make_video
 
     out = args.out or args.image_folder.with_name(args.image_folder.name + ".mp4")
     try:
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _saliency(model: Path) -> Saliency:
     from base.modelfile import ModelLoadError, check_model_file
-    from evaluate.video import VideoError
+    from evaluate.mp4 import VideoError
 
     try:
         check_model_file(model)  # in milliseconds, before ONNX Runtime loads

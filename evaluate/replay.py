@@ -5,7 +5,7 @@ gives the recorded path. A policy then drives a car from the same start: at each
 sees the view synthesised (`base.viewpoint`) from the recorded frame nearest to where the car is,
 moved to the car's offset from the path and turned to its heading error, and its steering moves the
 car for one recorded time step. Wheels follow a command with the simulator's lag
-(`steering_response_s`, a first-order 0.1 s measured on the footage by `benchmarks.recorded_path`),
+(`steering_response_s`, a first-order 0.1 s measured on the footage by `studies.recorded_path`),
 on the recorded path as on the driven car. Leaving the path by more than `max_offset_m`, or turning
 more than `max_heading_error_deg` off it, is an intervention: the car is put back on the path and
 charged the simulator's penalty (6 s), as `sim.drive` charges leaving the road.

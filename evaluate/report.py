@@ -1,4 +1,4 @@
-"""The replay of a model on recordings, as a report: `sim.replay`'s work without its command line.
+"""The replay of a model on recordings, as a report: `python -m evaluate`'s work without its command line.
 
 Drives MODEL closed-loop on recorded footage (`evaluate.replay`: NVIDIA's DAVE-2 method) and scores
 it as `sim.drive` scores the headless simulator: every departure from the recorded path by more than
@@ -48,7 +48,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     frames = sum(last - first for first, last in footage.segments)
     if video:
-        from evaluate.video import ReplayVideo, video_saliency  # OpenCV's video writer only for a video
+        from evaluate.mp4 import ReplayVideo, video_saliency  # OpenCV's video writer only for a video
 
         writer = ReplayVideo(video, video_saliency(runner))
     else:
@@ -85,7 +85,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
     if report:
         write_json_atomic(report, result)
     if plot:
-        from evaluate.plot import plot_replay  # matplotlib only when a plot is asked for
+        from evaluate.replay_plot import plot_replay  # matplotlib only when a plot is asked for
 
         plot_replay(model_trace, zero, result, rules.max_offset_m, " + ".join(Path(r).name for r in recordings), plot)
     return result

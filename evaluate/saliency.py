@@ -1,6 +1,6 @@
 """VisualBackProp (Bojarski et al. 2016, arXiv 1611.05418): where in the camera frame the steering comes from.
 
-The one saliency function of the project: `drive.video --saliency`, `sim.replay --video`,
+The one saliency function of the project: `drive.video --saliency`, `python -m evaluate --video`,
 `sim.drive --video --saliency` and the drive server's dashboard all call `Saliency.__call__` and
 `overlay`. For each convolution layer with an activation (the NVIDIA network's five; the model's
 fixed preprocessing convolutions have none) the feature maps are averaged over channels; the deepest

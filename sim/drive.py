@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the renderer, the tracks (SciPy) and the plots load once th
     from tqdm import tqdm
 
     from evaluate.interventions import Scorecard
-    from evaluate.video import VideoFile
+    from evaluate.mp4 import VideoFile
     from sim.render import Renderer
     from sim.vehicle import Vehicle
 
@@ -68,7 +68,7 @@ def drive_session(
 
     from base.atomic import write_json_atomic
     from evaluate.interventions import Scorecard
-    from evaluate.video import VideoFile, saliency_drawer
+    from evaluate.mp4 import VideoFile, saliency_drawer
     from sim.pose import Pose
     from sim.render import shared_renderer
     from sim.tracks import load_track
@@ -109,7 +109,7 @@ def drive_session(
     if report:
         write_json_atomic(report, result)
     if plot:
-        from sim.plot import plot_drive  # matplotlib: only for a plot
+        from sim.trackmap import plot_drive  # matplotlib: only for a plot
 
         plot_drive(the_track, card.path, card.interventions, result, plot)
     return result

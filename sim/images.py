@@ -1,4 +1,4 @@
-"""Frames out of the simulator: JPEG as Unity's `EncodeToJPG` writes them (video: `evaluate.video`)."""
+"""Frames out of the simulator: JPEG as Unity's `EncodeToJPG` writes them (video: `evaluate.mp4`)."""
 from __future__ import annotations
 
 import cv2

@@ -27,7 +27,7 @@ def untrained_onnx(tmp_path_factory) -> Path:
     """An untrained NVIDIA network (seeded) as ONNX: the drive server starts on it in a second, without TensorFlow."""
     import keras
 
-    from base.export import export_checked
+    from base.convert import export_checked
     from training.model import build_model
 
     keras.utils.set_random_seed(7)

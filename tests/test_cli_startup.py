@@ -55,7 +55,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
             "missing": str(folder / "missing"), "cut_model": str(folder / "cut" / "model.keras")}
 
 
-HELP = ["drive.py", "training.fit", "training.inspect", "training.evaluate", "training.export", "sim.drive",
+HELP = ["drive.py", "training.fit", "training.inspect", "training.rmse", "training.export", "sim.drive",
         "sim.record", "sim.demo", "drive.video", "benchmarks"]
 
 
@@ -83,7 +83,7 @@ ERRORS = [  # (command line, words the one error line holds); {name} is a path f
     (["training.fit", "--resume", "{missing}"], "no such folder"),
     (["training.fit", "--config", "{missing}.json"], "does not exist"),
     (["training.inspect", "{missing}"], "does not exist"),
-    (["training.evaluate", "{text_model}", "{empty}"], "is not a model file"),
+    (["training.rmse", "{text_model}", "{empty}"], "is not a model file"),
     (["training.export", "{missing}", "--format", "onnx"], "does not exist"),
     (["sim.drive", "--port", "70000"], "port from 1 to 65535"),
     (["sim.drive", "--track", "nowhere"], "unknown track 'nowhere': use one of lake, mountain"),

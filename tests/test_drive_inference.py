@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from base import export as conversion
-from base.export import TOLERANCE
+from base import convert as conversion
+from base.convert import TOLERANCE
 from base.frames import FRAME_SHAPE
 from base.modelfile import ModelLoadError
 from base.runners import KerasRunner

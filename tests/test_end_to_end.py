@@ -1,6 +1,6 @@
 """The whole loop in miniature: the headless simulator records, training fits, the drive server
 serves the trained model, and the simulator drives through it. Quality is the benchmark's job
-(`python -m benchmarks.closed_loop`); this proves the pieces fit."""
+(`python -m studies.closed_loop`); this proves the pieces fit."""
 from __future__ import annotations
 
 import json

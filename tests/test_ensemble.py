@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fit_helpers import save_untrained_model
 
-from base.export import check_frames
+from base.convert import check_frames
 from base.runtime import load_keras_model, load_runner
 from training import ensemble
 

@@ -9,7 +9,7 @@ import pytest
 from fit_helpers import save_untrained_model
 from recordings import road_frame
 
-from base.export import TOLERANCE
+from base.convert import TOLERANCE
 from base.runtime import load_runner
 from training import export
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("base", "simulator_config", "evaluate", "training", "drive", "sim", "benchmarks")
+PACKAGES = ("base", "simulator_config", "evaluate", "training", "drive", "sim", "benchmarks", "studies")
 CONTRACTS = 4
 
 

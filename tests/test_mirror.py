@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from base.export import check_frames
+from base.convert import check_frames
 from base.runtime import load_keras_model, load_runner
 from evaluate.saliency import load_saliency
 from training.ensemble import build_ensemble

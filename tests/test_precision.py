@@ -11,7 +11,7 @@ import pytest
 from fit_helpers import fit_args
 from recordings import road_frame, write_log
 
-from base.export import check_frames, export_checked
+from base.convert import check_frames, export_checked
 from base.runtime import load_keras_model, load_runner
 from training import fit, precision, runs
 from training.config import load_config

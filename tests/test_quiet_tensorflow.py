@@ -83,7 +83,7 @@ def test_verbose_shows_tensorflows_lines_the_default_hides(tmp_path):
     model = save_untrained_model(tmp_path, seed=0)
     write_log(tmp_path / "rec")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    runs = {flags: subprocess.run([sys.executable, "-m", "training.evaluate", str(model), str(tmp_path / "rec"),
+    runs = {flags: subprocess.run([sys.executable, "-m", "training.rmse", str(model), str(tmp_path / "rec"),
                                    *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
             for flags in ((), ("--verbose",))}
     assert all(run.returncode == 0 for run in runs.values()), runs

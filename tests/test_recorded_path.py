@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from base.kinematics import Steering
-from benchmarks.recorded_path import footage_yaw
 from evaluate.replay import Footage, recorded_poses
 from sim.pose import Pose
 from sim.render import shared_renderer
 from sim.tracks import load_track
+from studies.recorded_path import footage_yaw
 
 
 @pytest.mark.parametrize("turn_deg", [3.0, -2.0])

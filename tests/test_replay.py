@@ -1,4 +1,4 @@
-"""The replay's closed loop: the integrator, the intervention rule, segments, and `python -m sim.replay`."""
+"""The replay's closed loop: the integrator, the intervention rule, segments, and `python -m evaluate`."""
 from __future__ import annotations
 
 import json
@@ -14,8 +14,8 @@ from recordings import write_log
 from base.kinematics import MPS_PER_MPH
 from base.logs import read_recordings
 from base.split import SplitError, held_out_rows
+from evaluate import __main__ as replay_cli
 from evaluate.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
-from sim import replay as replay_cli
 
 SPEED_MPH = 25.0
 

@@ -59,7 +59,7 @@ def test_top_speed_throttle_brake_and_reverse():
 def test_the_wheels_follow_a_step_of_the_steering_with_the_simulators_lag():
     car = Vehicle(Pose(0.0, 0.0, 0.0), speed_mps=10.0)
     response_s = car.params.steering.response_s
-    assert 0.05 <= response_s <= 0.2  # what benchmarks.recorded_path measures on real footage: about 0.1 s
+    assert 0.05 <= response_s <= 0.2  # what studies.recorded_path measures on real footage: about 0.1 s
     angles = []
     for _ in range(round(response_s / car.params.time_step_s)):
         car.step(0.5, 0.0)

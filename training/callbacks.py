@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class ReplayValidation(keras.callbacks.Callback):
     """Drives the model closed-loop on the held-out blocks after every epoch (`evaluate.replay`, the loop
-    of `sim.replay`) and adds `val_autonomy`, `val_interventions` and `val_replay_s` (what the replay
+    of `python -m evaluate`) and adds `val_autonomy`, `val_interventions` and `val_replay_s` (what the replay
     cost, to set against the epoch's time) to the epoch's logs.
 
     Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from base.export import CHECK_FRAMES, check_frames
+from base.convert import CHECK_FRAMES, check_frames
 from base.modelfile import KERAS_SUFFIXES, ModelLoadError, check_model_file
 from base.runtime import load_keras_model
 from training import runs

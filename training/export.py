@@ -4,7 +4,7 @@
     python -m training.export models/latest/model.keras --format tflite --out car.tflite
 
 The exported file is checked against the Keras model before it replaces anything: both must give the
-same steering (within base.export.TOLERANCE) on the same frames, through the runners the drive
+same steering (within base.convert.TOLERANCE) on the same frames, through the runners the drive
 server uses. `drive.py` makes and keeps `model.onnx` by itself; export for another file name, for
 LiteRT, or ahead of time.
 """
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from base.export import CHECK_FRAMES, EXPORT_FORMATS, export_checked
+from base.convert import CHECK_FRAMES, EXPORT_FORMATS, export_checked
 from base.modelfile import KERAS_SUFFIXES, ModelLoadError, check_model_file, resolve_model_path
 from base.quiet_tensorflow import add_verbose_flag
 from base.runtime import load_keras_model

@@ -239,16 +239,16 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
 
 def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float) -> dict[str, Any]:
     """metrics.json's test_* keys, the kept model driven closed-loop over the test rows (None without any), and
-    its `val_rmse` on the validation rows' centre frames (what `training.evaluate --split val` measures): the
+    its `val_rmse` on the validation rows' centre frames (what `training.rmse --split val` measures): the
     validation loss is the network's (with a pose head, its pose too), and model.keras may steer mirror-averaged."""
     from base.runners import KerasRunner
     from base.runtime import load_keras_model
     from evaluate.replay import Footage, Rules, drive_model
-    from training.evaluate import evaluate
+    from training.rmse import steering_errors
     from training.samples import centre_samples
 
     runner = KerasRunner(load_keras_model(model_path))
-    metrics = {"val_rmse": evaluate(runner, centre_samples(samples.val_rows))[0]["rmse"]}
+    metrics = {"val_rmse": steering_errors(runner, centre_samples(samples.val_rows))[0]["rmse"]}
     footage = Footage.from_rows(samples.test_rows) if len(samples.test_rows) else None
     if footage is None or not footage.segments:
         return metrics | {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}

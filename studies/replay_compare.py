@@ -1,8 +1,8 @@
 """Recipes side by side, seed by seed: the `real_replay` results of each as one table and one plot.
 
-    python -m benchmarks.replay_compare --recipe default WORK_A --recipe on-policy WORK_B [--out compare.png]
+    python -m studies.replay_compare --recipe default WORK_A --recipe on-policy WORK_B [--out compare.png]
 
-WORK: a `benchmarks.real_replay --work` folder (searched recursively, so one folder per seed works
+WORK: a `studies.real_replay --work` folder (searched recursively, so one folder per seed works
 too). For each protocol found, the table gives every seed's interventions at 2 m and 1 m on each
 footage, and the plot one panel per footage: each seed's autonomy at 2 m, recipe beside recipe.
 """
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.real_replay import RULES, scored
+from studies.real_replay import RULES, scored
 
 STRICT, LOOSE = min(RULES), max(RULES)
 

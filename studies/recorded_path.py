@@ -7,7 +7,7 @@ sideways motion. This measures that shift (phase correlation of the rows just ab
 between consecutive centre frames and sets it beside the path's heading change, summed over 1 s so
 that the frames' time stamps, which jitter by tens of milliseconds, do not decide it.
 
-    python -m benchmarks.recorded_path [--data-dir DIR] [--rows RECORDING FIRST LAST]
+    python -m studies.recorded_path [--data-dir DIR] [--rows RECORDING FIRST LAST]
 
 `--rows` prints the two headings row by row over a stretch of one recording (rows counted from 0,
 the first data row of driving_log.csv).
@@ -24,8 +24,8 @@ import numpy as np
 
 from base.cameras import Camera
 from base.logs import read_recordings
-from benchmarks import REALDATA
 from evaluate.replay import Footage, recorded_poses
+from studies import REALDATA
 
 WINDOW_ROWS = 10  # 1 s at the simulator's 10 frames a second
 AZIMUTH_DEG = 40.0  # either side of straight ahead: inside the camera's ±49°
@@ -100,7 +100,7 @@ def _mean_delay_s(footage: Footage, per_row: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.recorded_path", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m studies.recorded_path", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(REALDATA), help="folder holding the recordings (one per subfolder)")
     parser.add_argument("--rows", nargs=3, metavar=("RECORDING", "FIRST", "LAST"),
                         help="also print both headings row by row over this stretch of one recording")

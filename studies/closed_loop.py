@@ -1,6 +1,6 @@
 """Closed-loop scores of a trained model: the drive server steers the headless simulator.
 
-    python -m benchmarks.closed_loop [MODEL] [--quick]
+    python -m studies.closed_loop [MODEL] [--quick]
 
 `lake` is the track the demo trains on, `mountain` one it never saw. The figures are the report
 of `sim.drive` (autonomy as NVIDIA scored it, mean speed, offsets from the centre line).

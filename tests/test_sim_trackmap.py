@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
 
-from sim.plot import drive_map
+from sim.trackmap import drive_map
 from sim.tracks import load_track
 
 REPORT = {"autonomy_percent": 97.0, "mean_speed_mph": 18.0, "mean_abs_offset_m": 0.5}

@@ -1,11 +1,11 @@
 """Train on the real recordings, then drive footage it never trained on closed-loop: replay scores per seed.
 
-    python -m benchmarks.real_replay [--data-dir DIR]         # both protocols, seeds 0-4 (~25 min on 2 cores in bfloat16)
-    python -m benchmarks.real_replay --protocol lodo --fit-args "--on-policy-share 0" --seeds 0 1
-    python -m benchmarks.real_replay --protocol pair --recipe tutorial   # the tutorials' generator and last epoch
-    python -m benchmarks.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
-    python -m benchmarks.real_replay --with-jungle          # train on the jungle too, replay its test blocks
-    python -m benchmarks.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
+    python -m studies.real_replay [--data-dir DIR]         # both protocols, seeds 0-4 (~25 min on 2 cores in bfloat16)
+    python -m studies.real_replay --protocol lodo --fit-args "--on-policy-share 0" --seeds 0 1
+    python -m studies.real_replay --protocol pair --recipe tutorial   # the tutorials' generator and last epoch
+    python -m studies.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
+    python -m studies.real_replay --with-jungle          # train on the jungle too, replay its test blocks
+    python -m studies.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
 
 Protocols (what trains, what is replayed beside its test blocks and the unseen jungle):
   all   the three track-1 recordings of ../shared/realdata;
@@ -19,7 +19,7 @@ For each protocol and seed `python -m training.fit` trains (the seed also picks 
 epochs, keeping the last,
 and holds out the same blocks. `--sim-data` adds recordings of the headless simulator to the training
 data; with `--no-real` they are all it trains on, and it is replayed on the blocks `training.fit`
-would have tested of the real recordings for that seed. The model is then replayed (`sim.replay`'s loop) on its
+would have tested of the real recordings for that seed. The model is then replayed (`python -m evaluate`'s loop) on its
 test blocks (held out, and choosing nothing: `training.fit --test-share`; a run without them on the ones a
 default run of its seed tests) and on `track2_jungle` (another track, never trained on), under NVIDIA's 1 m rule
 and a 2 m rule, beside zero steering and the recorded human. Offline steering RMSE on the same
@@ -41,8 +41,8 @@ import pandas as pd
 from base.atomic import write_json_atomic
 from base.logs import read_recordings
 from base.split import has_test_blocks, held_out_rows
-from benchmarks import REALDATA, ROOT
 from evaluate.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
+from studies import REALDATA, ROOT
 
 OTHER_DRIVER = "track1_windows"  # the Udacity sample's slices are one driver's laps, this another's
 PROTOCOLS = {  # name: (recordings trained on, recordings replayed whole beside the held-out blocks)

@@ -1,9 +1,9 @@
 """Ensembles of seeds against the seeds alone, closed-loop on footage none of them trained on.
 
-    python -m benchmarks.ensemble_replay RUN [RUN ...] [--size 3] [--data-dir DIR]
+    python -m studies.ensemble_replay RUN [RUN ...] [--size 3] [--data-dir DIR]
 
 RUN: run folders of `training.fit` that differ in their seed, e.g. the leave-one-driver-out runs of
-`python -m benchmarks.real_replay --protocol lodo` (`--work`/lodo/seed*/latest). Each run alone, then
+`python -m studies.real_replay --protocol lodo` (`--work`/lodo/seed*/latest). Each run alone, then
 every ensemble of `--size` consecutive runs (wrapping around, so each run is in `--size` of them;
 one with `--size` equal to the runs; `training.ensemble`), drives another driver's lap (`track1_windows`) and the unseen jungle under the
 1 m and 2 m rules. Held-out blocks are left out: each seed held out other rows.
@@ -18,8 +18,8 @@ from pathlib import Path
 from base.logs import read_recordings
 from base.modelfile import resolve_model_path
 from base.runtime import load_keras_model, load_runner
-from benchmarks import REALDATA
-from benchmarks.real_replay import JUNGLE, OTHER_DRIVER, both_rules, measure
+from studies import REALDATA
+from studies.real_replay import JUNGLE, OTHER_DRIVER, both_rules, measure
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """Score a model's steering on recordings: RMSE and MAE on the centre camera, beside the zero-steering baseline.
 
-    python -m training.evaluate models/latest data/lake2                # a recording not trained on
-    python -m training.evaluate models/latest --split test              # the run's test rows (split.json)
-    python -m training.evaluate models/latest/model.onnx data/lake2 --json --plot steering.png
+    python -m training.rmse models/latest data/lake2                # a recording not trained on
+    python -m training.rmse models/latest --split test              # the run's test rows (split.json)
+    python -m training.rmse models/latest/model.onnx data/lake2 --json --plot steering.png
 
 MODEL is anything the drive server loads: a run folder, `.keras`, `.h5`, `.onnx` or `.tflite`. With
 `--split val` or `test` it is a run folder or a model file in one: the run's split.json names the rows
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # NumPy, pandas and TensorFlow load once the arguments are ch
 CHUNK = 256  # frames decoded and predicted at a time, so long recordings fit in memory
 
 
-def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
+def steering_errors(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics `{rmse, mae, baseline_rmse, frames}` of `runner` on `samples` (image, steering), and its predictions."""
     import numpy as np
     from tqdm import tqdm
@@ -38,7 +38,7 @@ def evaluate(runner: Runner, samples: pd.DataFrame, progress: bool = False) -> t
     from training.dataset import load_frames  # decodes with OpenCV; the module also builds tf.data pipelines
 
     if samples.empty:
-        raise ValueError("no frames to evaluate: pass recordings that hold rows (or a non-empty split)")
+        raise ValueError("no frames to score: pass recordings that hold rows (or a non-empty split)")
     images = samples["image"].tolist()
     chunks = []
     with tqdm(total=len(images), desc="evaluating", unit="frame", disable=not progress) as bar:
@@ -74,7 +74,7 @@ def select_samples(model: str | Path, paths: list[str], split: str, skip_missing
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m training.evaluate",
+        prog="python -m training.rmse",
         description="Steering RMSE and MAE of MODEL on the centre camera of recordings, beside the "
         "zero-steering baseline.",
     )
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         samples = select_samples(model, args.paths, args.split, args.skip_missing)
         runner = load_runner(model, allow_unsafe=args.allow_unsafe)
         started = time.perf_counter()
-        metrics, predicted = evaluate(runner, samples, progress=not args.json)
+        metrics, predicted = steering_errors(runner, samples, progress=not args.json)
         seconds = time.perf_counter() - started
         if args.plot:
             from training.plots import save_steering_plot  # matplotlib: only for a plot

@@ -1,4 +1,4 @@
-"""`python -m sim.replay RECORDING [RECORDING ...] MODEL [--held-out] [--report R.json] [--plot P.png] [--video V.mp4]`
+"""`python -m evaluate RECORDING [RECORDING ...] MODEL [--held-out] [--report R.json] [--plot P.png] [--video V.mp4]`
 
 The command line of `evaluate.report`. Drives MODEL closed-loop on recorded footage (`evaluate.replay`: NVIDIA's DAVE-2 method) and scores it as
 `sim.drive` scores the headless simulator: every departure from the recorded path by more than
@@ -6,9 +6,9 @@ The command line of `evaluate.report`. Drives MODEL closed-loop on recorded foot
 driven time. Zero steering and the recorded human are replayed the same way beside it. MODEL is
 anything `drive.py` drives and runs through the same runtime (`base.runtime`).
 
-    python -m sim.replay data/lake1 models/latest
-    python -m sim.replay data/lake1 data/lake2 models/latest --held-out   # only the run's test rows
-    python -m sim.replay data/jungle models/latest --max-offset 2 --plot replay.png --video replay.mp4
+    python -m evaluate data/lake1 models/latest
+    python -m evaluate data/lake1 data/lake2 models/latest --held-out   # only the run's test rows
+    python -m evaluate data/jungle models/latest --max-offset 2 --plot replay.png --video replay.mp4
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from evaluate.report import replay_recordings
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sim.replay",
+        prog="python -m evaluate",
         description="Drive a model closed-loop on recorded footage (synthesised viewpoints) and score it like "
                     "sim.drive, beside zero steering and the recorded human.",
-        epilog="example: python -m sim.replay data/lake1 models/latest --plot replay.png")
+        epilog="example: python -m evaluate data/lake1 models/latest --plot replay.png")
     parser.add_argument("paths", nargs="+", metavar="RECORDING ... MODEL",
                         help="one or more recording folders (driving_log.csv beside IMG/), then the model: a run "
                              "folder or a .keras/.h5/.onnx/.tflite file")

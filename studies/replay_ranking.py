@@ -1,6 +1,6 @@
 """Does the replay rank models the way the true closed loop does? Checked in the headless simulator.
 
-    python -m benchmarks.replay_ranking [--work DIR]      # about 15 minutes on 2 cores
+    python -m studies.replay_ranking [--work DIR]      # about 15 minutes on 2 cores
 
 Models of clearly different quality are trained on a headless recording of `lake` (the checkpoints
 after 1, 2, 4 and 10 epochs of one run, a model trained on the centre camera alone, a model that
@@ -24,10 +24,10 @@ import numpy as np
 
 from base.atomic import write_json_atomic
 from base.logs import LOG_NAME, find_logs, read_recordings
-from benchmarks import ROOT
 from benchmarks.table import markdown
 from evaluate.autonomy import autonomy_percent
 from evaluate.replay import Footage, ModelPolicy, Rules, replay
+from studies import ROOT
 
 TRAIN_LAPS = 2.0
 STAGES = [1, 2, 4, 10]  # epochs after which the run's model is kept

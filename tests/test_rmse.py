@@ -1,4 +1,4 @@
-"""`python -m training.evaluate`: RMSE and MAE beside the zero baseline, on any model format, with a plot."""
+"""`python -m training.rmse`: RMSE and MAE beside the zero baseline, on any model format, with a plot."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from recordings import write_log
 
 from base.logs import read_recordings
 from base.split import SplitError, held_out_rows, save_split
-from training import evaluate, export
+from training import export, rmse
 from training.dataset import load_frames
 from training.samples import split_by_time, split_test
 
@@ -33,7 +33,7 @@ def model_path(tmp_path_factory) -> Path:
 
 def run_json(capsys, *argv: str) -> dict:
     capsys.readouterr()
-    assert evaluate.main([*argv, "--json"]) == 0
+    assert rmse.main([*argv, "--json"]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
@@ -62,7 +62,7 @@ def test_an_onnx_export_and_a_legacy_h5_score_like_the_keras_model(model_path, r
 
 def test_plot_and_human_readable_output(model_path, recording, tmp_path, capsys):
     plot = tmp_path / "steering.png"
-    assert evaluate.main([str(model_path), str(recording), "--plot", str(plot)]) == 0
+    assert rmse.main([str(model_path), str(recording), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert "RMSE" in out and "baseline" in out and str(plot) in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -124,7 +124,7 @@ def test_split_val_refuses_a_recording_that_grew_since_training(model_path, tmp_
     save_split(run, rows, split_by_time(rows, val_fraction=0.34, block=10, seed=3)[1])
     with open(log, "a") as f:  # what sim.record and drive.py do to an existing recording
         f.write(log.read_text().splitlines()[-1] + "\n")
-    assert evaluate.main([str(run), "--split", "val"]) == 2
+    assert rmse.main([str(run), "--split", "val"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0] == (f"error: {log} changed since {run} was trained on it (30 usable rows then, 31 usable rows "
@@ -143,6 +143,6 @@ def test_bad_input_is_one_error_line(argv, needle, model_path, recording, tmp_pa
     values = {"tmp": tmp_path, "rec": recording, "model": model_path}
     (tmp_path / "copy").mkdir()
     shutil.copy(model_path, tmp_path / "copy" / "model.keras")  # a model file of a run without split.json
-    assert evaluate.main([a.format(**values) for a in argv]) == 2
+    assert rmse.main([a.format(**values) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
