@@ -24,10 +24,9 @@ import cv2
 import numpy as np
 
 import simulator_config
-from base.frames import jpeg_truncated
+from base.frames import FRAME_HEIGHT, FRAME_WIDTH, decode_frame, jpeg_truncated
 from drive.imageheader import image_format, image_size
 
-FRAME_WIDTH, FRAME_HEIGHT = simulator_config.image_size()
 # A real frame is 15–25 KB of JPEG (≈ 27 KB as base64); anything beyond this is not a camera frame.
 DEFAULT_MAX_IMAGE_BYTES = 1 << 20
 # Whole websocket messages: a bound on memory per message, well above any frame plus its image.
@@ -101,7 +100,7 @@ def _decode(raw: bytes) -> tuple[np.ndarray, bytes, str]:
     if not (0 < size[0] <= MAX_SCALE * FRAME_WIDTH and 0 < size[1] <= MAX_SCALE * FRAME_HEIGHT):
         raise BadTelemetry(f"{kind} of {size[0]}×{size[1]} pixels is not a camera frame (at most "
                            f"{MAX_SCALE * FRAME_WIDTH}×{MAX_SCALE * FRAME_HEIGHT} is decoded): not decoded")
-    frame = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
+    frame = decode_frame(raw)  # the one checked decoder (base.frames); the checks above bound what it decodes
     if frame is None:
         raise BadTelemetry(f"image of {len(raw)} bytes is not a readable {kind} (starts {raw[:4].hex()})")
     notes = [] if is_jpeg else [f"not a JPEG ({kind})"]

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-import cv2
 import numpy as np
 import pandas as pd
 
 import simulator_config
 from base.cameras import CAMERA_NAMES
 from base.driving import RULES, driven_steps, row_times, stretches
-from base.frames import CROP_TOP
+from base.frames import CROP_TOP, FRAME_HEIGHT, FRAME_WIDTH, read_frame
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.autonomy import autonomy_percent
@@ -298,9 +297,10 @@ class _FrameCache:
         frame = self.cache.get(key)
         if frame is None:
             path = self.footage.frames[camera][row]
-            frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+            frame = read_frame(path)
             if frame is None:
-                raise ReplayError(f"cannot read the frame {path}: replace it, or delete its row from the log")
+                raise ReplayError(f"cannot read the frame {path} (missing, cut off or not {FRAME_WIDTH}×{FRAME_HEIGHT}): "
+                                  "replace it, or delete its row from the log")
             if len(self.cache) >= self.size:
                 self.cache.pop(next(iter(self.cache)))
             self.cache[key] = frame

@@ -15,13 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, JPEG_START, jpeg_truncated
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, read_frame
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
 from training.augment import Augmenter, BendAugmenter, ViewpointAugmenter
 from training.config import TrainConfig
@@ -50,7 +49,7 @@ def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
     frames = np.empty((len(paths), *FRAME_SHAPE), dtype=np.uint8)
 
     def decode_into(i: int) -> bool:
-        frame = _decode(paths[i])
+        frame = read_frame(paths[i])
         if frame is not None:
             frames[i] = frame
         return frame is not None
@@ -170,16 +169,3 @@ def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, au
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
 
-
-def _decode(path: str) -> np.ndarray | None:
-    """The frame in `path`, or None when it cannot be read, is another size or is a JPEG cut off (which
-    libjpeg would decode without an error, grey where the data ends)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if data.startswith(JPEG_START) and jpeg_truncated(data):
-        return None
-    frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
-    return frame if frame is not None and frame.shape == FRAME_SHAPE else None
