@@ -17,7 +17,7 @@ from pathlib import Path
 from base.atomic import write_json_atomic
 from base.logs import find_logs
 from base.processes import drive_server, free_loopback_port
-from sim.drive import drive_session
+from sim.drive import DriveFiles, DriveServer, drive_session
 from sim.record import record_session
 
 RECORD_LAPS = 5
@@ -63,8 +63,8 @@ def score_model(model: Path, drives: list[tuple[str, float]], out_dir: Path | No
     with drive_server(model, port, extra_args=["--speed", str(speed_mph), "--quiet"]):
         for track, laps in drives:
             print(f"--- {track}, {laps:g} laps, drive server on 127.0.0.1:{port} with {model}", flush=True)
-            files = {} if out_dir is None else {"report": out_dir / f"drive_{track}.json", "plot": out_dir / f"drive_{track}.png"}
-            scores[track] = drive_session(track, laps, "127.0.0.1", port, **files)
+            files = DriveFiles() if out_dir is None else DriveFiles(out_dir / f"drive_{track}.json", out_dir / f"drive_{track}.png")
+            scores[track] = drive_session(track, laps, DriveServer("127.0.0.1", port), files)
     return scores
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -42,31 +43,57 @@ class DriveError(RuntimeError):
     """The drive server answered in a way the simulator cannot use; the message says what happened."""
 
 
-def drive_session(
-    track: str | Path,
-    laps: float,
-    host: str,
-    port: int,
-    report: Path | None = None,
-    plot: Path | None = None,
-    video: Path | None = None,
-    saliency: str | Path | None = None,
-    max_seconds: float | None = None,
-    progress: bool = True,
-    connect_timeout: float = CONNECT_TIMEOUT_S,
-    on_waiting: Callable[[str], None] | None = None,
-) -> dict:
-    """Drive `laps` laps of `track` through the drive server at host:port; returns the report.
+@dataclass(frozen=True)
+class DriveServer:
+    """The drive server to dial, and how long to keep dialling one that is not there yet."""
+
+    host: str
+    port: int
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    on_waiting: Callable[[str], None] | None = None  # told once while dialling (default: the log)
+
+    def connect(self) -> SimulatorClient:
+        return SimulatorClient().connect(self.host, self.port, HANDSHAKE_TIMEOUT_S, wait_s=self.connect_timeout_s,
+                                         on_waiting=self.on_waiting or log.info)
+
+
+@dataclass(frozen=True)
+class DriveFiles:
+    """What a drive writes besides the report it returns; `saliency` is drawn on the video."""
+
+    report: Path | None = None  # the report as JSON
+    plot: Path | None = None  # the track, the path and the interventions
+    video: Path | None = None  # what the centre camera saw
+    saliency: str | Path | None = None  # a model whose saliency is drawn over each video frame
+
+    def make_folders(self) -> None:
+        """Made before driving, so a finished drive is never lost to a missing folder."""
+        for path in (self.report, self.plot, self.video):
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class _Goal:
+    """Where a drive stops: `distance_m` driven or `limit_s` of simulated time, whichever comes first."""
+
+    distance_m: float
+    limit_s: float
+
+    def reached(self, card: Scorecard) -> bool:
+        return card.progress_m >= self.distance_m or card.elapsed_s >= self.limit_s - 1e-9
+
+
+def drive_session(track: str | Path, laps: float, server: DriveServer, files: DriveFiles = DriveFiles(),
+                  max_seconds: float | None = None, progress: bool = True) -> dict:
+    """Drive `laps` laps of `track` through `server`; returns the report and writes `files`.
 
     Stops after `laps` laps or `max_seconds` simulated seconds (default: the time the laps take
-    at 5 mph). `saliency`: a model whose saliency (`evaluate.saliency`, normally the one the drive server
-    drives) is drawn over each frame of the video. Keeps dialling a server that is not there yet for up to `connect_timeout` seconds,
-    saying so once through `on_waiting` (default: the log). Raises SimulatorConnectionError when
-    no server answers, TrackError for a bad track.
+    at 5 mph). `files.saliency`: normally the model the drive server drives (`evaluate.saliency`).
+    Raises SimulatorConnectionError when no server answers, TrackError for a bad track.
     """
     from tqdm import tqdm
 
-    from base.atomic import write_json_atomic
     from evaluate.interventions import Scorecard
     from evaluate.mp4 import VideoFile, saliency_drawer
     from sim.pose import Pose
@@ -77,24 +104,21 @@ def drive_session(
     if not laps > 0:
         raise ValueError(f"laps must be positive, not {laps}")
     the_track = load_track(track)
-    for path in (report, plot, video):
-        if path:  # made now, so a finished drive is never lost to a missing folder
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-    draw = saliency_drawer(saliency) if video and saliency else None
+    files.make_folders()
+    draw = saliency_drawer(files.saliency) if files.video and files.saliency else None
     goal_m = laps * the_track.length_m
-    limit_s = max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH)
-    client = SimulatorClient().connect(host, port, HANDSHAKE_TIMEOUT_S, wait_s=connect_timeout,
-                                       on_waiting=on_waiting or log.info)
+    goal = _Goal(goal_m, max_seconds if max_seconds is not None else goal_m / (DEFAULT_MIN_MPH * MPS_PER_MPH))
+    client = server.connect()
     recorder = None
     try:
         renderer = shared_renderer(the_track)
         vehicle = Vehicle(Pose(*the_track.pose_at(0.0)))
-        steps = round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
-        card = Scorecard(the_track, the_track.locate(vehicle.pose.x, vehicle.pose.y).s, steps * vehicle.params.time_step_s)
-        recorder = VideoFile(video, CONTROL_HZ, simulator_config.image_size(), draw) if video else None
+        period_s = _control_steps(vehicle) * vehicle.params.time_step_s
+        card = Scorecard(the_track, the_track.locate(vehicle.pose.x, vehicle.pose.y).s, period_s)
+        recorder = VideoFile(files.video, CONTROL_HZ, simulator_config.image_size(), draw) if files.video else None
         _skip_greeting(client)
         with tqdm(total=round(goal_m), unit="m", desc=f"driving {the_track.name}", disable=not progress) as bar:
-            _drive(client, renderer, vehicle, steps, card, recorder, bar, goal_m, limit_s)
+            _drive(client, renderer, vehicle, card, recorder, bar, goal)
     except BaseException:
         if recorder:
             recorder.discard()
@@ -106,23 +130,35 @@ def drive_session(
     result = card.report()
     result.update(laps_requested=laps, control_hz=CONTROL_HZ, finished=card.progress_m >= goal_m)
     log.info("drive on %s: %s", the_track.name, result)
-    if report:
-        write_json_atomic(report, result)
-    if plot:
-        from sim.trackmap import plot_drive  # matplotlib: only for a plot
-
-        plot_drive(the_track, card.path, card.interventions, result, plot)
+    _write(files, card, result)
     return result
 
 
-def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, steps: int, card: Scorecard,
-           recorder: VideoFile | None, bar: tqdm, goal_m: float, limit_s: float) -> None:
-    """The lockstep loop: frame out, reply in, one control period (`steps` physics steps) of simulated time."""
+def _control_steps(vehicle: Vehicle) -> int:
+    """Physics steps in one control period: the command is held for this many."""
+    return round(1 / (CONTROL_HZ * vehicle.params.time_step_s))
+
+
+def _write(files: DriveFiles, card: Scorecard, result: dict) -> None:
+    from base.atomic import write_json_atomic
+
+    if files.report:
+        write_json_atomic(files.report, result)
+    if files.plot:
+        from sim.trackmap import plot_drive  # matplotlib: only for a plot
+
+        plot_drive(card.track, card.path, card.interventions, result, files.plot)
+
+
+def _drive(client: SimulatorClient, renderer: Renderer, vehicle: Vehicle, card: Scorecard,
+           recorder: VideoFile | None, bar: tqdm, goal: _Goal) -> None:
+    """The lockstep loop: frame out, reply in, one control period of simulated time."""
     from sim.images import encode_jpeg
 
     steering, throttle = 0.0, 0.0
+    steps = _control_steps(vehicle)
     timeout = FIRST_REPLY_TIMEOUT_S
-    while card.progress_m < goal_m and card.elapsed_s < limit_s - 1e-9:
+    while not goal.reached(card):
         frame = renderer.render(vehicle.pose, "center")
         if recorder:
             recorder.add(frame)
@@ -201,9 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.tracks import TrackError  # SciPy (a second to import): after --help and the argument checks
 
     try:
-        result = drive_session(args.track, args.laps, args.host, args.port, args.report, args.plot, args.video,
-                               args.saliency, args.max_seconds, connect_timeout=args.connect_timeout,
-                               on_waiting=lambda line: print(line, flush=True))
+        server = DriveServer(args.host, args.port, args.connect_timeout, on_waiting=lambda line: print(line, flush=True))
+        files = DriveFiles(args.report, args.plot, args.video, args.saliency)
+        result = drive_session(args.track, args.laps, server, files, args.max_seconds)
     except (TrackError, SimulatorConnectionError, DriveError, OSError, ValueError) as e:  # ValueError: --saliency's model
         print(f"error: {e}", file=sys.stderr)
         return 2

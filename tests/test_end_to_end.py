@@ -9,7 +9,7 @@ import pytest
 
 from base.logs import read_recordings
 from base.processes import drive_server
-from sim.drive import drive_session
+from sim.drive import DriveServer, drive_session
 from sim.record import record_session
 from training import fit
 
@@ -26,7 +26,7 @@ def test_record_train_serve_and_drive(tmp_path, free_port):
     assert metrics["train_samples"] > 0 and metrics["val_samples"] > 0
 
     with drive_server(run, free_port, extra_args=["--quiet"]) as server:
-        report = drive_session("lake", 1, "127.0.0.1", free_port, max_seconds=4.0, progress=False)
+        report = drive_session("lake", 1, DriveServer("127.0.0.1", free_port), max_seconds=4.0, progress=False)
     assert server.returncode is not None  # stopped by the context manager
     assert report["frames"] == 60 and report["elapsed_s"] == pytest.approx(4.0)  # lockstep at 15 Hz
     assert report["mean_speed_mph"] > 1  # the server's throttle moved the car

@@ -102,15 +102,15 @@ def test_sim_drive_saliency_needs_a_video(capsys):
 
 def test_sim_drive_draws_the_models_saliency_on_its_video(untrained_onnx, free_port, tmp_path):
     from base.processes import drive_server
-    from sim.drive import drive_session
+    from sim.drive import DriveFiles, DriveServer, drive_session
     from tests.sim_helpers import write_track
 
     track = write_track(tmp_path)
     videos = {name: tmp_path / f"{name}.mp4" for name in ("plain", "salient")}
     with drive_server(untrained_onnx, free_port, extra_args=["--quiet"]):
         for name, path in videos.items():
-            drive_session(track, 1, "127.0.0.1", free_port, video=path, max_seconds=0.5, progress=False,
-                          saliency=untrained_onnx if name == "salient" else None)
+            files = DriveFiles(video=path, saliency=untrained_onnx if name == "salient" else None)
+            drive_session(track, 1, DriveServer("127.0.0.1", free_port), files, max_seconds=0.5, progress=False)
     plain, salient = (cv2.VideoCapture(str(path)).read()[1].astype(int) for path in videos.values())
     difference = np.abs(plain - salient).mean(axis=2)
     assert difference[CROP_TOP:CROP_BOTTOM].mean() > 3 * difference[:CROP_TOP].mean()

@@ -15,7 +15,7 @@ from base.processes import drive_server, serve_command
 from base.quiet_tensorflow import NOISE, has_gpu
 from evaluate.autonomy import PENALTY_S
 from evaluate.interventions import Scorecard
-from sim.drive import drive_session
+from sim.drive import DriveFiles, DriveServer, drive_session
 from sim.drive import main as drive_main
 from sim.pose import Pose
 from sim.tracks import load_track
@@ -39,7 +39,7 @@ def hard_right_model(tmp_path_factory) -> Path:
 
 def test_no_server_is_one_clear_error(free_port, capsys):
     with pytest.raises(SimulatorConnectionError, match=f"no drive server on 127.0.0.1:{free_port}"):
-        drive_session("lake", 1, "127.0.0.1", free_port, progress=False, connect_timeout=0)
+        drive_session("lake", 1, DriveServer("127.0.0.1", free_port, connect_timeout_s=0), progress=False)
     assert drive_main(["--port", str(free_port), "--laps", "1", "--connect-timeout", "0.5"]) == 2
     captured = capsys.readouterr()
     assert captured.err == (f"error: no drive server on 127.0.0.1:{free_port} after waiting 0.5 s (Connection "
@@ -53,8 +53,8 @@ def test_started_before_the_drive_server_it_waits_for_it_and_drives(free_port, h
 
     def drive() -> None:
         try:
-            results.append(drive_session("lake", 1, "127.0.0.1", free_port, max_seconds=2.0, progress=False,
-                                         on_waiting=lambda line: (results.append(line), waiting.set())))
+            server = DriveServer("127.0.0.1", free_port, on_waiting=lambda line: (results.append(line), waiting.set()))
+            results.append(drive_session("lake", 1, server, max_seconds=2.0, progress=False))
         except BaseException as e:  # handed to the test thread, which asserts on it
             results.append(e)
             waiting.set()
@@ -96,8 +96,8 @@ def test_drives_the_drive_server_in_lockstep_and_scores_the_run(tmp_path, free_p
     server_log = tmp_path / "server.csv"
     out = {k: tmp_path / f"run.{k}" for k in ("json", "png", "mp4")}
     with drive_server(hard_right_model, free_port, extra_args=["--log-csv", str(server_log), "--quiet"]) as server:
-        report = drive_session("lake", 1, "127.0.0.1", free_port, report=out["json"], plot=out["png"],
-                               video=out["mp4"], max_seconds=15.0, progress=False)
+        files = DriveFiles(report=out["json"], plot=out["png"], video=out["mp4"])
+        report = drive_session("lake", 1, DriveServer("127.0.0.1", free_port), files, max_seconds=15.0, progress=False)
     if not has_gpu():  # TensorFlow's no-GPU start-up lines stay out of the drive server's output
         assert not [line for line in server.output if NOISE.search(line) or "cuda" in line.lower()], server.output
     assert report["frames"] == 225 and report["elapsed_s"] == pytest.approx(15.0)  # 15 Hz of simulated time
@@ -124,7 +124,7 @@ def test_drives_a_server_written_the_classic_way(free_port, hard_right_model):
     from benchmarks.classic_drive import READY
 
     with serve_command(["-m", "benchmarks.classic_drive", str(hard_right_model), "--port", str(free_port)], READY):
-        report = drive_session("lake", 1, "127.0.0.1", free_port, max_seconds=2.0, progress=False)
+        report = drive_session("lake", 1, DriveServer("127.0.0.1", free_port), max_seconds=2.0, progress=False)
     assert report["frames"] == 30
     assert report["max_abs_offset_m"] > 0.5  # it steered: the classic server's `steer` replies arrived
     assert report["mean_speed_mph"] > 1
