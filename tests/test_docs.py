@@ -27,6 +27,9 @@ def anchors(page: Path) -> set[str]:
     return {slug(line.lstrip("#")) for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("#")}
 
 
+DATE = re.compile(r"20\d\d-\d\d")
+
+
 def test_readme_is_short_and_opens_with_the_two_setup_commands():
     text = README.read_text(encoding="utf-8")
     assert len(text) <= 15_000, f"README.md has {len(text)} characters: move measurements into docs/"
@@ -45,6 +48,22 @@ def test_every_link_to_a_file_or_section_of_the_project_resolves(page):
         assert linked.exists(), f"{page.name} links to {target}, which does not exist"
         if anchor:
             assert anchor in anchors(linked), f"{page.name} links to {target}: no such heading in {linked.name}"
+            assert not DATE.search(anchor), f"{page.name} links to {target}: a dated heading, which the next run renames"
+
+
+def test_the_driving_page_is_for_users_short_with_headings_that_carry_no_date():
+    text = (ROOT / "docs" / "driving.md").read_text(encoding="utf-8")
+    assert len(text) <= 20_000, f"docs/driving.md has {len(text)} characters: what was tried goes in its one table"
+    dated = [line for line in text.splitlines() if line.startswith("#") and DATE.search(line)]
+    assert not dated, f"docs/driving.md: headings with dates break the links into them: {dated}"
+    order = ["## How driving is judged", "## The default, seed by seed", "## How to reproduce it", "## What was tried"]
+    assert [text.index(heading) for heading in order] == sorted(text.index(heading) for heading in order)
+
+
+def test_every_picture_in_docs_is_shown_by_a_page():
+    shown = "".join(page.read_text(encoding="utf-8") for page in [README, *PAGES])
+    unused = [png.name for png in (ROOT / "docs").glob("*.png") if f"]({png.name})" not in shown and f"](docs/{png.name})" not in shown]
+    assert not unused, f"pictures no page shows (delete them or show them): {unused}"
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p.name != "architecture.md"], ids=lambda p: p.name)
