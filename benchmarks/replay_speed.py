@@ -26,7 +26,8 @@ from base.viewpoint import HOOD_TOP, Shift, ViewSynthesizer
 from benchmarks import REALDATA
 from benchmarks.one_core import one_core
 from benchmarks.table import markdown
-from evaluate.replay import Footage, ModelPolicy, Rules, replay
+from evaluate.replay import Footage, ModelPolicy, replay
+from evaluate.rules import LineRule
 
 NAIVE_STEPS = 8
 
@@ -87,7 +88,7 @@ def _measure(quick: bool) -> list[dict]:
     times = []
     for _ in range(1 if quick else 3):
         start = time.perf_counter()
-        replay(footage, policy, Rules())
+        replay(footage, policy, LineRule())
         times.append(time.perf_counter() - start)
     ours = statistics.median(times) / steps
 

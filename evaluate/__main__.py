@@ -1,9 +1,9 @@
-"""`python -m evaluate RECORDING [RECORDING ...] MODEL [--held-out] [--report R.json] [--plot P.png] [--video V.mp4]`
+"""`python -m evaluate RECORDING [RECORDING ...] MODEL [--held-out] [--rule line|road] [--report R.json] [--plot P.png] [--video V.mp4]`
 
 The command line of `evaluate.report`. Drives MODEL closed-loop on recorded footage (`evaluate.replay`: NVIDIA's DAVE-2 method) and scores it as
 `sim.drive` scores the headless simulator: every departure from the recorded path by more than
-`--max-offset` metres (or 20° of heading) is an intervention, autonomy = 1 − interventions × 6 s /
-driven time. Zero steering and the recorded human are replayed the same way beside it. MODEL is
+`--max-offset` metres (or 20° of heading) is an intervention (`--rule line`; with `--rule road`, a
+tyre leaving the drivable surface), autonomy = 1 − interventions × 6 s / driven time. Zero steering and the recorded human are replayed the same way beside it. MODEL is
 anything `drive.py` drives and runs through the same runtime (`base.runtime`).
 
     python -m evaluate data/lake1 models/latest
@@ -22,8 +22,9 @@ from base.arguments import positive_float
 from base.logs import LogError
 from base.quiet_tensorflow import add_verbose_flag
 from base.split import SplitError
-from evaluate.replay import ReplayError, Rules
+from evaluate.replay import ReplayError
 from evaluate.report import replay_recordings
+from evaluate.rules import RULE_NAMES, LineRule, RuleChoice, RuleUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,8 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="replay only the test rows of the run (MODEL, a run folder): the blocks it held out of "
                              "training that chose nothing either (a run without test blocks, made before them or with --test-share 0: "
                              "all its held-out rows)")
-    parser.add_argument("--max-offset", type=positive_float, default=Rules().max_offset_m,
-                        help="metres off the recorded path that count as an intervention (default %(default)s, NVIDIA's rule)")
+    parser.add_argument("--rule", choices=RULE_NAMES, default="line",
+                        help="what counts as an intervention: leaving the recorded driver's line by --max-offset "
+                             "(or 20° of heading), or a tyre leaving the drivable surface (default %(default)s)")
+    parser.add_argument("--max-offset", type=positive_float, default=LineRule().max_offset_m,
+                        help="with --rule line: metres off the recorded path that count as an intervention "
+                             "(default %(default)s, NVIDIA's rule)")
     parser.add_argument("--report", type=Path, help="write the report as JSON here")
     parser.add_argument("--plot", type=Path, help="draw offset and steering over time into this PNG")
     parser.add_argument("--video", type=Path, help="write the views the model saw into this MP4")
@@ -53,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from base.modelfile import ModelLoadError
 
     try:
-        result = replay_recordings(recordings, model, Rules(max_offset_m=args.max_offset), args.held_out,
+        result = replay_recordings(recordings, model, RuleChoice(args.rule, args.max_offset), args.held_out,
                                    args.report, args.plot, args.video)
-    except (LogError, SplitError, ReplayError, ModelLoadError, OSError) as e:
+    except (LogError, SplitError, ReplayError, RuleUnavailable, ModelLoadError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -72,12 +77,14 @@ def _print_table(result: dict) -> None:
     rows = [("model", result), ("zero steering", result["references"]["zero_steering"]),
             ("recorded human", result["references"]["recorded"])]
     print(f"replay of {result['model']} ({result['runtime']}) on {', '.join(result['recordings'])}"
-          f"{' (test rows)' if result['held_out'] else ''}, |offset| > {result['max_offset_m']:g} m "
-          f"= intervention, {result['elapsed_s']:.0f} s driven in {result['segments']} segment(s):")
-    print(f"  {'':<15} {'autonomy':>9} {'interventions':>13} {'per min':>8} {'mean |offset|':>14} {'max':>6}")
+          f"{' (test rows)' if result['held_out'] else ''}, rule: {result['rule']}, "
+          f"{result['elapsed_s']:.0f} s driven in {result['segments']} segment(s):")
+    print(f"  {'':<15} {'autonomy':>9} {'interventions':>13} {'per min':>8} {'mean |offset|':>14} {'max':>6} "
+          f"{'min margin':>11} {'beyond evidence':>15}")
     for name, r in rows:
         print(f"  {name:<15} {r['autonomy_percent']:>8.1f}% {r['interventions']:>13} {r['interventions_per_min']:>8.2f} "
-              f"{r['mean_abs_offset_m']:>12.2f} m {r['max_abs_offset_m']:>5.2f}")
+              f"{r['mean_abs_offset_m']:>12.2f} m {r['max_abs_offset_m']:>5.2f} {r['min_margin_m']:>9.2f} m "
+              f"{r['beyond_evidence']:>15}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,19 @@ sees the view synthesised (`base.viewpoint`) from the recorded frame nearest to 
 moved to the car's offset from the path and turned to its heading error, and its steering moves the
 car for one recorded time step. Wheels follow a command with the simulator's lag
 (`steering_response_s`, a first-order 0.1 s measured on the footage by `studies.recorded_path`),
-on the recorded path as on the driven car. Leaving the path by more than `max_offset_m`, or turning
-more than `max_heading_error_deg` off it, is an intervention: the car is put back on the path and
-charged the simulator's penalty (6 s), as `sim.drive` charges leaving the road.
+on the recorded path as on the driven car. After every step a rule (`evaluate.rules`: the driver's
+line, by default NVIDIA's 1 m and 20° of heading, or the drivable surface) judges where the car is;
+a car out is an intervention: it is put back on the path and charged the simulator's penalty (6 s),
+as `sim.drive` charges leaving the road.
+
+A view synthesised far from every recorded camera is no evidence (flat ground stretched past what
+any camera saw): a policy that sees, shown such a view, would be judged on what it was never shown.
+Beyond `replay.evidence_m` (simulator.json) sideways from the nearest recorded camera, the car is put
+back on the path without a charge and the step is counted as `beyond_evidence` (a policy that does
+not look, zero steering or the recorded human, needs no view and drives on). Under the line rules up to 1.5 m this never happens before the rule fires (a car
+inside 1.5 m and 20° holds its camera within 1.9 m of the centre camera's place, 1.1 m of a side
+camera's; with the centre camera alone, rules up to 1.1 m); under a rule that lets the car further
+out, such as the road's, it means the replay cannot judge what it cannot see, and says so.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
@@ -32,19 +42,15 @@ from base.frames import CROP_TOP, FRAME_HEIGHT, FRAME_WIDTH, read_frame
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
 from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.autonomy import autonomy_percent
+from evaluate.rules import CarState, LineRule, Rule
 
 PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
+EVIDENCE_M = float(RULES["evidence_m"])  # see Evidence
 SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
 
 
 class ReplayError(ValueError):
     """Footage that cannot be replayed; the message (one line) says what to do."""
-
-
-@dataclass(frozen=True)
-class Rules:
-    max_offset_m: float = float(RULES["max_offset_m"])
-    max_heading_error_deg: float = float(RULES["max_heading_error_deg"])
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,22 @@ class Trace:
     # Where each view a seeing policy was shown came from: the recorded row, its camera and the car's
     # shift from that row's pose. Enough to synthesise the view again (on-policy training labels them).
     views: list[View] = field(default_factory=list)
+    margins_m: list[float] = field(default_factory=list)  # the rule's distance to its limit, negative when out
+    beyond_evidence: list[bool] = field(default_factory=list)  # put back on the path uncharged (`Evidence`)
+    rule: str = ""  # the rule's name
+
+    def add(self, footage: Footage, row: int, command: float, state: CarState, out: bool, margin: float,
+            beyond: bool) -> None:
+        """One step from `row`: the car commanded `command` and ended where `state` says, judged so."""
+        self.times_s.append(float(footage.times_s[row + 1]))
+        self.offsets_m.append(float(state.lateral_m[0]))
+        self.headings_deg.append(math.degrees(float(state.heading_rad[0])))
+        self.steering.append(command)
+        self.recorded.append(float(footage.steering[row]))
+        self.intervened.append(out)
+        self.step_s.append(float(footage.times_s[row + 1] - footage.times_s[row]))
+        self.margins_m.append(margin)
+        self.beyond_evidence.append(beyond)
 
     @property
     def elapsed_s(self) -> float:
@@ -166,6 +188,9 @@ class Trace:
             "max_abs_offset_m": round(float(offsets.max()), 3) if len(offsets) else None,
             "elapsed_s": round(elapsed, 2),
             "frames": len(self.times_s),
+            "rule": self.rule,
+            "min_margin_m": round(float(min(self.margins_m)), 3) if self.margins_m else None,
+            "beyond_evidence": int(sum(self.beyond_evidence)),
         }
 
 
@@ -198,6 +223,20 @@ class _Path:
         d2 = (self.poses[lo:hi, 0] - x) ** 2 + (self.poses[lo:hi, 1] - y) ** 2
         return lo + int(np.argmin(d2))
 
+    def state(self, pose: tuple[float, float, float], near: int) -> tuple[CarState, int, Shift]:
+        """Where a car at `pose` stands (its nearest path sub-step `near`): against the path, for the rule;
+        the row nearest along the path; and its shift from that row's recorded pose, for its view."""
+        px, py, ph = self.poses[near]
+        offset = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
+        anchor = self.row_near(near)
+        x0, y0, h0 = self.poses[self.row_at[anchor - self.first]]
+        dx, dy = pose[0] - x0, pose[1] - y0
+        shift = Shift(lateral_m=dx * math.sin(h0) - dy * math.cos(h0), yaw_rad=_wrap(h0 - pose[2]),
+                      forward_m=dx * math.cos(h0) + dy * math.sin(h0))
+        state = CarState(rows=np.array([anchor]), along_m=np.array([self.s[near] - self.s[self.row_at[anchor - self.first]]]),
+                         lateral_m=np.array([offset]), heading_rad=np.array([_wrap(ph - pose[2])]))
+        return state, anchor, shift
+
     def row_near(self, substep: int) -> int:
         """The row (absolute) whose recorded pose is nearest along the path to this sub-step."""
         k = int(np.searchsorted(self.row_at, substep))
@@ -212,7 +251,7 @@ def recorded_poses(footage: Footage, first: int, last: int) -> np.ndarray:
     return path.poses[path.row_at]
 
 
-def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views: bool = False,
+def replay(footage: Footage, policy: Policy, rule: Rule = LineRule(), whole_views: bool = False,
            on_step: Callable[[int, np.ndarray | None, Trace], None] | None = None) -> Trace:
     """Drive `policy` along every segment of `footage`; returns the trace of what happened.
 
@@ -222,21 +261,16 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
     steering = Steering.from_config()
     synthesizer = ViewSynthesizer(sources=footage.cameras, top=0 if whole_views else CROP_TOP) if policy.sees else None
     frames = _FrameCache(footage)
-    max_heading = math.radians(rules.max_heading_error_deg)
-    trace = Trace()
+    evidence = Evidence(footage.cameras)
+    trace = Trace(rule=rule.name)
     for first, last in footage.segments:
         path = _Path(footage, first, last, steering)
         window = int(SEARCH_S * PHYSICS_HZ)
         pose, wheel, near = tuple(path.poses[0]), path.wheels[0], 0
+        anchor, shift = first, Shift()
         for row in range(first, last):
             view = None
             if policy.sees:
-                anchor = path.row_near(near)
-                x0, y0, h0 = path.poses[path.row_at[anchor - first]]
-                dx, dy = pose[0] - x0, pose[1] - y0
-                shift = Shift(lateral_m=dx * math.sin(h0) - dy * math.cos(h0),
-                              yaw_rad=_wrap(h0 - pose[2]),
-                              forward_m=dx * math.cos(h0) + dy * math.sin(h0))
                 source = synthesizer.nearest_source(shift)
                 view = synthesizer.synthesize({source: frames.get(source, anchor)}, shift, source)
                 trace.views.append(View(anchor, source, shift))
@@ -246,28 +280,35 @@ def replay(footage: Footage, policy: Policy, rules: Rules = Rules(), whole_views
                 wheel = steering.wheel_after(wheel, command, dt / n)
                 pose = bicycle_step(pose, speed, wheel, dt / n, steering)
             near = path.nearest(pose[0], pose[1], near + n, window)
-            px, py, ph = path.poses[near]
-            offset = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
-            heading = _wrap(ph - pose[2])
-            out = abs(offset) > rules.max_offset_m or abs(heading) > max_heading
-            trace.times_s.append(float(footage.times_s[row + 1]))
-            trace.offsets_m.append(offset)
-            trace.headings_deg.append(math.degrees(heading))
-            trace.steering.append(command)
-            trace.recorded.append(float(footage.steering[row]))
-            trace.intervened.append(out)
-            trace.step_s.append(dt)
-            if out:  # back on the path where the car is along it, heading along it, wheels as the driver's were
-                pose, wheel = (px, py, ph), path.wheels[near]
+            state, anchor, shift = path.state(pose, near)
+            out, margin = (value[0] for value in rule.check(state))
+            beyond = policy.sees and not out and evidence.gap_m(shift) > EVIDENCE_M
+            trace.add(footage, row, command, state, bool(out), float(margin), beyond)
+            if out or beyond:  # back on the path where the car is along it, heading along it, wheels as the driver's were
+                pose, wheel = tuple(path.poses[near]), path.wheels[near]
+                state, anchor, shift = path.state(pose, near)
             if on_step:
                 on_step(row, view, trace)
     return trace
 
 
-def drive_model(footage: Footage, steer: Callable[[np.ndarray], float], rules: Rules) -> Trace:
+def drive_model(footage: Footage, steer: Callable[[np.ndarray], float], rule: Rule) -> Trace:
     """A model's steering (a view cropped as the model crops → steering) driven over `footage`: the one
     call training makes, for its per-epoch validation and for its on-policy rounds alike."""
-    return replay(footage, ModelPolicy(steer), rules)
+    return replay(footage, ModelPolicy(steer), rule)
+
+
+class Evidence:
+    """How far sideways a synthesised camera is from the nearest recorded one: a view synthesised further
+    than `replay.evidence_m` (simulator.json, measured by `studies.view_evidence`) from every recorded
+    camera is no longer evidence of what the car would see, nor a frame's surface of where its tyres are."""
+
+    def __init__(self, cameras: list[str]) -> None:
+        self.synthesizer = ViewSynthesizer(sources=cameras, top=CROP_TOP)
+
+    def gap_m(self, shift: Shift) -> float:
+        x, _ = self.synthesizer.target_position(shift)
+        return min(abs(x - camera.position[0]) for camera in self.synthesizer.sources.values())
 
 
 def _interval(footage: Footage, row: int) -> tuple[float, float, int]:

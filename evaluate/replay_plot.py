@@ -13,8 +13,9 @@ from base.atomic import write_atomic  # noqa: E402
 from evaluate.replay import Trace  # noqa: E402
 
 
-def plot_replay(model: Trace, zero: Trace, report: dict, max_offset_m: float, title: str, out: Path) -> None:
-    """Write the PNG to `out` (through a temporary file, so a failure leaves no half image)."""
+def plot_replay(model: Trace, zero: Trace, report: dict, max_offset_m: float | None, title: str, out: Path) -> None:
+    """Write the PNG to `out` (through a temporary file, so a failure leaves no half image); `max_offset_m`:
+    the line rule's limit, drawn (None under a rule without one)."""
     # Driven time, steps end to end: the recorded clock jumps at gaps, standstills, crashes and between recordings.
     t = np.cumsum(model.step_s)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
@@ -22,7 +23,7 @@ def plot_replay(model: Trace, zero: Trace, report: dict, max_offset_m: float, ti
     top.plot(t, model.offsets_m, color="tab:blue", lw=1.0, label=f"model ({sum(model.intervened)} interventions)")
     hit = np.flatnonzero(model.intervened)
     top.plot(t[hit], np.asarray(model.offsets_m)[hit], "x", color="tab:red", ms=7, mew=2, label="intervention")
-    for side in (-1, 1):
+    for side in (-1, 1) if max_offset_m else ():
         top.axhline(side * max_offset_m, color="tab:red", lw=0.6, ls="--")
     top.set_ylabel("offset from recorded path (m, right +)")
     top.legend(loc="upper right", fontsize=8)

@@ -1,8 +1,9 @@
 """The replay of a model on recordings, as a report: `python -m evaluate`'s work without its command line.
 
 Drives MODEL closed-loop on recorded footage (`evaluate.replay`: NVIDIA's DAVE-2 method) and scores
-it as `sim.drive` scores the headless simulator: every departure from the recorded path by more than
-`max_offset_m` (or 20° of heading) is an intervention, autonomy = 1 − interventions × 6 s / driven
+it as `sim.drive` scores the headless simulator: every time the rule (`evaluate.rules`: by default
+leaving the recorded path by more than `max_offset_m` or 20° of heading) finds the car out is an
+intervention, autonomy = 1 − interventions × 6 s / driven
 time. Zero steering and the recorded human are replayed the same way beside it. MODEL is anything
 `drive.py` drives and runs through the same runtime (`base.runtime`).
 """
@@ -18,12 +19,13 @@ from tqdm import tqdm
 from base.atomic import write_json_atomic
 from base.logs import LogError, scan_recordings
 from base.split import SplitError, held_out_rows
-from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, Rules, Trace, ZeroSteering, replay
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, Trace, ZeroSteering, replay
+from evaluate.rules import RuleChoice
 
 log = logging.getLogger(__name__)
 
 
-def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules: Rules = Rules(),
+def replay_recordings(recordings: Sequence[str | Path], model: str | Path, choice: RuleChoice = RuleChoice(),
                       held_out: bool = False, report: Path | None = None, plot: Path | None = None,
                       video: Path | None = None, progress: bool = True) -> dict:
     """Replay `model` on `recordings` (all rows, or with `held_out` the run's test rows).
@@ -42,6 +44,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
                     "blurrier and less true the further the car is off the path")
     if not footage.timed:
         log.warning("frame names carry no time stamps: assuming the recording's rows are 0.1 s apart")
+    rule = choice.build(footage)
     runner = load_runner(model)
     for path in (report, plot, video):
         if path:  # made now, so a finished replay is never lost to a missing folder
@@ -59,7 +62,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
                 bar.update()
                 if writer and view is not None:
                     writer.add(view, trace)
-            model_trace = replay(footage, ModelPolicy(runner.predict_one), rules, whole_views=bool(writer),
+            model_trace = replay(footage, ModelPolicy(runner.predict_one), rule, whole_views=bool(writer),
                                  on_step=on_step)
     except BaseException:
         if writer:
@@ -67,15 +70,15 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
         raise
     if writer:
         writer.close()
-    zero, recorded = replay(footage, ZeroSteering(), rules), replay(footage, RecordedSteering(footage), rules)
+    zero, recorded = replay(footage, ZeroSteering(), rule), replay(footage, RecordedSteering(footage), rule)
     result = {
         **model_trace.report(),
         "model": str(model),
         "runtime": runner.source,
         "recordings": [str(r) for r in recordings],
         "held_out": held_out,
-        "max_offset_m": rules.max_offset_m,
-        "max_heading_error_deg": rules.max_heading_error_deg,
+        "max_offset_m": getattr(rule, "max_offset_m", None),
+        "max_heading_error_deg": getattr(rule, "max_heading_error_deg", None),
         "segments": len(footage.segments),
         "cameras": footage.cameras,
         "steering_correlation": _correlation(model_trace.steering, model_trace.recorded),
@@ -87,7 +90,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, rules
     if plot:
         from evaluate.replay_plot import plot_replay  # matplotlib only when a plot is asked for
 
-        plot_replay(model_trace, zero, result, rules.max_offset_m, " + ".join(Path(r).name for r in recordings), plot)
+        plot_replay(model_trace, zero, result, getattr(rule, "max_offset_m", None), " + ".join(Path(r).name for r in recordings), plot)
     return result
 
 

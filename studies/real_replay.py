@@ -41,7 +41,8 @@ import pandas as pd
 from base.atomic import write_json_atomic
 from base.logs import read_recordings
 from base.split import has_test_blocks, held_out_rows
-from evaluate.replay import Footage, ModelPolicy, RecordedSteering, Rules, ZeroSteering, replay
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ZeroSteering, replay
+from evaluate.rules import LineRule
 from studies import REALDATA, ROOT
 
 OTHER_DRIVER = "track1_windows"  # the Udacity sample's slices are one driver's laps, this another's
@@ -133,10 +134,10 @@ def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float])
         entry = {"frames": len(rows), "rmse": offline_rmse(steer, rows),
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
         for limit in RULES:
-            rules = Rules(max_offset_m=limit)
+            rule = LineRule(max_offset_m=limit)
             for who, policy in (("model", ModelPolicy(steer)), ("zero", ZeroSteering()),
                                 ("human", RecordedSteering(footage))):
-                entry[f"{who}_{limit:g}m"] = replay(footage, policy, rules).report()
+                entry[f"{who}_{limit:g}m"] = replay(footage, policy, rule).report()
         result[name] = entry
     return result
 

@@ -26,7 +26,8 @@ from base.atomic import write_json_atomic
 from base.logs import LOG_NAME, find_logs, read_recordings
 from benchmarks.table import markdown
 from evaluate.autonomy import autonomy_percent
-from evaluate.replay import Footage, ModelPolicy, Rules, replay
+from evaluate.replay import Footage, ModelPolicy, replay
+from evaluate.rules import LineRule
 from studies import ROOT
 
 TRAIN_LAPS = 2.0
@@ -132,7 +133,7 @@ def score(models: dict[str, Path], work: Path) -> list[dict]:
             continue
         drives = score_model(path, list(DRIVE_LAPS.items()))
         runner = load_runner(path)
-        replays = {track: replay(f, ModelPolicy(runner.predict_one), Rules()).report() for track, f in footage.items()}
+        replays = {track: replay(f, ModelPolicy(runner.predict_one), LineRule()).report() for track, f in footage.items()}
         results.append({"model": name, "drive": drives, "replay": replays})
         print(json.dumps(results[-1]), flush=True)
     return results

@@ -14,7 +14,8 @@ from recordings import write_log
 from base.frames import CROP_TOP
 from base.logs import read_recordings
 from base.viewpoint import Shift, ViewSynthesizer
-from evaluate.replay import Footage, Rules, Trace, View
+from evaluate.replay import Footage, Trace, View
+from evaluate.rules import LineRule
 from training import fit, runs
 from training.config import TrainConfig
 from training.dataset import make_datasets
@@ -59,7 +60,7 @@ class Frames:
 def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a_batch_with_those_views(rows):
     pool = StatePool(rows, rows["steering"].to_numpy(), share=0.25, return_s=1.3)
     assert pool.size == 0
-    trace = pool.gather(lambda view: 0.6, Rules(max_offset_m=2.0))  # steers hard right whatever it sees
+    trace = pool.gather(lambda view: 0.6, LineRule(max_offset_m=2.0))  # steers hard right whatever it sees
     assert pool.size == len(trace.views) > 0
     offsets = pool.states["lateral_m"].to_numpy()
     assert offsets.max() > 0.3  # it left the path to the right...
@@ -86,7 +87,7 @@ def test_training_batches_take_their_share_from_the_pool_once_it_holds_states(re
     data = make_datasets(TrainConfig(data=[str(recording)], on_policy_share=0.5, val_block=10, val_fraction=0.25,
                                      batch_size=16, workers=1, augment=False))
     _, before = next(iter(data.train))
-    data.pool.gather(lambda view: 0.6, Rules(max_offset_m=2.0))
+    data.pool.gather(lambda view: 0.6, LineRule(max_offset_m=2.0))
     pooled = set(np.round(data.pool.states["steering"].to_numpy(dtype=float), 5))
     _, after = next(iter(data.train))
     def from_pool(labels):
@@ -124,18 +125,18 @@ def test_injected_noise_drifts_rather_than_flickers_and_takes_a_straight_driver_
     plain = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     shaken = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     recorded = iter(rows["steering"].to_numpy())
-    plain.gather(lambda view: next(recorded), Rules(max_offset_m=2.0))  # the driver's own steering: on the path
+    plain.gather(lambda view: next(recorded), LineRule(max_offset_m=2.0))  # the driver's own steering: on the path
     recorded = iter(rows["steering"].to_numpy())
-    shaken.gather(drifting_noise(lambda view: next(recorded), 0.2, seed=0), Rules(max_offset_m=2.0))
+    shaken.gather(drifting_noise(lambda view: next(recorded), 0.2, seed=0), LineRule(max_offset_m=2.0))
     assert np.abs(plain.states["lateral_m"]).max() < 0.05
     assert np.abs(shaken.states["lateral_m"]).max() > 0.3  # states the driver never reached, labelled
 
 
 def test_the_pool_is_kept_round_by_round_and_restored_without_rounds_of_unfinished_epochs(rows, tmp_path):
     pool = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
-    pool.gather(lambda view: 0.3, Rules(max_offset_m=2.0), round_=2)
+    pool.gather(lambda view: 0.3, LineRule(max_offset_m=2.0), round_=2)
     second = pool.states.copy()
-    pool.gather(lambda view: -0.3, Rules(max_offset_m=2.0), round_=3)
+    pool.gather(lambda view: -0.3, LineRule(max_offset_m=2.0), round_=3)
     pool.save(tmp_path / runs.ON_POLICY_STATES)
 
     again = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
@@ -157,7 +158,7 @@ def test_a_resumed_run_draws_again_on_the_states_of_its_earlier_rounds(recording
 
 def test_a_resumed_worker_restores_the_pool_it_resumes_from_and_keeps_its_own_elsewhere(rows, tmp_path):
     chief = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
-    chief.gather(lambda view: 0.3, Rules(max_offset_m=2.0), round_=1)
+    chief.gather(lambda view: 0.3, LineRule(max_offset_m=2.0), round_=1)
     chief.save(tmp_path / "chief.csv")
     worker = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     rounds = OnPolicyRounds(worker, start=1, max_offset_m=2.0, states_file=tmp_path / "scratch.csv",

@@ -1,6 +1,7 @@
 """The replay's closed loop: the integrator, the intervention rule, segments, and `python -m evaluate`."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,7 +16,8 @@ from base.kinematics import MPS_PER_MPH
 from base.logs import read_recordings
 from base.split import SplitError, held_out_rows
 from evaluate import __main__ as replay_cli
-from evaluate.replay import Footage, RecordedSteering, ReplayError, Rules, ZeroSteering, replay
+from evaluate.replay import EVIDENCE_M, Footage, RecordedSteering, ReplayError, ZeroSteering, replay
+from evaluate.rules import CarState, LineRule
 
 SPEED_MPH = 25.0
 
@@ -66,7 +68,7 @@ def test_on_a_straight_zero_steering_is_perfect():
 
 def test_an_intervention_is_counted_past_the_offset_limit_and_the_car_is_put_back():
     footage = Footage.from_rows(rows(np.zeros(300)))
-    trace = replay(footage, Constant(0.02), Rules(max_offset_m=1.0))
+    trace = replay(footage, Constant(0.02), LineRule(max_offset_m=1.0))
     hits = np.flatnonzero(trace.intervened)
     assert len(hits) >= 2
     offsets = np.abs(trace.offsets_m)
@@ -75,13 +77,13 @@ def test_an_intervention_is_counted_past_the_offset_limit_and_the_car_is_put_bac
     report = trace.report()
     assert report["autonomy_percent"] == pytest.approx((1 - len(hits) * 6.0 / report["elapsed_s"]) * 100, abs=0.01)
     assert report["interventions_per_min"] == pytest.approx(len(hits) / report["elapsed_s"] * 60, abs=0.01)
-    looser = replay(footage, Constant(0.02), Rules(max_offset_m=2.0)).report()
+    looser = replay(footage, Constant(0.02), LineRule(max_offset_m=2.0)).report()
     assert 0 < looser["interventions"] < len(hits)
 
 
 def test_turning_too_far_off_the_paths_heading_is_an_intervention_before_the_offset_limit():
     footage = Footage.from_rows(rows(np.zeros(100)))
-    trace = replay(footage, Constant(1.0), Rules(max_offset_m=100.0, max_heading_error_deg=20.0))
+    trace = replay(footage, Constant(1.0), LineRule(max_offset_m=100.0, max_heading_error_deg=20.0))
     first = int(np.argmax(trace.intervened))
     assert trace.intervened[first] and abs(trace.headings_deg[first]) > 20.0
     assert abs(trace.headings_deg[first - 1]) <= 20.0
@@ -101,7 +103,7 @@ def test_a_segment_starts_again_on_the_path_after_a_gap():
     steering = np.r_[np.zeros(40), np.zeros(40)]
     ms = list(range(0, 4000, 100)) + list(range(6000, 10000, 100))
     footage = Footage.from_rows(rows(steering, ms=ms))
-    trace = replay(footage, Constant(0.01), Rules(max_offset_m=100.0))
+    trace = replay(footage, Constant(0.01), LineRule(max_offset_m=100.0))
     offsets = np.abs(trace.offsets_m)
     assert offsets[39] < offsets[38] and offsets[39] < 0.01, "the second segment starts on the path"
 
@@ -116,6 +118,36 @@ def test_frame_names_without_time_stamps_are_taken_as_ten_per_second():
 def test_footage_without_frames_of_driving_is_refused():
     with pytest.raises(ReplayError):
         Footage.from_rows(rows(np.zeros(0)))
+
+
+def test_the_line_rule_is_out_past_either_limit_and_its_margin_is_the_offsets_distance_to_it():
+    state = CarState(rows=np.arange(4), along_m=np.zeros(4), lateral_m=np.array([0.2, -1.3, 0.5, 0.0]),
+                     heading_rad=np.radians([0.0, 0.0, 25.0, -19.0]))
+    out, margin = LineRule(max_offset_m=1.0, max_heading_error_deg=20.0).check(state)
+    assert out.tolist() == [False, True, True, False]
+    np.testing.assert_allclose(margin, [0.8, -0.3, 0.0, 1.0])
+    assert LineRule(max_offset_m=2.0).name == "line 2 m"
+
+
+class Looking(Constant):
+    sees = True
+
+
+def test_a_seeing_car_beyond_the_cameras_evidence_is_put_back_uncharged_and_counted(recording_and_model):
+    recording, _ = recording_and_model
+    footage = Footage.from_rows(read_recordings([recording]))
+    assert footage.cameras == ["center", "left", "right"]
+    trace = replay(footage, Looking(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0))
+    report = trace.report()
+    assert report["interventions"] == 0 and report["beyond_evidence"] > 0
+    first = trace.beyond_evidence.index(True)
+    assert abs(trace.offsets_m[first]) > EVIDENCE_M + 0.8 - 0.5  # past the side camera's evidence, not before
+    assert abs(trace.views[first + 1].shift.lateral_m) < 0.2, "the next view is synthesised from the path"
+    blind = replay(footage, Constant(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0)).report()
+    assert blind["beyond_evidence"] == 0, "a policy that does not look needs no view"
+    strict = replay(footage, Looking(0.15), LineRule(max_offset_m=1.5)).report()
+    assert strict["beyond_evidence"] == 0 and strict["interventions"] > 0 and strict["min_margin_m"] < 0
+    assert strict["rule"] == "line 1.5 m"
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +169,7 @@ def test_the_cli_replays_a_recording_and_reports_the_model_beside_both_reference
                 "interventions_per_min"} <= set(fields)
     assert result["references"]["recorded"]["autonomy_percent"] == 100.0
     assert result["max_offset_m"] == 1.5 and result["cameras"] == ["center", "left", "right"]
+    assert result["rule"] == "line 1.5 m" and result["min_margin_m"] <= 1.5 and result["beyond_evidence"] == 0
     assert result["frames"] == 59
     assert plot.stat().st_size > 10_000 and video.stat().st_size > 10_000
     assert "zero steering" in capsys.readouterr().out
@@ -156,6 +189,14 @@ def test_a_recording_without_side_frames_replays_from_the_centre_camera_and_says
     assert replay_cli.main([str(centre_only), str(model), "--report", str(report)]) == 0
     assert json.loads(report.read_text())["cameras"] == ["center"]
     assert "synthesised from the centre camera" in caplog.text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("evaluate.road_rule") is not None, reason="the road rule is there")
+def test_the_road_rule_without_its_surface_estimate_is_one_line_saying_what_to_use(recording_and_model, capsys):
+    recording, model = recording_and_model
+    assert replay_cli.main([str(recording), str(model), "--rule", "road"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--rule line" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("case", ["missing recording", "broken model", "no model"])

@@ -15,7 +15,8 @@ import keras
 import pandas as pd
 
 from base.atomic import write_json_atomic, write_text_atomic
-from evaluate.replay import Footage, Rules, drive_model
+from evaluate.replay import Footage, drive_model
+from evaluate.rules import LineRule
 from training import runs
 from training.precision import Float32Steering, Float32View
 
@@ -35,14 +36,14 @@ class ReplayValidation(keras.callbacks.Callback):
     def __init__(self, val_rows: pd.DataFrame, max_offset_m: float, mirror: bool = False) -> None:
         super().__init__()
         self.footage = Footage.from_rows(val_rows)
-        self.rules = Rules(max_offset_m=max_offset_m)
+        self.rule = LineRule(max_offset_m=max_offset_m)
         self._steering = Float32Steering(mirror)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None or not self.footage.segments:
             return
         started = time.perf_counter()
-        report = drive_model(self.footage, self._steering(self.model), self.rules).report()
+        report = drive_model(self.footage, self._steering(self.model), self.rule).report()
         logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])

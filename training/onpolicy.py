@@ -30,7 +30,8 @@ from base.atomic import write_text_atomic
 from base.driving import UNTIMED_STEP_S
 from base.frames import CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
-from evaluate.replay import Footage, Rules, Trace, drive_model
+from evaluate.replay import Footage, Trace, drive_model
+from evaluate.rules import LineRule, Rule
 from training.model import YAW_SCALE
 from training.precision import Float32Steering
 from training.recovery import recovery_steering
@@ -104,9 +105,9 @@ class StatePool:
         """Every frame a state can be synthesised from: what the frame store must hold."""
         return [path for camera in self.footage.cameras for path in self.footage.frames[camera]]
 
-    def gather(self, steer: Callable[[np.ndarray], float], rules: Rules, round_: int = 0) -> Trace:
+    def gather(self, steer: Callable[[np.ndarray], float], rule: Rule, round_: int = 0) -> Trace:
         """Drive `steer` over the footage and pool every state it reached, labelled, as round `round_`."""
-        trace = drive_model(self.footage, steer, rules)
+        trace = drive_model(self.footage, steer, rule)
         states = visited_states(self.footage, self.labels, trace, self.return_s, round_)
         self.states = pd.concat([self.states, states], ignore_index=True) if len(self.states) else states
         return trace
@@ -160,7 +161,7 @@ class OnPolicyRounds(keras.callbacks.Callback):
         super().__init__()
         self.pool, self.start, self.noise, self.seed = pool, start, noise, seed
         self.states_file, self.restore_from = states_file, restore_from
-        self.rules = Rules(max_offset_m=max_offset_m)
+        self.rule = LineRule(max_offset_m=max_offset_m)
         self._steering = Float32Steering()
         self._round: dict[str, float] = {}
 
@@ -174,7 +175,7 @@ class OnPolicyRounds(keras.callbacks.Callback):
         steer = self._steering(self.model)
         if self.noise:
             steer = drifting_noise(steer, self.noise, self.seed * 1000 + epoch)
-        report = self.pool.gather(steer, self.rules, epoch).report()
+        report = self.pool.gather(steer, self.rule, epoch).report()
         if self.states_file is not None:
             self.pool.save(self.states_file)
         self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),

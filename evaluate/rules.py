@@ -1,0 +1,90 @@
+"""What counts as an intervention in the replay: a rule judges where every car driven in lockstep stands.
+
+`evaluate.replay` moves each car one recorded step, then describes where it is against the recorded
+path (`CarState`, one entry per car) and asks its rule which cars are out and by how much they are
+in. A car out is put back on the path and charged the simulator's penalty. `LineRule` is NVIDIA's
+yardstick (DAVE-2, arXiv 1604.07316): how far the car strays from the driver's line. `RoadRule`
+(`evaluate.road_rule`, built from the footage) asks instead whether a tyre left the drivable surface.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+import simulator_config
+
+if TYPE_CHECKING:  # the replay imports this module
+    from evaluate.replay import Footage
+
+_REPLAY = simulator_config.load()["replay"]
+
+
+@dataclass(frozen=True)
+class CarState:
+    """Where each car driven in lockstep stands, one entry per car."""
+
+    rows: np.ndarray  # int: the recorded row (absolute index in the Footage) nearest along the path
+    along_m: np.ndarray  # metres along the recorded path from that row's recorded pose to the car's nearest path point
+    lateral_m: np.ndarray  # signed offset of the car's pose origin right of the recorded path
+    heading_rad: np.ndarray  # heading error, car turned right (clockwise from above) of the path positive
+
+
+class Rule(Protocol):
+    name: str  # "road", "line 1 m", "line 2 m" ... shown in reports
+
+    def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
+        """(out: bool per car, margin_m per car: distance to the limit, negative when out)"""
+        ...
+
+
+@dataclass(frozen=True)
+class LineRule:
+    """Out when the car is more than `max_offset_m` from the recorded path sideways, or turned more than
+    `max_heading_error_deg` off it (a car at full lock swings round long before it strays far)."""
+
+    max_offset_m: float = float(_REPLAY["max_offset_m"])
+    max_heading_error_deg: float = float(_REPLAY["max_heading_error_deg"])
+
+    @property
+    def name(self) -> str:
+        return f"line {self.max_offset_m:g} m"
+
+    def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
+        """The margin is the offset's distance to its limit; 0 for a car out by its heading alone (inside the
+        offset limit, yet out)."""
+        margin = self.max_offset_m - np.abs(np.asarray(state.lateral_m, dtype=float))
+        turned = np.abs(np.asarray(state.heading_rad, dtype=float)) > math.radians(self.max_heading_error_deg)
+        out = (margin < 0) | turned
+        return out, np.where(turned, np.minimum(margin, 0.0), margin)
+
+
+class RuleUnavailable(ValueError):
+    """A rule this checkout cannot build; the message (one line) says what to use instead."""
+
+
+RULE_NAMES = ("line", "road")
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """A rule as a user names it, built once the footage it judges is read."""
+
+    name: str = "line"  # one of RULE_NAMES
+    max_offset_m: float = LineRule.max_offset_m  # the line rule's limit
+
+    def build(self, footage: Footage) -> Rule:
+        if self.name == "line":
+            return LineRule(max_offset_m=self.max_offset_m)
+        if self.name != "road":
+            raise RuleUnavailable(f"unknown rule {self.name!r}: use one of {', '.join(RULE_NAMES)}")
+        try:
+            from evaluate.road_rule import RoadRule  # the drivable surface's estimate: heavy, and only for this rule
+        except ModuleNotFoundError as e:
+            if e.name != "evaluate.road_rule":
+                raise
+            raise RuleUnavailable("the road rule needs evaluate.road_rule (the drivable-surface estimate), which "
+                                  "this checkout does not have yet: use --rule line") from None
+        return RoadRule(footage)
