@@ -1,0 +1,357 @@
+"""The drivable surface of every recorded frame: where the road's edges are around and ahead of the car.
+
+For each row of a recording: the left and right edges of the drivable surface (asphalt with its painted
+lines; not kerbs, dirt, grass, water, walls or rock), in metres right of the car's pose origin
+(`base.kinematics`: halfway between the axles), at forward distances `STATIONS_M` from behind the rear
+axle to 10 m ahead, each with a confidence 0..1.
+
+How (docs/surface.md has the measurements that chose it):
+1. Each camera frame is sampled on the flat ground ahead (`Camera.project`): a bird's-eye grid of lines
+   across the car, `SEEN_M` ahead (the hood hides the first 3 m), each point from the camera nearest to
+   it sideways. Colours are CIE Lab, blurred a little so asphalt's grain does not read as an edge.
+2. The road's colour: the median of a patch just ahead of the car, taken only when it looks like road
+   (near-grey, like the recording's own median patch): a car on the verge keeps the road colour seen
+   before, so the verge does not become road.
+3. A grid point is road when its colour is near the road colour (lightness tolerated more towards
+   dark, for shadows). Along each line, thin marks (painted lines) are closed over; from the car's
+   position (or, off the road, from the nearest stretch of road at least `MIN_ROAD_M` wide) the road
+   runs out to the first other surface on each side: the edges. An edge past what the camera sees is
+   censored (the road is at least that wide).
+4. The car moves along the recorded path (`evaluate.replay.recorded_poses`), so every edge seen from
+   one row is a point on the ground for the rows around it: each row's edges at each station are the
+   robust mean of every observation of that station by the frames within `FUSE_M` along the path.
+   Near the axle (under the hood) only earlier frames saw the ground.
+Confidence: the share of observations that saw an edge (not censored) times the share that agree
+with their median within `AGREE_M`. Computed once per footage and cached under the user's cache
+folder (`cache_folder()`), never beside the recording.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from base.atomic import write_bytes_atomic
+from base.cameras import CAMERA_NAMES, Camera
+from base.frames import read_frame
+from base.logformat import LOG_NAME
+
+log = logging.getLogger(__name__)
+
+METHOD_VERSION = 1  # part of the cache key: raise it whenever the estimate changes
+STATIONS_M = np.round(np.arange(-2.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
+SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
+LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
+LOWEST_ROW = 130  # image rows below this may show the hood (its top is at 135 in the centre, lower at the sides)
+PATCH = (1.0, 3.5, 6.0)  # the road-colour patch: |x| < 1 m, 3.5–6 m ahead
+GREY_CHROMA = 16.0
+ROAD_ROWS, SHORT_ROWS = 30, 8  # a row's road colours: medians of the good patches this many rows either side  # a patch further than this (Lab a, b) from the recording's median patch is not road
+TOLERANCE = (45.0, 25.0, 5.0)
+SHADE_BLUE = 14.0  # Lab b units of blue tolerated in the darkest shade  # Lab distance that is still road: darker (shadow), brighter, per chroma unit
+CLOSE_M = 0.85  # non-road marks narrower than this across (painted lines) are closed over
+MIN_ROAD_M = 1.2  # off the road, the nearest road stretch at least this wide is the road
+FUSE_M = 16.0  # frames this far behind or ahead along the path contribute to a row's edges
+AGREE_M = 0.5
+GAP_S = 1.0  # rows further apart in time are not joined along a path
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Per row of a footage and station: the drivable surface's edges (metres right of the pose origin)."""
+
+    stations_m: np.ndarray  # forward distances (stations,)
+    left_m: np.ndarray  # (rows, stations); NaN where nothing is known
+    right_m: np.ndarray
+    confidence: np.ndarray  # (rows, stations) 0..1
+
+    def edges_at(self, rows: np.ndarray, forward_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(left, right, confidence) at `forward_m` ahead of each of `rows` (same shapes), linearly
+        between stations; NaN and 0 outside them."""
+        rows = np.asarray(rows, dtype=int)
+        pos = np.interp(forward_m, self.stations_m, np.arange(len(self.stations_m)), left=np.nan, right=np.nan)
+        inside = np.isfinite(pos)
+        k = np.clip(np.floor(np.nan_to_num(pos)).astype(int), 0, len(self.stations_m) - 2)
+        t = np.nan_to_num(pos) - k
+        results = []
+        for table in (self.left_m, self.right_m, self.confidence):
+            value = table[rows, k] * (1 - t) + table[rows, k + 1] * t
+            results.append(np.where(inside, value, np.nan))
+        left, right, conf = results
+        return left, right, np.nan_to_num(conf)
+
+
+class GroundGrid:
+    """Where each point of the bird's-eye grid (`SEEN_M` × `LATERAL_M`) lies in each camera's frame."""
+
+    def __init__(self, cameras: list[str]) -> None:
+        x, z = np.meshgrid(LATERAL_M, SEEN_M)
+        points = np.stack([x, np.zeros_like(x), z], axis=-1)
+        self.cameras = cameras
+        self.maps = {}
+        seen = {}
+        for name in cameras:
+            u, v, depth = Camera.from_config(name).project(points)
+            u, v = u - 0.5, v - 0.5  # remap addresses pixel centres at integers
+            seen[name] = (depth > 0) & (u >= 0) & (u <= 319) & (v >= 0) & (v <= LOWEST_ROW)
+            self.maps[name] = (u.astype(np.float32), v.astype(np.float32))
+        # Each point from the camera nearest to it sideways among those that see it.
+        distance = np.stack([np.where(seen[n], np.abs(x - Camera.from_config(n).position[0]), np.inf) for n in cameras])
+        self.source = np.argmin(distance, axis=0)
+        self.seen = np.isfinite(distance.min(axis=0))
+
+    def lab(self, frames: dict[str, np.ndarray]) -> np.ndarray:
+        """The grid's colours (lines, points, 3) in CIE Lab (L 0..100), NaN where no camera sees the ground."""
+        out = np.full((*self.source.shape, 3), np.nan, np.float32)
+        for i, name in enumerate(self.cameras):
+            take = self.seen & (self.source == i)
+            if not take.any():
+                continue
+            # Blurred in the image (asphalt's grain is finer than the grid), sampled, then converted:
+            # converting the few grid points rather than the whole frame is most of the speed.
+            blurred = cv2.GaussianBlur(frames[name], (5, 5), 0)
+            sampled = cv2.remap(blurred, *self.maps[name], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            lab = cv2.cvtColor(sampled.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+            out[take] = lab[take]
+        return out
+
+
+def patch_colour(lab: np.ndarray) -> np.ndarray:
+    """The median Lab colour of the patch just ahead of the car."""
+    half, near, far = PATCH
+    rows = (SEEN_M >= near) & (SEEN_M <= far)
+    cols = np.abs(LATERAL_M) < half
+    return np.nanmedian(lab[rows][:, cols].reshape(-1, 3), axis=0)
+
+
+def road_colours(patches: np.ndarray) -> np.ndarray:
+    """Per row, the road's colours (2, 3): the medians of the patches that look like road (within
+    GREY_CHROMA of the recording's median patch) over ROAD_ROWS and over SHORT_ROWS rows either side.
+    The long one keeps a few frames heading off the road (a wall or the verge in the patch) from
+    becoming the road; the short one follows the road's own changes (a bridge's bricks, deep shadow)."""
+    typical = np.nanmedian(patches, axis=0)
+    chroma = np.hypot(patches[:, 1] - typical[1], patches[:, 2] - typical[2])
+    good = np.flatnonzero(np.isfinite(chroma) & (chroma < GREY_CHROMA) & (np.abs(patches[:, 0] - typical[0]) < TOLERANCE[0]))
+    if not len(good):
+        return np.broadcast_to(typical, (len(patches), 2, 3)).copy()
+    out = np.empty((len(patches), 2, 3), patches.dtype)
+    for row in range(len(patches)):
+        for k, reach in enumerate((ROAD_ROWS, SHORT_ROWS)):
+            lo, hi = np.searchsorted(good, [row - reach, row + reach + 1])
+            near = good[lo:hi] if hi > lo else good[[min(lo, len(good) - 1)]]
+            out[row, k] = np.median(patches[near], axis=0)
+    return out
+
+
+def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
+    """Per grid point: 1 road (near either road colour), 0 other surface, -1 unseen; thin marks across
+    a line closed over."""
+    dark, bright, chroma = TOLERANCE
+    distance = np.full(lab.shape[:2], np.inf, np.float32)
+    for road in roads:
+        dl = lab[..., 0] - road[0]
+        # Shade is darker and bluer (lit by the sky alone): the darker, the more blue is allowed.
+        shade = np.clip(-dl / dark, 0, 1) * SHADE_BLUE
+        db = lab[..., 2] - road[2]
+        db = np.where(db < 0, np.minimum(0, db + shade), db)
+        dl = np.where(dl < 0, dl / dark, dl / bright)
+        here = dl**2 + ((lab[..., 1] - road[1]) / chroma) ** 2 + (db / chroma) ** 2
+        distance = np.fmin(distance, here)
+    seen = np.isfinite(lab[..., 0])
+    road_here = (np.nan_to_num(distance, nan=9.0, posinf=9.0) < 1.0).astype(np.uint8)
+    width = int(round(CLOSE_M / 0.1)) | 1
+    closed = cv2.morphologyEx(road_here, cv2.MORPH_CLOSE, np.ones((1, width), np.uint8))
+    return np.where(seen, closed.astype(np.int8), np.int8(-1))
+
+
+def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per grid line: (left, right, left censored, right censored) edges of the road stretch the car is
+    on, or, off the road, of the nearest stretch at least MIN_ROAD_M wide; NaN where a line has none."""
+    n_lines, n_points = mask.shape
+    cols = np.arange(n_points)
+    centre = int(np.argmin(np.abs(LATERAL_M)))
+    wide = cv2.morphologyEx((mask == 1).astype(np.uint8), cv2.MORPH_OPEN,
+                            np.ones((1, int(round(MIN_ROAD_M / 0.1)) | 1), np.uint8)).astype(bool)
+    on_road = mask[:, centre] == 1
+    far = np.where(wide, np.abs(cols - centre), n_points * 2)
+    seed = np.where(on_road, centre, np.argmin(far, axis=1))
+    found = on_road | (far.min(axis=1) < n_points * 2)
+    stop = mask != 1
+    left_stop = np.where(stop & (cols[None] < seed[:, None]), cols[None], -1).max(axis=1)
+    right_stop = np.where(stop & (cols[None] > seed[:, None]), cols[None], n_points).min(axis=1)
+    half = 0.05
+    lines = np.arange(n_lines)
+    left_censored = (left_stop < 0) | (mask[lines, np.clip(left_stop, 0, n_points - 1)] == -1)
+    right_censored = (right_stop >= n_points) | (mask[lines, np.clip(right_stop, 0, n_points - 1)] == -1)
+    left = LATERAL_M[np.clip(left_stop, 0, n_points - 1)] + half
+    right = LATERAL_M[np.clip(right_stop, 0, n_points - 1)] - half
+    return (np.where(found, left, np.nan), np.where(found, right, np.nan),
+            left_censored | ~found, right_censored | ~found)
+
+
+@dataclass(frozen=True)
+class Sightings:
+    """Per row and grid line: the edges its frames show (metres right, in that row's frame)."""
+
+    left: np.ndarray  # (rows, lines)
+    right: np.ndarray
+    left_censored: np.ndarray  # bool: the road went on out of sight
+    right_censored: np.ndarray
+
+
+def sight(footage) -> Sightings:
+    """The edges every row's frames show (steps 1–3 of the module's method)."""
+    cameras = [name for name in CAMERA_NAMES if name in footage.cameras] or ["center"]
+    grid = GroundGrid(cameras)
+    n = len(footage.times_s)
+    labs = np.empty((n, len(SEEN_M), len(LATERAL_M), 3), np.float16)
+    for row in range(n):
+        frames = {}
+        for name in cameras:
+            frame = read_frame(footage.frames[name][row])
+            if frame is None:
+                raise ValueError(f"cannot read the frame {footage.frames[name][row]}: replace it, or delete its row from the log")
+            frames[name] = frame
+        labs[row] = grid.lab(frames)
+    roads = road_colours(np.array([patch_colour(lab.astype(np.float32)) for lab in labs]))
+    shape = (n, len(SEEN_M))
+    out = Sightings(np.full(shape, np.nan), np.full(shape, np.nan), np.ones(shape, bool), np.ones(shape, bool))
+    for row in range(n):
+        left, right, lc, rc = line_edges(road_mask(labs[row].astype(np.float32), roads[row]))
+        out.left[row], out.right[row], out.left_censored[row], out.right_censored[row] = left, right, lc, rc
+    return out
+
+
+def path_stretches(times_s: np.ndarray) -> list[tuple[int, int]]:
+    """[first, last] rows of each run whose consecutive rows are under GAP_S apart and forward in time:
+    the stretches a recorded path joins (wider than the replay's segments: standstills and crashes too)."""
+    dt = np.diff(times_s)
+    joined = (dt > 0) & (dt <= GAP_S)
+    breaks = np.flatnonzero(~joined)
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [len(times_s) - 1]])
+    return [(int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def fuse(sightings: Sightings, poses: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left, right, confidence) per row of one stretch (poses (rows, 3) from `recorded_poses`) and station."""
+    n = len(poses)
+    span = slice(first, first + n)
+    x, y, h = poses[:, 0], poses[:, 1], poses[:, 2]
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    fx, fy, rx, ry = np.cos(h), np.sin(h), np.sin(h), -np.cos(h)
+    weight = np.broadcast_to(1.0 / SEEN_M**2, (n, len(SEEN_M)))
+    out = [np.full((n, len(STATIONS_M)), np.nan) for _ in range(2)] + [np.zeros((n, len(STATIONS_M)))]
+    sides = []
+    for lateral, censored in ((sightings.left[span], sightings.left_censored[span]),
+                              (sightings.right[span], sightings.right_censored[span])):
+        wx = x[:, None] + fx[:, None] * SEEN_M + rx[:, None] * lateral
+        wy = y[:, None] + fy[:, None] * SEEN_M + ry[:, None] * lateral
+        sides.append((wx, wy, censored))
+    for r in range(n):
+        near = np.flatnonzero(np.abs(s - s[r]) <= FUSE_M)
+        agreed = []
+        for side, (wx, wy, censored) in enumerate(sides):
+            dx, dy = wx[near] - x[r], wy[near] - y[r]
+            along = dx * fx[r] + dy * fy[r]
+            across = dx * rx[r] + dy * ry[r]
+            station = np.rint((along - STATIONS_M[0]) / 0.5).astype(int)
+            keep = (np.abs(along - (STATIONS_M[0] + 0.5 * station)) <= 0.25) & (station >= 0) & (station < len(STATIONS_M))
+            keep &= np.isfinite(across)
+            edge, share = _combine(station[keep], across[keep], censored[near][keep], weight[near][keep], side == 0)
+            out[side][r] = edge
+            agreed.append(share)
+        out[2][r] = np.minimum(*agreed)
+    return out[0], out[1], out[2]
+
+
+def _combine(station: np.ndarray, value: np.ndarray, censored: np.ndarray, weight: np.ndarray,
+             left: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per station: the weighted mean of the sightings that saw the edge within AGREE_M of their weighted
+    median, and how sure it is (weight share of sightings that saw it × weight share of those that
+    agree); where none saw it, the furthest out that the road was seen to reach, with confidence 0."""
+    n = len(STATIONS_M)
+    edge = np.full(n, np.inf if left else -np.inf)
+    (np.minimum if left else np.maximum).at(edge, station, value)  # censored sightings: the road's least reach
+    total = np.bincount(station, weight, n)
+    seen = ~censored
+    st, v, w = station[seen], value[seen], weight[seen]
+    order = np.lexsort((v, st))
+    st, v, w = st[order], v[order], w[order]
+    seen_total = np.bincount(st, w, n)
+    cumulative = np.cumsum(w)
+    before = np.concatenate([[0.0], np.cumsum(seen_total)])[st]  # weight of the stations sorted before
+    first_half = np.flatnonzero(cumulative - before >= 0.5 * seen_total[st])
+    median = np.full(n, np.nan)
+    median[st[first_half[::-1]]] = v[first_half[::-1]]  # the first index per station wins (written last)
+    agree = np.abs(v - median[st]) <= AGREE_M
+    agreed = np.bincount(st[agree], w[agree], n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(st[agree], (v * w)[agree], n) / agreed
+        share = np.where(total > 0, seen_total / total, 0.0) * np.where(seen_total > 0, agreed / seen_total, 0.0)
+    edge = np.where(agreed > 0, mean, np.where(np.isfinite(edge), edge, np.nan))
+    return edge, np.nan_to_num(share)
+
+
+def estimate(footage) -> Surface:
+    """The surface of every row of `footage` (an `evaluate.replay.Footage`), computed afresh."""
+    from evaluate.replay import recorded_poses
+
+    sightings = sight(footage)
+    n = len(footage.times_s)
+    left, right = np.full((n, len(STATIONS_M)), np.nan), np.full((n, len(STATIONS_M)), np.nan)
+    confidence = np.zeros((n, len(STATIONS_M)))
+    for first, last in path_stretches(footage.times_s):
+        poses = recorded_poses(footage, first, last)
+        rows = slice(first, last + 1)
+        left[rows], right[rows], confidence[rows] = fuse(sightings, poses, first)
+    return Surface(STATIONS_M.copy(), left, right, confidence)
+
+
+def cache_folder() -> Path:
+    """Where surfaces are kept: $XDG_CACHE_HOME (or ~/.cache)/behavioural-cloning/surface."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "behavioural-cloning" / "surface"
+
+
+def cache_key(footage) -> str:
+    """What the surface depends on: this method's version, the rows' frames and times, and each log's
+    path, size and modification time."""
+    digest = hashlib.sha256(f"surface {METHOD_VERSION}".encode())
+    logs = sorted({str(Path(p).resolve().parent.parent / LOG_NAME) for p in footage.frames["center"]})
+    for path in logs:
+        stat = os.stat(path) if os.path.exists(path) else None
+        digest.update(f"{path} {stat.st_size if stat else -1} {stat.st_mtime_ns if stat else -1}".encode())
+    for name in CAMERA_NAMES:
+        digest.update("\n".join(map(str, footage.frames.get(name, []))).encode())
+    digest.update(np.asarray(footage.times_s, np.float64).tobytes())
+    digest.update(np.asarray(footage.speeds_mps, np.float64).tobytes())
+    digest.update(np.asarray(footage.steering, np.float64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def surface_of(footage, cache: bool = True) -> Surface:
+    """The surface of `footage`, from the cache when this footage's was computed before."""
+    path = cache_folder() / f"{cache_key(footage)}.npz"
+    if cache and path.is_file():
+        try:
+            with np.load(path) as saved:
+                return Surface(saved["stations_m"], saved["left_m"], saved["right_m"], saved["confidence"])
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("surface cache %s unreadable (%s): computing it again", path, e)
+    surface = estimate(footage)
+    if cache:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, stations_m=surface.stations_m, left_m=surface.left_m,
+                            right_m=surface.right_m, confidence=surface.confidence)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, buffer.getvalue())
+        except OSError as e:
+            log.warning("cannot cache the surface in %s (%s): it will be computed again next time", path, e)
+    return surface
