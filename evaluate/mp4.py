@@ -18,11 +18,14 @@ import cv2
 import numpy as np
 
 from base.atomic import PendingFile
+from base.viewpoint import Shift
 
 if TYPE_CHECKING:  # ONNX Runtime loads only for a video with saliency
     from base.runners import Runner
     from evaluate.replay import Trace
+    from evaluate.road_rule import Footprint
     from evaluate.saliency import Saliency
+    from evaluate.surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +207,48 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
         raise
     video.close()
     return written
+
+
+EDGE_COLOURS = ((80, 255, 80), (255, 200, 0))  # an edge the estimate is sure of (confidence ≥ 0.5), and one it is not
+
+
+def draw_surface(frame: np.ndarray, surface: Surface, row: int, footprint: Footprint, scale: int = 1,
+                 shift: Shift | None = None) -> np.ndarray:
+    """The centre camera's `frame` (RGB, scaled by `scale`) with the drivable surface's edges estimated for
+    `row` and the car's four tyres drawn on, for a car `shift`ed from that row's recorded pose (the
+    replay's synthesised view) or at it. A tyre is drawn red when it is off the surface, white when on."""
+    from base.cameras import Camera
+
+    camera = Camera.from_config("center")
+    shift = shift or Shift()
+    out = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) if scale != 1 else frame.copy()
+    c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
+    z = surface.stations_m
+    for edge in (surface.left_m[row], surface.right_m[row]):
+        dx, dz = edge - shift.lateral_m, z - shift.forward_m  # into the shifted car's frame
+        points = np.stack([dx * c - dz * s, np.zeros_like(z), dx * s + dz * c], axis=1)
+        u, v, depth = camera.project(points)
+        for k in range(len(z) - 1):
+            if not (np.isfinite(u[k:k + 2]).all() and (depth[k:k + 2] > 0.5).all()):
+                continue
+            colour = EDGE_COLOURS[0] if surface.confidence[row, k] >= 0.5 else EDGE_COLOURS[1]
+            cv2.line(out, (int(u[k] * scale), int(v[k] * scale)), (int(u[k + 1] * scale), int(v[k + 1] * scale)),
+                     colour, max(1, scale), cv2.LINE_AA)
+    _, per_tyre = footprint.margins(surface, np.array([row]), np.array([shift.forward_m]), np.array([shift.lateral_m]),
+                                    np.array([shift.yaw_rad]))
+    _draw_tyres(out, footprint, per_tyre[0], scale)
+    return out
+
+
+def _draw_tyres(out: np.ndarray, footprint: Footprint, margins: np.ndarray, scale: int) -> None:
+    """The tyres as a plan seen from above in the bottom corner (the hood hides them from the camera),
+    each with its distance to the edge."""
+    height = out.shape[0]
+    unit = 14 * scale  # pixels a metre
+    origin = (int(out.shape[1] - 3.2 * unit), int(height - 0.6 * unit - 2.0 * unit))
+    for (x, z), margin in zip(footprint.tyres, margins):
+        centre = (int(origin[0] + x * unit), int(origin[1] - z * unit))
+        colour = (255, 60, 60) if margin < 0 else (255, 255, 255)
+        cv2.rectangle(out, (centre[0] - 3 * scale, centre[1] - 5 * scale), (centre[0] + 3 * scale, centre[1] + 5 * scale), colour, -1)
+        cv2.putText(out, f"{margin:+.1f}", (centre[0] + (6 if x > 0 else -34) * scale // 2, centre[1] + 4),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale / 2 + 0.15, colour, 1, cv2.LINE_AA)

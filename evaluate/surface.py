@@ -260,7 +260,7 @@ def fuse(sightings: Sightings, poses: np.ndarray, first: int) -> tuple[np.ndarra
             dx, dy = wx[near] - x[r], wy[near] - y[r]
             along = dx * fx[r] + dy * fy[r]
             across = dx * rx[r] + dy * ry[r]
-            station = np.rint((along - STATIONS_M[0]) / 0.5).astype(int)
+            station = np.rint(np.nan_to_num(along - STATIONS_M[0], nan=-1e3) / 0.5).astype(int)
             keep = (np.abs(along - (STATIONS_M[0] + 0.5 * station)) <= 0.25) & (station >= 0) & (station < len(STATIONS_M))
             keep &= np.isfinite(across)
             edge, share = _combine(station[keep], across[keep], censored[near][keep], weight[near][keep], side == 0)
@@ -310,7 +310,17 @@ def estimate(footage) -> Surface:
         poses = recorded_poses(footage, first, last)
         rows = slice(first, last + 1)
         left[rows], right[rows], confidence[rows] = fuse(sightings, poses, first)
+    for table in (left, right):  # stations no frame saw (under a car that has just started): the nearest seen one's
+        _fill_nearest(table)
     return Surface(STATIONS_M.copy(), left, right, confidence)
+
+
+def _fill_nearest(table: np.ndarray) -> None:
+    """Per row, every NaN station takes the value of the nearest station that has one (in place)."""
+    for row in np.flatnonzero(np.isnan(table).any(axis=1) & np.isfinite(table).any(axis=1)):
+        known = np.flatnonzero(np.isfinite(table[row]))
+        nearest = known[np.abs(np.arange(table.shape[1])[:, None] - known[None]).argmin(axis=1)]
+        table[row] = table[row, nearest]
 
 
 def cache_folder() -> Path:
