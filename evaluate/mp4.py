@@ -3,7 +3,7 @@
 `VideoFile` is the project's one video writer (the headless simulator's drive, the replay, and
 recorded runs all write through it); it can draw each frame first, e.g. a model's saliency
 (`evaluate.saliency`, VisualBackProp). `ReplayVideo` draws the views the replay showed the model with
-its offset and both steering values; `make_video` turns a recorded run (IMG/center_*.jpg, as the
+its offset and both steering values (and, under the road rule, the estimated road edges and the tyres); `make_video` turns a recorded run (IMG/center_*.jpg, as the
 simulator or `drive.py MODEL IMAGE_FOLDER` writes it) into a video, with the steering sent for each
 frame (`python -m drive.video --overlay`) or a model's saliency and steering (`--saliency`).
 """
@@ -88,16 +88,26 @@ def video_saliency(runner: Runner) -> Saliency | None:
 class ReplayVideo:
     """The views the replay showed the model, with its saliency, its offset and both steering values drawn on."""
 
-    def __init__(self, path: Path, saliency: Saliency | None = None) -> None:
+    def __init__(self, path: Path, saliency: Saliency | None = None, surface: Surface | None = None) -> None:
+        """`surface`: the drivable surface the road rule judges by; its edges and the car's tyres are drawn too."""
         self.file = VideoFile(Path(path), fps=REPLAY_FPS, size=(320 * REPLAY_SCALE, 160 * REPLAY_SCALE))
         self.saliency = saliency
+        self.surface = surface
+        if surface is not None:
+            from evaluate.road_rule import Footprint
+
+            self.footprint = Footprint.from_config()
 
     def add(self, view: np.ndarray, trace: Trace) -> None:
         if self.saliency:
             from evaluate.saliency import overlay
 
             view = overlay(view, self.saliency(view)[1])
-        frame = cv2.resize(view, None, fx=REPLAY_SCALE, fy=REPLAY_SCALE, interpolation=cv2.INTER_NEAREST)
+        if self.surface is not None and trace.views:
+            shown = trace.views[-1]  # the row and the car's shift from it that this view was synthesised for
+            frame = draw_surface(view, self.surface, shown.row, self.footprint, REPLAY_SCALE, shown.shift)
+        else:
+            frame = cv2.resize(view, None, fx=REPLAY_SCALE, fy=REPLAY_SCALE, interpolation=cv2.INTER_NEAREST)
         offset, model, human = trace.offsets_m[-1], trace.steering[-1], trace.recorded[-1]
         colour = (255, 60, 60) if trace.intervened[-1] else (255, 255, 255)
         lines = [f"offset {offset:+.2f} m  heading {trace.headings_deg[-1]:+.1f} deg",

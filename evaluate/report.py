@@ -53,7 +53,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, choic
     if video:
         from evaluate.mp4 import ReplayVideo, video_saliency  # OpenCV's video writer only for a video
 
-        writer = ReplayVideo(video, video_saliency(runner))
+        writer = ReplayVideo(video, video_saliency(runner), getattr(rule, "surface", None))
     else:
         writer = None
     try:
