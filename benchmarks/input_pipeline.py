@@ -12,7 +12,6 @@ and mirror together, to the rows the model crops to), preprocessing inside the m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import random
 import time
 from typing import Any, Callable, Iterator
@@ -81,8 +80,6 @@ def run(quick: bool = False) -> list[dict]:
     data = make_datasets(config)
     prepare_s = time.perf_counter() - started
     train = data.train.repeat()
-    # With viewpoint augmentation (off by default): each batch also gets views synthesised beside the camera.
-    viewpoint = make_datasets(dataclasses.replace(config, viewpoint=True)).train.repeat()
     # The same balanced training samples (all cameras) the pipeline serves, for the tutorials' generator.
     samples = prepare_samples(read_recordings(config.data), config).train
     classic_batches = tutorial_recipe.batch_generator(samples["image"].tolist(), samples["steering"].to_numpy(), BATCH)
@@ -94,7 +91,7 @@ def run(quick: bool = False) -> list[dict]:
 
     head = samples.iloc[:BATCH * (steps + skip)]
     frames, labels = load_frames(head["image"].tolist()), head["steering"].to_numpy(dtype=np.float32)
-    models = {"in_memory": build_model(), "ours": build_model(), "viewpoint": build_model(),
+    models = {"in_memory": build_model(), "ours": build_model(),
               "classic": tutorial_recipe.build()}
     # shuffle=False: the tf.data pipeline reshuffles itself, the generators draw at random.
     fits = {
@@ -102,8 +99,6 @@ def run(quick: bool = False) -> list[dict]:
             frames, labels, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks),
         "ours": lambda callbacks: models["ours"].fit(
             train, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
-        "viewpoint": lambda callbacks: models["viewpoint"].fit(
-            viewpoint, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
         "classic": lambda callbacks: models["classic"].fit(
             classic_batches, steps_per_epoch=steps + skip, epochs=1, verbose=0, shuffle=False, callbacks=callbacks),
     }
@@ -120,8 +115,6 @@ def run(quick: bool = False) -> list[dict]:
          "unit": "img/s", "classic": fitted["classic"], "ratio": fitted["ours"] / fitted["classic"]},
         {"metric": "fit: this pipeline augmented / in-memory arrays (goal ≥ 0.85)",
          "value": fitted["ours"] / fitted["in_memory"], "unit": "ratio"},
-        {"metric": "fit: augmented with --viewpoint / in-memory arrays (goal ≥ 0.85)",
-         "value": fitted["viewpoint"] / fitted["in_memory"], "unit": "ratio"},
     ]
 
 

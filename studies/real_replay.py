@@ -74,8 +74,8 @@ def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> t
 
     # The tutorials' labels (the frame's own steering, side cameras ±0.2), not this project's lead and
     # pure pursuit; the same balancing.
-    config = TrainConfig(data=[str(folder / name) for name in train_on], seed=seed, correction=0.2, label_lead_s=0.0)
-    samples = prepare_samples(read_recordings(config.data), config)
+    config = TrainConfig(data=[str(folder / name) for name in train_on], seed=seed, label_lead_s=0.0)
+    samples = prepare_samples(read_recordings(config.data), config, correction=0.2)
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
     save_split(out, samples.rows, samples.val_rows, samples.test_rows)

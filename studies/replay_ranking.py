@@ -98,8 +98,7 @@ def train_models(work: Path) -> dict[str, Path]:
             continue
         if i == 0:
             shutil.rmtree(run, ignore_errors=True)
-            _fit("--data", str(data), "--out", str(run), "--epochs", str(epochs), "--early-stopping-patience", "100",
-                 "--select-by", "loss")
+            _fit("--data", str(data), "--out", str(run), "--epochs", str(epochs))
         else:
             _fit("--resume", str(run / "latest"), "--epochs", str(epochs))
         shutil.copy(run / "latest" / "last.keras", kept[epochs])
@@ -107,8 +106,7 @@ def train_models(work: Path) -> dict[str, Path]:
     centre_only = work / f"centre_only_{CENTRE_ONLY_EPOCHS}.keras"
     if not centre_only.exists():
         only = _centre_only(data, work / "train_lake_centre_only")
-        _fit("--data", str(only), "--out", str(work / "run_centre"), "--epochs", str(CENTRE_ONLY_EPOCHS),
-             "--select-by", "loss")
+        _fit("--data", str(only), "--out", str(work / "run_centre"), "--epochs", str(CENTRE_ONLY_EPOCHS))
         shutil.copy(work / "run_centre" / "latest" / "model.keras", centre_only)
     models[f"centre camera only, {CENTRE_ONLY_EPOCHS} epochs"] = centre_only
     zero = work / "zero.keras"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from recordings import frame
 
 from base.frames import CROP_BOTTOM, CROP_TOP
@@ -140,59 +139,3 @@ def test_draws_say_what_each_image_got_and_match_the_pixels():
         expected = -(steering[i] + dx * 0.004) if draws.flipped[i] else steering[i] + dx * 0.004
         assert labels[i] == np.float32(np.clip(expected, -1, 1))
         assert (described == "none") == np.array_equal(out[i], images[i])
-
-
-def test_another_simulators_look_changes_pixels_within_the_crop_and_no_label_or_geometry():
-    images, steering = batch(32)
-    plain = Augmenter(TrainConfig(), rows=(CROP_TOP, CROP_BOTTOM))
-    looks = Augmenter(TrainConfig(appearance=True), rows=(CROP_TOP, CROP_BOTTOM))
-    out, labels, draws = plain.augment(images, steering, 5)
-    looked, looked_labels, looked_draws = looks.augment(images, steering, 5)
-    np.testing.assert_array_equal(looked_labels, labels)  # nothing the car does changes
-    np.testing.assert_array_equal(looked_draws.pan_px, draws.pan_px)  # the geometric draws stay the seed's
-    np.testing.assert_array_equal(looked[:, :CROP_TOP], images[:, :CROP_TOP])
-    changed = [not np.array_equal(looked[i], out[i]) for i in range(len(images))]
-    text = [looked_draws.describe(i) for i in range(len(images))]
-    for word in ("blur", "sharpen", "saturation", "shadow"):
-        assert any(word in t for t in text)  # each look fires with its probability, about half the time
-    for i in range(len(images)):
-        looked_at = looked_draws.focus[i] != 0 or looked_draws.saturation[i] != 1 or looked_draws.shadow[i] != 1
-        assert changed[i] == looked_at
-    shaded = int(np.flatnonzero(looked_draws.shadow < 1)[0])
-    assert looked[shaded].astype(int).sum() < out[shaded].astype(int).sum()  # a shadow darkens
-
-
-def test_a_bent_road_shows_each_ground_point_moved_by_the_curve_and_is_labelled_with_its_curvature():
-    from base.cameras import Camera
-    from training.augment import BendAugmenter
-    from training.recovery import STEERING
-
-    # A frame whose brightness is the sideways position of the ground point each pixel sees (2 m per 40
-    # levels, 128 straight ahead): linear, so the remap's interpolation reproduces it exactly.
-    ground_x, ground_z, _ = Camera.from_config("center").ground
-    coded = np.clip(128 + 20 * np.nan_to_num(ground_x, posinf=0, neginf=0), 0, 255)
-    image = np.repeat(np.round(coded)[..., None], 3, axis=-1).astype(np.uint8)
-    images, labels = np.stack([image] * 8), np.full(8, 0.1, np.float32)
-    bend = BendAugmenter(TrainConfig(bend_probability=1.0, bend_curvature=0.05))
-    out, bent = bend(images, labels, seed=4)
-    curvature = np.random.default_rng(4)
-    curvature.random(8)
-    curvature = curvature.uniform(-0.05, 0.05, 8)
-    assert (curvature > 0).any() and (curvature < 0).any()
-
-    rows = slice(CROP_BOTTOM - 40, CROP_BOTTOM)  # ground nearer than BEND_REACH_M, not off the frame's sides
-    columns = slice(120, 200)
-    z = ground_z[rows, columns]
-    assert z.max() < BendAugmenter.BEND_REACH_M
-    for i, k in enumerate(curvature):
-        # A road bent right (k > 0) shows, at each pixel, the ground that lay k·z²/2 further left of it.
-        seen_x = (out[i, rows, columns, 0].astype(float) - 128) / 20
-        np.testing.assert_allclose(seen_x, ground_x[rows, columns] - k * z ** 2 / 2, atol=0.06)
-        _, driven = STEERING.slip_and_curvature(0.1)
-        assert bent[i] == pytest.approx(STEERING.steering_for_curvature(driven + k), abs=1e-6)
-    np.testing.assert_array_equal(out[:, :CROP_TOP], images[:, :CROP_TOP])  # only the crop moves
-    np.testing.assert_array_equal(out[:, CROP_BOTTOM:], images[:, CROP_BOTTOM:])
-
-    kept, same = BendAugmenter(TrainConfig(bend_probability=0.0))(images, labels, seed=4)
-    np.testing.assert_array_equal(kept, images)
-    np.testing.assert_array_equal(same, labels)

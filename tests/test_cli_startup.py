@@ -77,7 +77,7 @@ ERRORS = [  # (command line, words the one error line holds); {name} is a path f
     (["drive.py", "{text_model}", "--speed", "0"], "--speed 0.0 must be positive"),
     (["training.fit", "--epochs", "0"], "--epochs must be at least 1, not 0"),
     (["training.fit", "--val-fraction", "0"], "--val-fraction must be between 0 and 1"),
-    (["training.fit", "--zoom", "1.3", "1.0"], "--zoom must be MIN MAX"),
+    (["training.fit", "--batch-size", "0"], "--batch-size must be at least 1, not 0"),
     (["training.fit", "--data", "{missing}"], "does not exist"),
     (["training.fit", "--out", "{file}/models"], "is a file, not a folder"),
     (["training.fit", "--resume", "{missing}"], "no such folder"),

@@ -141,18 +141,3 @@ def test_real_recordings_split_and_batch(realdata):
     assert data.val_samples == data.summary["val_rows"] > 0.05 * 5316 and data.summary["test_rows"] > 0.05 * 5316
     x, y = next(iter(data.train))
     assert x.shape == (16, 160, 320, 3) and y.shape == (16,)
-
-
-def test_pose_targets_follow_the_camera_and_the_mirror_and_validation_leaves_them_unknown(recordings):
-    from training.samples import CAMERA_X
-
-    # Every training frame mirrored, nothing else: each target is its camera's offset, negated.
-    config = tiny_config(recordings, pose_weight=0.1, on_policy_share=0.0, pan=0.0, zoom=(1.0, 1.0),
-                         brightness=(1.0, 1.0), aug_probability=1.0)
-    data = make_datasets(config)
-    train = [y for _, y in data.train.as_numpy_iterator()]
-    pose = np.concatenate([y["pose"] for y in train])
-    assert {round(float(x), 3) for x in pose[:, 0]} == {round(-x, 3) for x in CAMERA_X.values()}
-    assert (pose[:, 1] == 0).all() and (pose[:, 2] == 1).all()
-    val = np.concatenate([y["pose"] for _, y in data.val.as_numpy_iterator()])
-    assert (val[:, 2] == 0).all()  # val_loss stays the steering's

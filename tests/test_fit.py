@@ -18,8 +18,8 @@ import pytest
 from fit_helpers import fit_args
 from recordings import write_log
 
-from training import callbacks, evaluate, fit, runs
-from training.config import EXPERIMENTAL, SELECT_BY, TrainConfig
+from training import callbacks, fit, rmse, runs
+from training.config import FILE_ONLY, REMOVED, REMOVED_AT, TrainConfig
 from training.options import build_parser, config_from_args
 
 
@@ -58,46 +58,65 @@ def shown_help(capsys, flag: str = "--help") -> str:
     return " ".join(capsys.readouterr().out.split())
 
 
-def test_help_explains_every_config_field_with_its_default_and_experimental_ones_apart(capsys):
-    text, experimental = shown_help(capsys), shown_help(capsys, "--help-experimental")
-    assert {"viewpoint", "shift_m", "label_smoothing_s", "weight_average"} <= set(EXPERIMENTAL)
+def test_help_lists_what_users_touch_with_its_default_and_names_the_file_only_settings(capsys):
+    text = shown_help(capsys)
+    usage, _, after = text.partition("options:")
     for field in dataclasses.fields(TrainConfig):
         flag = field.name.replace("_", "-")
-        listed = [f"--{flag}" in shown.split() or f"--no-{flag}" in shown.split() for shown in (text, experimental)]
-        assert listed == ([False, True] if field.name in EXPERIMENTAL else [True, False]), field.name
+        listed = f"--{flag}" in after.split() or f"--no-{flag}" in after.split()
+        assert listed == (field.name not in FILE_ONLY), field.name
+        if field.name in FILE_ONLY:  # below the options, with its default
+            shown = " ".join(map(str, getattr(TrainConfig(), field.name))) if field.name in ("zoom", "brightness") \
+                else str(getattr(TrainConfig(), field.name))
+            assert f"{field.name} ({shown if shown != 'None' else 'unset'}):" in text, field.name
     assert "(default: 64)" in text and "(default: models)" in text and "global batch" in text
     assert "--out DIR" in text and "1 lap of lake is first recorded into data/lake_sample" in text
-    assert f"--help-experimental lists {len(EXPERIMENTAL)} more options" in text
-    options = set(re.findall(r"\[(--?[a-z][-a-z]*)", text))  # the usage line names each listed option once
-    assert len(options) < 40, sorted(options)  # what a user should touch, not every experiment ever tried
-
-
-def test_an_experimental_option_still_sets_its_field():
-    config = config_from_args(build_parser().parse_args(["--viewpoint", "--shift-m", "0.2", "--weight-average", "0.9"]))
-    assert (config.viewpoint, config.shift_m, config.weight_average) == (True, 0.2, 0.9)
+    options = set(re.findall(r"\[(--?[a-z][-a-z]*)", usage)) | {"-h"}  # the usage line names each option once
+    assert len(options) <= 25, sorted(options)  # what a user should touch, not every setting there is
+    assert "early stopping" not in text and "experimental" not in text  # every epoch runs; none is left
+    assert "model.keras = the last epoch" in text
 
 
 def test_every_field_has_its_help_beside_it_and_help_shows_its_default(capsys):
-    text = shown_help(capsys) + " " + shown_help(capsys, "--help-experimental")
+    text = shown_help(capsys)
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         help_text = field.metadata.get("help", "")
         assert len(help_text) > 10, f"{field.name} has no help beside it in training/config.py"
+        if field.name in FILE_ONLY:
+            assert " ".join(help_text.split()) in text, field.name
+            continue
         value = getattr(defaults, field.name)
         shown = ("on" if value else "off") if isinstance(value, bool) else (
             "unset" if value is None else " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
         assert f"{' '.join(help_text.split())} (default: {shown})" in text, field.name
 
 
-def test_help_names_the_selection_a_default_run_actually_uses(finished_run, capsys):
+def test_a_file_only_setting_is_set_by_the_config_file_and_refused_as_a_flag(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"bins": 9, "zoom": [1.0, 1.1]}))
+    config = config_from_args(build_parser().parse_args(["--config", str(path)]))
+    assert (config.bins, config.zoom) == (9, (1.0, 1.1))
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    named = re.search(r"model\.keras = (.+?) \(--select-by\)", text)
-    assert named, text
-    used = json.loads((finished_run / "metrics.json").read_text())["selected_by"]
-    assert named.group(1) == SELECT_BY[used]
-    assert used == "last"  # the default: every epoch runs, the last is kept
+        build_parser().parse_args(["--bins", "9"])
+    path.write_text(json.dumps({"bins": 0}))
+    with pytest.raises(ValueError, match='"bins" must be at least 1'):
+        config_from_args(build_parser().parse_args(["--config", str(path)]))
+
+
+def test_a_removed_setting_is_refused_in_one_line_unless_it_asks_for_what_training_does(tmp_path, recording, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"viewpoint": True, "epochs": 2}))
+    assert fit.main(["--config", str(path), "--data", str(recording), "--out", str(tmp_path / "models")]) == 2
+    line = one_error_line(capsys)
+    assert '"viewpoint" was removed' in line and f"check out commit {REMOVED_AT}" in line and "delete the key" in line
+    assert not (tmp_path / "models").exists()
+    # A run folder made before the removal names every removed key at the value training has today.
+    path.write_text(json.dumps(REMOVED | {"shift_m": 0.2, "early_stopping_patience": 9, "epochs": 2}))
+    assert config_from_args(build_parser().parse_args(["--config", str(path)])).epochs == 2
+    for flag in ("--select-by", "--early-stopping-patience", "--dropout", "--help-experimental"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([flag, "1"])
 
 
 def test_flags_override_the_config_file_which_overrides_defaults(tmp_path):
@@ -143,13 +162,12 @@ def test_the_test_blocks_choose_nothing_and_report_the_kept_model_once(tmp_path,
     assert "on the test blocks, which chose nothing: replay autonomy" in capsys.readouterr().out
 
 
-def test_select_by_last_runs_every_epoch_and_keeps_the_last(recording, tmp_path):
-    flags = ["--epochs", "3", "--select-by", "last", "--early-stopping-patience", "0"]
-    assert fit.main(fit_args(recording, tmp_path, *flags)) == 0
+def test_every_epoch_runs_and_the_last_is_kept(recording, tmp_path):
+    assert fit.main(fit_args(recording, tmp_path, "--epochs", "3")) == 0
     run = (tmp_path / runs.LATEST).resolve()
-    assert list(pd.read_csv(run / runs.HISTORY)["epoch"]) == [1, 2, 3]  # patience 0 stops nothing
+    assert list(pd.read_csv(run / runs.HISTORY)["epoch"]) == [1, 2, 3]
     metrics = json.loads((run / "metrics.json").read_text())
-    assert (metrics["selected_by"], metrics["best_epoch"], metrics["epochs"]) == ("last", 3, 3)
+    assert (metrics["best_epoch"], metrics["epochs"]) == (3, 3)
     kept, last = (keras.models.load_model(run / name) for name in ("model.keras", "last.keras"))
     for mine, theirs in zip(kept.get_weights(), last.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -167,38 +185,16 @@ def test_checkpoint_messages_start_their_own_line_after_the_progress_bar(tmp_pat
     model.compile("sgd", "mse")
     x, y = np.linspace(0, 1, 64).reshape(32, 2), np.linspace(0, 1, 32)
     try:
-        standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2,
-                                                    select_by="loss", val_max_offset_m=1.0)
+        standard, *_ = callbacks.standard_callbacks(runs.Run(tmp_path), TrainConfig(mirror_average=False),
+                                                    pd.DataFrame())
         model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=standard, verbose=1)  # as on a terminal
     finally:
         logger.removeHandler(handler)
     shown = re.sub(r"\x1b\[[0-9;]*m|\x08", "", capsys.readouterr().out)  # colours and backspaces
     lines = re.split(r"[\r\n]", shown)
-    messages = [line for line in lines if "best so far" in line]
+    messages = [line for line in lines if ": kept (" in line]
     assert len(messages) == 2 and all(line.startswith("epoch ") for line in messages), messages
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2]
-
-
-def test_weight_average_is_what_each_epoch_validates_and_keeps_but_training_resumes_as_trained(tmp_path):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
-    model.compile(keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.8), "mse")
-    x, y = np.ones((64, 2)), np.full(64, 4.0)  # one steady gradient: the average trails the trained weights
-
-    class Trained(keras.callbacks.Callback):  # the weights as trained, after the epoch's last step
-        def on_train_batch_end(self, batch, logs=None):
-            self.kernel = self.model.get_weights()[0].copy()
-
-    trained = Trained()
-    standard, *_ = callbacks.standard_callbacks(tmp_path, early_stopping_patience=4, reduce_lr_patience=2,
-                                                select_by="loss", val_max_offset_m=1.0, weight_average=True)
-    model.fit(x, y, batch_size=8, validation_data=(x, y), epochs=1, callbacks=[trained, *standard], verbose=0)
-    saved = keras.models.load_model(tmp_path / runs.BEST_MODEL).get_weights()[0]
-    assert 0 < saved.min() and saved.max() < trained.kernel.min()  # between the start (0) and the trained weights
-    resumable = keras.models.load_model(tmp_path / runs.LAST_MODEL).get_weights()[0]
-    np.testing.assert_allclose(resumable, trained.kernel)  # --resume goes on from the weights as trained
-    val_loss = pd.read_csv(tmp_path / "history.csv")["val_loss"][0]
-    assert math.isclose(val_loss, float(np.mean((x @ saved + model.get_weights()[1] - 4.0) ** 2)), rel_tol=1e-4)
 
 
 def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):
@@ -208,10 +204,10 @@ def test_saved_model_loads_in_safe_mode_and_steers_raw_frames(finished_run):
     assert steering.shape == (2, 1) and np.all(np.isfinite(steering))
 
 
-def test_val_rmse_is_what_evaluate_measures_on_the_validation_split(finished_run, capsys):
+def test_val_rmse_is_what_rmse_measures_on_the_validation_split(finished_run, capsys):
     metrics = json.loads((finished_run / "metrics.json").read_text())
     capsys.readouterr()
-    assert evaluate.main([str(finished_run), "--split", "val", "--json"]) == 0
+    assert rmse.main([str(finished_run), "--split", "val", "--json"]) == 0
     measured = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert measured["frames"] == metrics["val_samples"]
     assert measured["rmse"] == pytest.approx(metrics["val_rmse"], rel=1e-3)
@@ -232,8 +228,6 @@ def test_resume_continues_the_epoch_count_in_the_same_folder_on_the_same_split(t
     before = digest(run)
     assert fit.main(["--resume", str(run), "--epochs", "3", "--val-block", "20"]) == 2
     assert "held out for validation and test differ" in one_error_line(capsys) and digest(run) == before
-    assert fit.main(["--resume", str(run), "--epochs", "3", "--weight-average", "0.9"]) == 2
-    assert "trained with --weight-average 0" in one_error_line(capsys) and digest(run) == before
     assert fit.main(["--resume", str(run), "--epochs", "3", "--no-mirror-average"]) == 2
     assert "keeps its model mirror-averaged" in one_error_line(capsys) and digest(run) == before
     with open(log, "a") as f:  # a recording that grew since: its held-out rows are no longer known
@@ -403,9 +397,9 @@ def test_a_resumed_run_keeps_the_best_epoch_it_had(tmp_path):
         (tmp_path / name).write_text("{}")
     progress = runs.read_progress(tmp_path)
     assert progress == {"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": -math.inf, "best_epoch": 2}
-    _, best, _, _ = callbacks.standard_callbacks(tmp_path, 4, 2, select_by="loss", val_max_offset_m=1.0,
-                                                 best_val_loss=progress["best_val_loss"], best_epoch=progress["best_epoch"])
-    assert best.best_epoch == 2  # what metrics.json and the last line report if no later epoch beats it
+    _, kept, _, _ = callbacks.standard_callbacks(runs.Run(tmp_path, resumed_from=tmp_path, **progress), TrainConfig(),
+                                                 pd.DataFrame())
+    assert (kept.epoch, kept.val_loss) == (2, 0.02)  # what metrics.json and the last line report before another epoch
 
 
 def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_path, monkeypatch):
@@ -418,19 +412,15 @@ def test_a_full_output_disk_is_refused_before_training_and_leaves_no_folder(tmp_
     assert list((tmp_path / "models").iterdir()) == []
 
 
-def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tmp_path):
+def test_a_resumed_run_goes_on_with_its_own_config_json_and_flags_override_it(tmp_path):
     folder = tmp_path / "old_run"
     folder.mkdir()
-    old = json.loads(TrainConfig(epochs=2, out=str(tmp_path)).to_json())
-    for key in ("label_lead_s", "select_by", "precision", "on_policy_share", "test_share"):  # not yet settings then
-        del old[key]
-    (folder / runs.CONFIG).write_text(json.dumps(old))
+    old = json.loads(TrainConfig(epochs=2, out=str(tmp_path), label_lead_s=0.3).to_json())
+    (folder / runs.CONFIG).write_text(json.dumps(old | {"dropout": 0.0, "select_by": "last"}))  # made before removals
     resumed = runs.Run(folder, resumed_from=folder, epochs_done=1)
-    config = fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)
-    assert (config.label_lead_s, config.select_by, config.precision, config.on_policy_share) == (0.0, "loss", "float32", 0)
-    assert config.test_share == 0  # it validated on all it held out, and resumes so
-    assert (TrainConfig().label_lead_s, TrainConfig().select_by, TrainConfig().on_policy_share) == (0.15, "last", 0.5)
+    assert fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed).label_lead_s == 0.3
     flags = ["--resume", str(folder), "--epochs", "3", "--label-lead-s", "0.2"]
     assert fit.configure(build_parser().parse_args(flags), resumed).label_lead_s == 0.2  # a flag still overrides
-    (folder / runs.CONFIG).write_text(json.dumps(old | {"label_lead_s": 0.3}))  # what the run's file says comes first
-    assert fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed).label_lead_s == 0.3
+    (folder / runs.CONFIG).write_text(json.dumps(old | {"select_by": "autonomy"}))
+    with pytest.raises(runs.RunError, match='"select_by" was removed'):
+        fit.configure(build_parser().parse_args(["--resume", str(folder), "--epochs", "3"]), resumed)

@@ -21,7 +21,7 @@ def run_json(capsys, *args: str) -> dict:
 def test_json_counts_rows_samples_and_steering(tmp_path, capsys):
     write_recording(tmp_path / "a", [0.0] * 30 + [0.005, -0.5, 0.5, 1.0] * 5, style="windows")
     write_recording(tmp_path / "b", [0.25] * 20, style="bare")
-    summary = run_json(capsys, str(tmp_path), "--correction", "0.1", "--bins", "5", "--bin-cap", "10")
+    summary = run_json(capsys, str(tmp_path), "--bins", "5", "--bin-cap", "10")
     assert summary["rows"] == 70 and summary["images_missing"] == 0
     mean = ((0.005 + 1.0) * 5 + 0.25 * 20) / 70
     assert summary["steering"] == pytest.approx({"min": -0.5, "max": 1.0, "mean": mean, "zero_fraction": 35 / 70})
@@ -48,8 +48,8 @@ def test_report_and_plots(tmp_path, capsys):
     assert main([str(tmp_path / "rec"), "--plots", str(tmp_path / "plots")]) == 0
     report = capsys.readouterr().out
     assert "training samples: 90 with side cameras (pure pursuit back to the path in 1.3 s)" in report  # one block: all train
-    assert main([str(tmp_path / "rec"), "--correction", "0.2", "--return-s", "2"]) == 0
-    assert "training samples: 90 with side cameras (±0.2)" in capsys.readouterr().out
+    assert main([str(tmp_path / "rec"), "--return-s", "2"]) == 0
+    assert "training samples: 90 with side cameras (pure pursuit back to the path in 2 s)" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["augmentation_grid.png",
                                                                       "steering_histograms.png"]
     assert (tmp_path / "plots" / "augmentation_grid.png").read_bytes()[:4] == b"\x89PNG"
@@ -61,7 +61,7 @@ def test_cli_exits_2_with_one_line_for_bad_input(tmp_path):
     (tmp_path / "bad" / "driving_log.csv").write_text("a.jpg,b.jpg,c.jpg,0,1,0,3\na.jpg,b.jpg,c.jpg,0,1,0,3,5\n")
     for args, expected in [([str(tmp_path / "bad")], "line 2 has 8 fields"),
                            ([str(tmp_path / "absent")], "absent does not exist"),
-                           ([str(tmp_path / "good"), "--bins", "0"], "--bins must be at least 1")]:
+                           ([str(tmp_path / "good"), "--bins", "0"], "\"bins\" must be at least 1")]:
         result = subprocess.run([*ROOT_ARGS, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and expected in result.stderr

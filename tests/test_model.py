@@ -67,15 +67,3 @@ def test_saved_model_loads_in_safe_mode_with_the_same_steering(model, tmp_path):
     loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(loaded.predict(frames, verbose=0), model.predict(frames, verbose=0), atol=1e-6)
     assert loaded.input_shape == (None, 160, 320, 3) and loaded.output_shape == (None, 1)
-
-
-def test_a_model_with_a_pose_head_saves_and_drives_its_steering_alone():
-    from training.model import build_model
-    from training.precision import Float32View
-
-    model = build_model(pose_weight=0.1)
-    frames = np.random.default_rng(0).uniform(0, 255, (2, 160, 320, 3)).astype("float32")
-    both = model.predict(frames, verbose=0)
-    view = Float32View()(model)
-    assert view.output.shape == (None, 1)
-    np.testing.assert_allclose(view.predict(frames, verbose=0), both["steering"], atol=1e-6)

@@ -94,7 +94,7 @@ def test_split_is_seeded_and_keeps_training_rows_for_short_recordings():
     assert (train["recording"] == "lake").sum() == 100  # at least one block of each recording trains
 
 
-def test_side_cameras_shift_steering_by_the_correction_and_clip():
+def test_side_cameras_shift_steering_by_the_tutorials_correction_and_clip():
     rows = log_rows({"lake": 3}).assign(steering=[0.0, 0.9, -0.95])
     samples = with_side_cameras(rows, correction=0.2, return_s=TrainConfig().return_s)
     by_camera = {camera: group["steering"].to_numpy() for camera, group in samples.groupby("camera")}
@@ -131,7 +131,7 @@ def test_balance_caps_each_bin_keeps_order_and_is_seeded():
 
 def test_validation_moments_never_reach_training_through_side_cameras():
     rows = log_rows({"lake": 900, "jungle": 600})
-    prepared = prepare_samples(rows, TrainConfig(val_fraction=0.25, val_block=50, correction=0.2, seed=2))
+    prepared = prepare_samples(rows, TrainConfig(val_fraction=0.25, val_block=50, seed=2), correction=0.2)
     moment = lambda images: {path.rsplit("/", 1)[0] for path in images}  # noqa: E731
     assert moment(prepared.train["image"]).isdisjoint(moment(prepared.val["image"]))
     assert set(prepared.val["camera"]) == {"center"}
@@ -162,21 +162,10 @@ def test_lead_labels_take_the_steering_recorded_later_within_each_recording():
     np.testing.assert_allclose(retime_labels(ending, lead_s=0.3)["steering"], [0.3, 0.3, 0.3, 0.3])
 
 
-def test_smoothing_spreads_a_tap_over_the_window_and_combines_with_the_lead():
-    rows = log_rows({"a": 12}).assign(steering=0.0)
-    rows.loc[6, "steering"] = 0.6
-    smoothed = retime_labels(rows, smoothing_s=0.3)["steering"].to_numpy()
-    np.testing.assert_allclose(smoothed[5:8], 0.2, atol=1e-9)
-    assert smoothed.sum() == pytest.approx(0.6) and smoothed[4] == 0 and smoothed[8] == 0
-    both = retime_labels(rows, lead_s=0.2, smoothing_s=0.3)["steering"].to_numpy()
-    np.testing.assert_allclose(both[3:6], 0.2, atol=1e-9)
-    assert retime_labels(rows) is rows
-
-
 def test_training_labels_lead_while_validation_keeps_the_recorded_steering():
     rows = log_rows({"lake": 600})
-    config = TrainConfig(label_lead_s=0.2, correction=0.0, bin_cap=10**6)
-    samples = prepare_samples(rows, config)
+    config = TrainConfig(label_lead_s=0.2, bin_cap=10**6)
+    samples = prepare_samples(rows, config, correction=0.0)
     centre = samples.train[samples.train["camera"] == "center"].set_index("row")["steering"]
     recorded = rows.set_index("row")["steering"]
     inner = [r for r in centre.index if r + 2 < 600 and r + 2 in centre.index]
@@ -211,7 +200,8 @@ def test_the_lead_follows_the_frames_time_stamps_and_stops_at_pauses_and_clocks_
     two["steering"] = [0.0, 0.1, 0.8, 0.0]
     np.testing.assert_allclose(retime_labels(two, lead_s=0.1)["steering"], [0.1, 0.1, 0.0, 0.0], atol=1e-9)
     empty = rows.iloc[:0]
-    assert retime_labels(empty, lead_s=0.2, smoothing_s=0.3).empty
+    assert retime_labels(empty, lead_s=0.2).empty
+    assert retime_labels(rows, lead_s=0.0) is rows
 
 
 def test_the_lead_stops_at_a_standstill_and_rows_standing_keep_their_steering():

@@ -1,6 +1,4 @@
-"""Random pan, zoom, brightness and mirror for training batches, with the steering labels they imply;
-optionally the look of another simulator (`appearance`: focus, colour, shadows), which moves no label;
-and, before those, the car moved (`ViewpointAugmenter`) or the road bent (`BendAugmenter`), which move it.
+"""Random pan, zoom, brightness and mirror for training batches, with the steering labels they imply.
 
 imgaug's stochastic parameters are built once and draw every random choice of a batch from one seeded
 random state: whether each operation fires (each with its own probability) and its amount. Applying
@@ -13,18 +11,13 @@ how far it moves the image centre sideways. Training augments only the rows the 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from base.cameras import Camera
-from base.frames import CROP_BOTTOM, CROP_TOP
-from base.viewpoint import Shift, ViewSynthesizer
 from training.config import TrainConfig
 from training.imgaug_compat import imgaug
-from training.recovery import STEERING, recovery_steering
 from training.samples import STEERING_RANGE
 
 iap = imgaug.parameters
@@ -39,9 +32,6 @@ class Draws:
     zoom: np.ndarray  # (B,) factor; 1 where zoom did not fire
     brightness: np.ndarray  # (B,) factor; 1 where brightness did not fire
     flipped: np.ndarray  # (B,) bool
-    focus: np.ndarray | None = None  # (B,) -1..1: blurred (<0) or sharpened (>0); 0 where it did not fire
-    saturation: np.ndarray | None = None  # (B,) factor; 1 where colour did not fire
-    shadow: np.ndarray | None = None  # (B,) darkening factor inside the shadow; 1 where none fell
 
     def describe(self, i: int) -> str:
         """Image `i`'s operations for people: 'pan +12/-3 px, zoom 1.15, brightness 0.62, flip', or 'none'."""
@@ -54,12 +44,6 @@ class Draws:
             done.append(f"brightness {self.brightness[i]:.2f}")
         if self.flipped[i]:
             done.append("flip")
-        if self.focus is not None and self.focus[i]:
-            done.append(f"{'sharpen' if self.focus[i] > 0 else 'blur'} {abs(self.focus[i]):.2f}")
-        if self.saturation is not None and self.saturation[i] != 1:
-            done.append(f"saturation {self.saturation[i]:.2f}")
-        if self.shadow is not None and self.shadow[i] != 1:
-            done.append(f"shadow {self.shadow[i]:.2f}")
         return ", ".join(done) or "none"
 
 
@@ -77,7 +61,6 @@ class Augmenter:
         self.pan = iap.Uniform(-config.pan, config.pan)  # share of width (x) and height (y)
         self.zoom = iap.Uniform(*config.zoom)
         self.brightness = iap.Uniform(*config.brightness)
-        self.appearance = config.aug_probability if config.appearance else 0.0  # each look's probability
 
     def __call__(self, images: np.ndarray, steering: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames (B, H, W, 3) and steering (B,) → augmented frames and corrected steering (float32)."""
@@ -131,121 +114,11 @@ class Augmenter:
             if fires[i, _BRIGHTNESS]:
                 # Scale, round and saturate to uint8 like imgaug's Multiply; the pixels are never negative.
                 cv2.convertScaleAbs(band[i], dst=band[i], alpha=float(brightness[i]))
-        looks = _look_like_another_simulator(band, self.appearance, rng) if self.appearance else {}
         draws = Draws(pan_px=pan, zoom=zoom, brightness=np.where(fires[:, _BRIGHTNESS], brightness, 1.0),
-                      flipped=flipped, **looks)
+                      flipped=flipped)
         return out, np.clip(corrected, *STEERING_RANGE).astype(np.float32), draws
-
-
-def _look_like_another_simulator(band: np.ndarray, probability: float, rng) -> dict[str, np.ndarray]:
-    """In place on the uint8 RGB rows `band` (B, h, W, 3): what other users' simulators change without moving
-    the car. Their quality setting blurs or sharpens the road (the Laplacian variance of the road rows is
-    ~3,100 in the Udacity sample and ~4,900 in `track1_windows`), their light changes colour, trees cast
-    shadows. Each fires with `probability`; drawn after the geometric operations, so those stay as they were."""
-    count, height, width = band.shape[:3]
-    draw = np.random.default_rng(rng.generate_seed_())
-    fires = draw.random((count, 3)) < probability
-    focus = np.where(fires[:, 0], draw.uniform(-1, 1, count), 0.0)
-    saturation = np.where(fires[:, 1], draw.uniform(0.6, 1.4, count), 1.0)
-    hue = draw.uniform(-6, 6, count)  # of OpenCV's 180 hue steps
-    shadow = np.where(fires[:, 2], draw.uniform(0.45, 0.85, count), 1.0)
-    edges = draw.uniform(0, width, (count, 4))  # where the shadow's two sides cross the band's top and bottom
-    for i in range(count):
-        image = band[i]
-        if focus[i] < 0:
-            cv2.GaussianBlur(image, (0, 0), sigmaX=-1.5 * focus[i], dst=image)
-        elif focus[i] > 0:
-            cv2.addWeighted(image, 1 + focus[i], cv2.GaussianBlur(image, (0, 0), sigmaX=1.0), -focus[i], 0, dst=image)
-        if saturation[i] != 1:  # lookup tables on the uint8 channels: no float copy of the image
-            h, s, v = cv2.split(cv2.cvtColor(image, cv2.COLOR_RGB2HSV))
-            h = cv2.LUT(h, ((np.arange(256) + round(hue[i])) % 180).astype(np.uint8))
-            s = cv2.LUT(s, np.minimum(np.arange(256) * saturation[i], 255).astype(np.uint8))
-            cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2RGB, dst=image)
-        if shadow[i] != 1:
-            mask = np.zeros((height, width), np.uint8)
-            a, b, c, d = edges[i]
-            corners = [[min(a, b), 0], [max(a, b), 0], [max(c, d), height - 1], [min(c, d), height - 1]]
-            cv2.fillConvexPoly(mask, np.array(corners, dtype=np.int32), 1)
-            cv2.copyTo(cv2.convertScaleAbs(image, alpha=float(shadow[i])), mask, image)
-    return {"focus": focus, "saturation": saturation, "shadow": shadow}
 
 
 def _exact(values: np.ndarray) -> np.ndarray:
     """`values` rounded to multiples of 2^-10, which sums and integer multiples keep exact in float64."""
     return np.round(values * 1024) / 1024
-
-
-class BendAugmenter:
-    """Bends the road ahead into a curve: each firing frame becomes the view of the same scene with
-    curvature κ (drawn up to `bend_curvature`, right +) added to it, labelled with the steering that adds
-    κ to the curvature its label drives. A ground point straight ahead at distance z moves κ·z²/2
-    sideways (the curve to second order, which keeps the car's own place and heading), farther than
-    BEND_REACH_M only as the curve's tangent there does, so the far rows turn rather than tear. The
-    cameras share height and pitch, so one map serves all three; only the rows the model crops to move."""
-
-    BEND_REACH_M = 15.0
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.probability = config.bend_probability
-        self.curvature = config.bend_curvature
-        camera = Camera.from_config("center")
-        _, z, _ = camera.ground
-        z = z[CROP_TOP:CROP_BOTTOM]  # the crop lies below the horizon: every pixel sees the ground
-        reach = self.BEND_REACH_M
-        sideways = np.where(z <= reach, z ** 2 / 2, reach * z - reach ** 2 / 2)  # metres per unit of κ
-        _, _, depth = camera.project(np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=-1))
-        self.columns_per_curvature = (camera.focal_px * sideways / depth).astype(np.float32)
-        self.rows, self.columns = np.indices(z.shape, dtype=np.float32)
-
-    def __call__(self, images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 frames (B, H, W, 3) and their labels (B,) → frames with the firing ones bent, and their labels."""
-        rng = np.random.default_rng(seed)
-        count = len(images)
-        fires = rng.random(count) < self.probability
-        curvature = np.where(fires, rng.uniform(-self.curvature, self.curvature, count), 0.0)
-        out, labels = images.copy(), labels.astype(np.float32).copy()
-        for i in np.flatnonzero(fires):
-            # A road bent right shows its points further right: each pixel reads from further left.
-            source_columns = self.columns - np.float32(curvature[i]) * self.columns_per_curvature
-            cv2.remap(images[i, CROP_TOP:CROP_BOTTOM], source_columns, self.rows, cv2.INTER_LINEAR,
-                      dst=out[i, CROP_TOP:CROP_BOTTOM], borderMode=cv2.BORDER_REPLICATE)
-        if fires.any():
-            _, driven = STEERING.slip_and_curvature(labels[fires].astype(float))
-            labels[fires] = np.clip(STEERING.steering_for_curvature(driven + curvature[fires]), *STEERING_RANGE)
-        return out, labels
-
-
-class ViewpointAugmenter:
-    """Moves and turns the car (DAVE-2's augmentation): each firing sample's frame becomes the view
-    from up to `shift_m` beside its camera and `yaw_deg` turned, synthesised by `base.viewpoint` (the
-    replay's own synthesis) from that camera — the nearest one, since the side cameras sit 0.8 m out
-    and the shift stays within half that — and labelled with the steering that returns to the path
-    (`training.recovery`). Only the rows the model crops to are synthesised."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.probability = config.viewpoint_probability
-        self.shift_m = config.shift_m
-        self.yaw_rad = math.radians(config.yaw_deg)
-        self.return_s = config.return_s
-        self.synth = ViewSynthesizer(top=CROP_TOP)
-        self.forward = {name: cam.position[2] - self.synth.target.position[2] for name, cam in self.synth.sources.items()}
-
-    def __call__(self, images: np.ndarray, labels: np.ndarray, samples: dict[str, np.ndarray],
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 frames (B, H, W, 3), their labels (B,) and per sample `camera`, `lateral_m`,
-        `recorded` steering and `speed_mps` → frames with the firing ones replaced, and their labels."""
-        rng = np.random.default_rng(seed)
-        count = len(images)
-        fires = rng.random(count) < self.probability
-        shift = rng.uniform(-self.shift_m, self.shift_m, count)
-        yaw = rng.uniform(-self.yaw_rad, self.yaw_rad, count)
-        out, labels = images.copy(), labels.astype(np.float32).copy()
-        for i in np.flatnonzero(fires):
-            camera = samples["camera"][i]
-            where = Shift(lateral_m=float(samples["lateral_m"][i] + shift[i]), yaw_rad=float(yaw[i]),
-                          forward_m=self.forward[camera])
-            self.synth.synthesize({camera: images[i]}, where, camera, out=out[i])
-        if fires.any():
-            labels[fires] = recovery_steering(samples["recorded"][fires], samples["lateral_m"][fires] + shift[fires],
-                                              yaw[fires], samples["speed_mps"][fires], self.return_s)
-        return out, labels

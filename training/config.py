@@ -15,12 +15,6 @@ import simulator_config
 
 STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
 PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
-# What picks the epoch model.keras keeps, and what that means (`--help` and the run's description say it).
-SELECT_BY = {
-    "last": "the last epoch (all --epochs run: a replay of a few held-out blocks is too noisy to stop or choose by)",
-    "autonomy": "the epoch that drove the validation blocks best in the replay, ties going to the lower validation loss",
-    "loss": "the epoch of lowest validation loss",
-}
 # The replay's intervention rule (NVIDIA's 1 m) is the simulator side's; validation replays by it too.
 REPLAY_MAX_OFFSET_M = float(simulator_config.load()["replay"]["max_offset_m"])
 # With the default `data` and no recording in it, `training.fit` first records this much with the
@@ -28,11 +22,14 @@ REPLAY_MAX_OFFSET_M = float(simulator_config.load()["replay"]["max_offset_m"])
 SAMPLE_RECORDING = "data/lake_sample"
 SAMPLE_TRACK, SAMPLE_LAPS = "lake", 1.0
 
-
-# What a run made before a setting existed trained with, where today's default differs: a resumed run
-# goes on as it was trained (its config.json lacks the key).
-BEFORE_IT_EXISTED = {"label_lead_s": 0.0, "select_by": "loss", "precision": "float32", "on_policy_share": 0.0,
-                     "on_policy_noise": 0.0, "test_share": 0.0, "mirror_average": False}
+# Settings removed because their experiments never helped (docs/driving.md, "What was tried"; their code is at
+# commit 22fd021): the value at which each did what training does today. A config.json that names one at that
+# value (every run folder made before the removal names them all) trains as it says; any other value is
+# refused with the way out. The knobs that acted only with one of these on are ignored at any value.
+REMOVED = {"correction": None, "label_smoothing_s": 0.0, "appearance": False, "viewpoint": False,
+           "bend_probability": 0.0, "pose_weight": 0.0, "dropout": 0.0, "weight_average": 0.0, "select_by": "last"}
+REMOVED_KNOBS = ("viewpoint_probability", "shift_m", "yaw_deg", "bend_curvature", "early_stopping_patience")
+REMOVED_AT = "22fd021"
 
 
 class StrategyError(ValueError):
@@ -42,9 +39,8 @@ class StrategyError(ValueError):
 @dataclass
 class TrainConfig:
     # Each field's help is its `--flag`'s help in `python -m training.fit --help` (training.options adds
-    # the default), so text and default sit together here and nowhere else. "experimental": an option
-    # whose experiment has not (yet) helped (docs/driving.md): still settable, for reproducing runs, but
-    # left out of --help and listed by --help-experimental.
+    # the default), so text and default sit together here and nowhere else. "file_only": a tuning setting
+    # users rarely touch, set in a --config file (its name and default listed below --help), with no flag.
     # data
     data: list[str] = field(default_factory=lambda: ["data"], metadata={"help": (
         "recording folders (or driving_log.csv files), searched recursively for driving_log.csv; when the "
@@ -52,55 +48,30 @@ class TrainConfig:
         "with the headless simulator")})
     skip_missing: bool = field(default=False, metadata={
         "help": "skip log rows whose images are missing instead of stopping with an error"})
-    # Side-camera labels: None, pure pursuit back to the path in return_s (their size then follows the
-    # speed); a number, that much steering added for the left camera and subtracted for the right.
-    correction: float | None = field(default=None, metadata={"experimental": True, "help": (
-        "steering added for the left camera's frames and subtracted for the right camera's, e.g. 0.2; "
-        "unset (the default): pure pursuit back to the path")})
-    label_smoothing_s: float = field(default=0.0, metadata={"experimental": True,
-        "help": "smooth the steering labels over this many seconds (centred moving average; 0: off)"})
     label_lead_s: float = field(default=0.15, metadata={
         "help": "label each frame with the steering recorded this many seconds later (the driver's reaction; 0: off)"})
-    bins: int = field(default=25, metadata={"help": "steering histogram bins used to balance the data"})
-    bin_cap: int | None = field(default=None, metadata={
+    bins: int = field(default=25, metadata={"file_only": True, "help": "steering histogram bins used to balance the data"})
+    bin_cap: int | None = field(default=None, metadata={"file_only": True,
         "help": "samples kept per steering bin; unset means twice the mean bin count"})
     val_fraction: float = field(default=0.2, metadata={"help": "share of each recording held out of training, for validation and test"})
     val_block: int = field(default=150, metadata={
         "help": "held-out rows are taken in contiguous blocks of this many rows (~10 s at 15 Hz)"})
     # Whatever picks the kept epoch flatters it on the rows it picked by: the test blocks pick nothing.
     test_share: float = field(default=0.5, metadata={"help": (
-        "share of the held-out rows kept as test blocks: they choose nothing (not the epoch kept, not early "
-        "stopping, not the learning rate) and are replayed once at the end, to report how the kept model drives "
+        "share of the held-out rows kept as test blocks: they choose nothing (not the learning rate) and are "
+        "replayed once at the end, to report how the kept model drives "
         "footage no part of training has seen (0: all of them validate)")})
     # augmentation (training batches only); each operation fires with its own probability
     augment: bool = field(default=True, metadata={"help": "augment the training batches (pan, zoom, brightness, flip)"})
-    aug_probability: float = field(default=0.5, metadata={"help": "probability with which each augmentation fires"})
-    pan: float = field(default=0.1, metadata={"help": "largest horizontal and vertical shift, as a share of the frame"})
-    pan_steering_per_px: float = field(default=0.004, metadata={
+    aug_probability: float = field(default=0.5, metadata={"file_only": True, "help": "probability with which each augmentation fires"})
+    pan: float = field(default=0.1, metadata={"file_only": True, "help": "largest horizontal and vertical shift, as a share of the frame"})
+    pan_steering_per_px: float = field(default=0.004, metadata={"file_only": True,
         "help": "steering correction per pixel of horizontal shift"})
-    zoom: tuple[float, float] = field(default=(1.0, 1.3), metadata={"help": "zoom factor range (MIN MAX)"})
-    brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"help": "brightness factor range (MIN MAX)"})
-    flip: bool = field(default=True, metadata={"help": "mirror frames left-right (and negate steering)"})
-    appearance: bool = field(default=False, metadata={"experimental": True, "help": (
-        "also blur or sharpen, recolour and shade frames (other users' quality settings and light; no label moves)")})
-    # viewpoint augmentation (DAVE-2): the car moved sideways and turned, labelled with the way back
-    viewpoint: bool = field(default=False, metadata={"experimental": True, "help": (
-        "viewpoint augmentation: synthesise the view of the car moved sideways and turned, labelled with the "
-        "steering back to the recorded path")})
-    viewpoint_probability: float = field(default=0.5, metadata={"experimental": True,
-        "help": "probability with which a training frame is moved and turned"})
-    shift_m: float = field(default=0.4, metadata={"experimental": True,  # half the side cameras' spacing
-        "help": "largest sideways move, metres beside the frame's camera"})
-    yaw_deg: float = field(default=6.0, metadata={"experimental": True, "help": "largest turn, degrees"})
-    # curve augmentation: the road ahead bent, labelled with the curvature it adds (the jungle's curves are
-    # several times sharper than any in track 1's recordings)
-    bend_probability: float = field(default=0.0, metadata={"experimental": True, "help": (
-        "probability with which a training frame's road is bent into a curve, labelled with the steering that "
-        "follows it (0: off)")})
-    bend_curvature: float = field(default=0.06, metadata={"experimental": True, "help": (
-        "largest curvature added by a bend, 1/m (0.06: a turn of 17 m radius)")})
-    return_s: float = field(default=1.3, metadata={
-        "help": "labels of moved and side-camera frames return the car to the path in about this many seconds"})
+    zoom: tuple[float, float] = field(default=(1.0, 1.3), metadata={"file_only": True, "help": "zoom factor range (MIN MAX)"})
+    brightness: tuple[float, float] = field(default=(0.4, 1.2), metadata={"file_only": True, "help": "brightness factor range (MIN MAX)"})
+    flip: bool = field(default=True, metadata={"file_only": True, "help": "mirror frames left-right (and negate steering)"})
+    return_s: float = field(default=1.3, metadata={"file_only": True,
+        "help": "labels of side-camera frames and on-policy states return the car to the path in about this many seconds"})
     # on-policy training (DAgger, training.onpolicy): before each epoch from on_policy_start + 1 on, the
     # model drives its training footage in the replay, and the states it reaches join the batches
     on_policy_share: float = field(default=0.5, metadata={"help": (
@@ -108,39 +79,26 @@ class TrainConfig:
         "drives the training footage in the replay, labelled with the way back to the recorded path (0: off)")})
     on_policy_start: int = field(default=2, metadata={
         "help": "epochs of plain cloning before the model first drives for on-policy states"})
-    on_policy_max_offset_m: float = field(default=2.0, metadata={
+    on_policy_max_offset_m: float = field(default=2.0, metadata={"file_only": True,
         "help": "metres off the path at which the on-policy replay puts the car back on it"})
     on_policy_noise: float = field(default=0.2, metadata={"help": (
         "steering noise (standard deviation, drifting over about a second) added to the model's commands while it "
         "drives for on-policy states, so it also reaches the states a slightly biased model would (DART; 0: off)")})
-    pose_weight: float = field(default=0.0, metadata={"experimental": True, "help": (
-        "auxiliary head: also predict each training view's offset and heading from the recorded path (known "
-        "for the side cameras and the on-policy states), with this weight in the loss (0: off)")})
-    # model selection: each epoch the validation blocks are replayed closed-loop (evaluate.replay); choosing
-    # an epoch by a few of them picked immature epochs (docs/driving.md), so the default keeps the last
-    select_by: str = field(default="last", metadata={"help": "which epoch model.keras keeps: " + "; ".join(
-        f"{name}: {meaning}" for name, meaning in SELECT_BY.items())})
     # Averaging with the mirror image took away most of one driver's model's misses on another's lap (docs/driving.md)
     mirror_average: bool = field(default=True, metadata={"help": (
         "mirror-average model.keras: steer by the mean of the network's steering of a frame and the negated steering "
         "of the frame's mirror image, exactly symmetric between left and right, for a second pass through the network "
         "(base.mirror)")})
-    val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={
+    val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={"file_only": True,
         "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})
-    # optimisation
-    epochs: int = field(default=10, metadata={"help": "number of epochs (early stopping may end sooner)"})
+    # optimisation: every epoch runs and model.keras is the last (choosing an epoch by the replay of a few held-out
+    # blocks, or by the validation loss, picked immature epochs and stopped runs too early: docs/driving.md)
+    epochs: int = field(default=10, metadata={"help": "number of epochs, all run; model.keras is the last"})
     batch_size: int = field(default=64, metadata={
         "help": "batch size per replica; the global batch is this × replicas"})
     lr: float = field(default=1e-3, metadata={
         "help": "Adam learning rate for one replica; scaled linearly with the replicas"})
-    dropout: float = field(default=0.0, metadata={"experimental": True,  # never measured to help the replay here
-                                                 "help": "dropout rate before the dense layers (0: none)"})
-    weight_average: float = field(default=0.0, metadata={"experimental": True, "help": (  # Polyak averaging
-        "validate and keep an exponential moving average of the weights with this momentum, e.g. 0.99 "
-        "(0: the weights as trained)")})
-    early_stopping_patience: int = field(default=4, metadata={
-        "help": "epochs without validation improvement before stopping, best weights kept (not with --select-by last)"})
-    reduce_lr_patience: int = field(default=2, metadata={
+    reduce_lr_patience: int = field(default=2, metadata={"file_only": True,
         "help": "epochs without validation improvement before halving the learning rate"})
     seed: int = field(default=0, metadata={"help": "random seed for the split, balancing, augmentation and weights"})
     # machinery
@@ -167,34 +125,26 @@ class TrainConfig:
         """Raise ValueError, naming the flag, for a value no run can use (caught before anything loads)."""
         def need(ok: bool, name: str, rule: str) -> None:
             if not ok:
-                raise ValueError(f"--{name.replace('_', '-')} must be {rule}, not {_shown(getattr(self, name))}")
+                raise ValueError(f"{_named(name)} must be {rule}, not {_shown(getattr(self, name))}")
 
         for name in ("epochs", "batch_size", "val_block", "bins", "workers"):
             need(getattr(self, name) >= 1, name, "at least 1")
         need(self.bin_cap is None or self.bin_cap >= 1, "bin_cap", "at least 1")
-        need(0 < self.val_fraction < 1, "val_fraction", "between 0 and 1 (0 would leave no validation "
-             "data to pick the best model by)")
+        need(0 < self.val_fraction < 1, "val_fraction", "between 0 and 1 (0 would leave no validation data)")
         need(0 <= self.test_share < 1, "test_share", "from 0 up to (not including) 1, e.g. 0.5 (every held-out "
-             "row a test row would leave none to pick the best model by)")
+             "row a test row would leave none to validate)")
         need(self.lr > 0, "lr", "positive")
-        need(0 <= self.dropout < 1, "dropout", "from 0 up to (not including) 1")
-        need(0 <= self.weight_average < 1, "weight_average", "from 0 (off) up to (not including) 1, e.g. 0.99")
         need(0 <= self.aug_probability <= 1, "aug_probability", "from 0 to 1")
         need(0 <= self.pan < 1, "pan", "a share of the frame from 0 up to (not including) 1")
         low, high = self.zoom if len(self.zoom) == 2 else (0, 0)  # a JSON list of another length fails too
         need(0 < low <= high, "zoom", "MIN MAX with 0 < MIN <= MAX")
         low, high = self.brightness if len(self.brightness) == 2 else (-1, -1)
         need(0 <= low <= high, "brightness", "MIN MAX with 0 <= MIN <= MAX")
-        for name in ("early_stopping_patience", "reduce_lr_patience", "cache_mb"):
+        for name in ("reduce_lr_patience", "cache_mb"):
             need(getattr(self, name) >= 0, name, "0 or more")
         need(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
         need(self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}")
-        need(self.select_by in SELECT_BY, "select_by", f"one of {', '.join(SELECT_BY)}")
-        for name in ("viewpoint_probability", "bend_probability"):
-            need(0 <= getattr(self, name) <= 1, name, "from 0 to 1")
-        need(0 <= self.bend_curvature <= 0.3, "bend_curvature", "from 0 to 0.3 (1/m; 0.3 is a 3 m radius)")
-        for name in ("shift_m", "yaw_deg", "label_smoothing_s", "label_lead_s"):
-            need(getattr(self, name) >= 0, name, "0 or more")
+        need(self.label_lead_s >= 0, "label_lead_s", "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
         need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.2")
@@ -204,26 +154,31 @@ class TrainConfig:
 
 
 HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}  # the flag's help of every field
-EXPERIMENTAL = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("experimental"))
+FILE_ONLY = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("file_only"))
+
+
+def _named(name: str) -> str:
+    """How a user sets `name`: its flag, or (no flag in training.fit) its key in a --config file."""
+    return f'"{name}"' if name in FILE_ONLY else "--" + name.replace("_", "-")
 
 
 def _shown(value: Any) -> str:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def load_config(path: str | Path | None = None, absent: dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the JSON file at `path` (with `absent`'s values for keys it lacks), then `overrides`
-    (None values are ignored); checked."""
+def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, then the JSON file at `path`, then `overrides` (None values are ignored); checked. A
+    REMOVED key at its neutral value is ignored (run folders made before the removal name them all)."""
     values: dict[str, Any] = {}
     if path is not None:
         try:
-            values.update(absent or {})
             values.update(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise ValueError(f"config file {path} does not exist: pass an existing JSON file to --config") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"config file {path} is not valid JSON ({e}): fix it or leave out --config") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
+    _drop_removed(values, path)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -237,3 +192,13 @@ def load_config(path: str | Path | None = None, absent: dict[str, Any] | None = 
     except TypeError as e:  # a JSON value of the wrong type, e.g. "epochs": "ten"
         raise ValueError(f"a setting has the wrong type ({e}): fix {path or 'the settings'}") from None
     return config
+
+
+def _drop_removed(values: dict[str, Any], path: str | Path | None) -> None:
+    """Take the REMOVED settings out of `values`; ValueError for one set to anything but what training does today."""
+    for key in sorted(set(values) & {*REMOVED, *REMOVED_KNOBS}):
+        value = values.pop(key)
+        if key in REMOVED and value != REMOVED[key]:
+            raise ValueError(f"{path or 'the settings'}: \"{key}\" was removed (its experiment never helped: "
+                             f"docs/driving.md); delete the key to train as today, or check out commit {REMOVED_AT} "
+                             "to reproduce that run")

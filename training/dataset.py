@@ -22,9 +22,8 @@ from tqdm import tqdm
 
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, read_frame
 from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
-from training.augment import Augmenter, BendAugmenter, ViewpointAugmenter
+from training.augment import Augmenter
 from training.config import TrainConfig
-from training.model import POSE
 from training.onpolicy import StatePool
 from training.samples import SampleSet, prepare_samples, summarize
 
@@ -67,9 +66,14 @@ def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
 
 
 def make_datasets(config: TrainConfig) -> Datasets:
-    """Read, split, balance and wrap `config.data` as training (augmented) and validation datasets."""
+    """Read, split, balance and wrap `config.data` as training (augmented) and validation datasets.
+
+    Each step is one module's, in the order of the layers: the logs (base.logs), the samples and their
+    summary (training.samples), the on-policy pool (training.onpolicy), the frames, the augmentation."""
     recordings = scan_recordings(config.data)
-    samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
+    rows = select_rows(recordings, config.skip_missing)
+    samples = prepare_samples(rows, config)
+    summary = summarize(recordings, samples)
     if config.val_fraction > 0 and samples.val.empty:
         raise LogError(_no_validation(samples.rows, config.val_block))
     pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
@@ -78,12 +82,9 @@ def make_datasets(config: TrainConfig) -> Datasets:
     frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.cache_mb)
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
-    viewpoint = ViewpointAugmenter(config) if config.augment and config.viewpoint else None
-    bend = BendAugmenter(config) if config.augment and config.bend_probability > 0 else None
-    train = _batches(frames, samples.train, config, augmenter, shuffle=True, viewpoint=viewpoint, pool=pool,
-                     bend=bend)
+    train = _batches(frames, samples.train, config, augmenter, shuffle=True, pool=pool)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
-    summary = summarize(recordings, samples) | {"frames_cached": frames.cached, "frames": len(frames.paths)}
+    summary |= {"frames_cached": frames.cached, "frames": len(frames.paths)}
     return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
 
 
@@ -120,43 +121,26 @@ class _FrameStore:
 
 
 def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
-             shuffle: bool, viewpoint: ViewpointAugmenter | None = None, pool: StatePool | None = None,
-             bend: BendAugmenter | None = None) -> tf.data.Dataset:
+             shuffle: bool, pool: StatePool | None = None) -> tf.data.Dataset:
     images = samples["image"].to_numpy()
     steering = samples["steering"].to_numpy(dtype=np.float32)
-    where = {name: samples[name].to_numpy() for name in ("camera", "lateral_m", "recorded", "speed_mps")}
 
-    with_pose = config.pose_weight > 0
-
-    def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = frames.get(images[indices]), steering[indices]
-        # The pose head's targets: offset (right +) and heading from the recorded path, and whether known.
-        # Validation leaves them unknown, so val_loss stays the steering's.
-        pose = np.zeros((len(indices), 3), dtype=np.float32)
-        if shuffle:
-            pose[:, 0], pose[:, 2] = where["lateral_m"][indices], 1.0
-        seed, view_seed, pool_seed, bend_seed = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(4)
-        # First the car moves (or is replaced by where the model drove it) and the road bends, then the
-        # camera's picture is panned, zoomed, lit.
-        if viewpoint is not None:
-            x, y = viewpoint(x, y, {name: values[indices] for name, values in where.items()}, int(view_seed))
-            pose[:, 2] = 0.0  # not tracked through the viewpoint shift (experimental)
+        # Four words, as when other draws were made from them too: the same seeds, batch for batch.
+        seed, _, pool_seed, _ = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(4)
+        # First the car is replaced by where the model drove it, then the camera's picture is panned, zoomed, lit.
         if pool is not None:  # the pool grows between epochs, so the same indices draw other states later
-            pool.mix_into(x, y, frames, int(pool_seed) + pool.size, pose)
-        if bend is not None:  # the car's offset and heading stay as they were: no pose target moves
-            x, y = bend(x, y, int(bend_seed))
+            pool.mix_into(x, y, frames, int(pool_seed) + pool.size)
         if augmenter is not None:
-            x, y, draws = augmenter.augment(x, y, int(seed))
-            pose[draws.pan_px[:, 0] != 0, 2] = 0.0  # a pan turns the view by an amount not modelled here
-            pose[draws.flipped, :2] *= -1
-        return x, y, pose
+            x, y = augmenter(x, y, int(seed))
+        return x, y
 
     def load(indices: tf.Tensor):
-        x, y, pose = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32, tf.float32], stateful=False)
+        x, y = tf.numpy_function(batch, [indices], [tf.uint8, tf.float32], stateful=False)
         x.set_shape((None, *FRAME_SHAPE))
         y.set_shape((None,))
-        pose.set_shape((None, 3))
-        return (x, {"steering": y, POSE: pose}) if with_pose else (x, y)
+        return x, y
 
     order = tf.data.Dataset.range(len(samples))
     if shuffle:

@@ -5,8 +5,8 @@
     python -m training.fit --resume models/latest --epochs 30
     python -m training.fit --help                           # every option and its default
 
-Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (the last epoch, or as
---select-by says), last.keras (for --resume), history.csv, loss.png, the data plots, config.json,
+Writes `models/<timestamp>/` (and points `models/latest` at it): model.keras (the last epoch),
+last.keras (for --resume), history.csv, loss.png, the data plots, config.json,
 split.json (the held-out rows: validation and test) and metrics.json (with the test blocks' replay).
 """
 from __future__ import annotations
@@ -19,16 +19,19 @@ import math
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training import precision, runs
-from training.config import BEFORE_IT_EXISTED, SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
+from training.config import SAMPLE_LAPS, SAMPLE_RECORDING, SAMPLE_TRACK, StrategyError, TrainConfig
 from training.options import build_parser, config_from_args
 from training.runs import Run, RunError
 
 if TYPE_CHECKING:  # TensorFlow, Keras and pandas load only once every setting and path has passed
-    from training.callbacks import BestCheckpoint, LastCheckpoint
+    import keras
+
+    from training.callbacks import KeptCheckpoint, LastCheckpoint, StopOnNaN
     from training.dataset import Datasets
     from training.distribute import Distribution
     from training.samples import SampleSet
@@ -64,30 +67,34 @@ def configure(args: argparse.Namespace, resumed: Run | None) -> TrainConfig:
     if resumed and args.config:
         raise RunError("--resume uses the run's own config.json: leave out --config (flags still override it)")
     try:
-        config = config_from_args(args, base=str(resumed.folder / runs.CONFIG) if resumed else None,
-                                  absent=BEFORE_IT_EXISTED if resumed else None)
-    except ValueError as e:  # an unreadable --config file, unknown keys, a value out of range
+        config = config_from_args(args, base=str(resumed.folder / runs.CONFIG) if resumed else None)
+    except ValueError as e:  # an unreadable --config file, unknown or removed keys, a value out of range
         raise RunError(str(e)) from None
-    if resumed and resumed.epochs_done >= config.epochs:
+    if not resumed:
+        runs.check_out(config.out)
+        return config
+    if resumed.epochs_done >= config.epochs:
         done = resumed.epochs_done
         raise RunError(f"--resume {resumed.folder}: that run has trained all {done} of its {config.epochs} epochs; "
                        f"pass --epochs with a number above {done} to train it longer")
-    if resumed:
-        trained = json.loads((resumed.folder / runs.CONFIG).read_text(encoding="utf-8"))
-        # The saved optimizer state has (or lacks) the average; the saved model has (or lacks) the pose head.
-        for key in ("weight_average", "pose_weight"):
-            if getattr(config, key) != trained.get(key, 0.0):
-                flag = "--" + key.replace("_", "-")
-                raise RunError(f"--resume {resumed.folder}: that run trained with {flag} {trained.get(key, 0.0):g}; "
-                               f"leave out {flag} or start a new run")
-        # Its kept model and the validation autonomy it was kept by are of one form: keep that form.
-        if config.mirror_average != trained.get("mirror_average", False):
-            raise RunError(f"--resume {resumed.folder}: that run keeps its model "
-                           f"{'mirror-averaged' if trained.get('mirror_average', False) else 'as the network alone'}; "
-                           "leave out --no-mirror-average or start a new run")
-    else:
-        runs.check_out(config.out)
+    # Its kept model and the validation autonomy it was kept by are of one form: keep that form.
+    trained = json.loads((resumed.folder / runs.CONFIG).read_text(encoding="utf-8"))
+    if config.mirror_average != trained.get("mirror_average", False):
+        raise RunError(f"--resume {resumed.folder}: that run keeps its model "
+                       f"{'mirror-averaged' if trained.get('mirror_average', False) else 'as the network alone'}; "
+                       "leave out --no-mirror-average or start a new run")
     return config
+
+
+@dataclass
+class Session:
+    """What this session of a run trained: the callbacks whose state tells, and how it ended."""
+
+    kept: KeptCheckpoint
+    last: LastCheckpoint
+    nan_stop: StopOnNaN
+    seconds: float = 0.0
+    interrupted: bool = False
 
 
 def train(config: TrainConfig, resumed: Run | None) -> int:
@@ -101,15 +108,10 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
 
     import keras
 
-    from base.atomic import DISK_FULL
     from training.callbacks import standard_callbacks
     from training.distribute import make_distribution
-    from training.model import build_model
-    from training.onpolicy import OnPolicyRounds
 
     keras.utils.set_random_seed(config.seed)
-
-    # -- data ----------------------------------------------------------------------------------------
     if record_sample:
         record_sample_session()
     dist = make_distribution(config.strategy)
@@ -117,78 +119,91 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     print(f"training in {choice}")
     datasets = load_datasets(config, dist)
 
-    # -- run folder: created only once the data has loaded; of a cluster's workers, the chief's ------
+    # The run folder is created only once the data has loaded; of a cluster's workers, the chief's.
     run = (resumed or Run.create(config.out)) if dist.is_chief else Run.scratch(resumed)
-    callbacks, best, last, nan_stop = standard_callbacks(
-        run.folder, config.early_stopping_patience, config.reduce_lr_patience,
-        best_val_loss=run.best_val_loss, tensorboard=config.tensorboard, append_history=run.resumed,
-        val_rows=datasets.samples.val_rows, select_by=config.select_by, val_max_offset_m=config.val_max_offset_m,
-        best_val_autonomy=run.best_val_autonomy, weight_average=config.weight_average > 0, best_epoch=run.best_epoch,
-        on_policy=OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m,
-                                 config.on_policy_noise, config.seed, states_file=run.folder / runs.ON_POLICY_STATES,
-                                 restore_from=run.resumed_from / runs.ON_POLICY_STATES if run.resumed else None)
-        if datasets.pool is not None else None,
-        mirror=config.mirror_average,
-    )
+    callbacks, kept, last, nan_stop = standard_callbacks(run, config, datasets.samples.val_rows,
+                                                         on_policy_rounds(config, datasets, run))
+    session = Session(kept, last, nan_stop)
     with run.removed_if_failed_empty():
         run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so
-
-        # -- model -------------------------------------------------------------------------------------
-        def build() -> keras.Model:
-            return build_model(dropout=config.dropout, learning_rate=dist.scaled_lr(config.lr),
-                               weight_average=config.weight_average, pose_weight=config.pose_weight)
-
         with dist.strategy.scope(), precision.policy(choice.precision):
-            if run.resumed:  # in the precision chosen now: the run's own unless --precision says otherwise
-                model = precision.matched(run.last_model(), choice.precision, build)
-                print(f"resuming {run.folder} after epoch {run.epochs_done} (best val_loss {run.best_val_loss:.5f})")
-            else:
-                model = build()
+            model = make_model(config, run, dist, choice.precision)
         model.summary()
+        fit_model(model, datasets, config, run, callbacks, session)
+    return report(run, config, datasets, dist, session)
 
-        # -- training ------------------------------------------------------------------------------------
-        verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in a log
-        started = time.perf_counter()
-        interrupted = False
-        try:
-            model.fit(datasets.train, validation_data=datasets.val, epochs=config.epochs,
-                      initial_epoch=run.epochs_done, callbacks=callbacks, verbose=verbose,
-                      shuffle=False)  # the training dataset reshuffles itself every epoch
-        except KeyboardInterrupt:
-            interrupted = True
-        except OSError as e:  # a checkpoint, progress.json or history.csv that did not fit on the disk
-            if e.errno not in DISK_FULL:
-                raise
-            raise RunError(run.disk_full(e)) from None
-        seconds = time.perf_counter() - started
-        if nan_stop.nan_epoch and not last.epochs_done:
-            raise TrainingFailed("the loss became NaN in the first epoch: lower --lr (e.g. --lr 1e-4) "
-                                 "or check the steering values in the logs")
-        if interrupted and not last.epochs_done:
-            raise KeyboardInterrupt
 
-    # -- results -------------------------------------------------------------------------------------------
+def on_policy_rounds(config: TrainConfig, datasets: Datasets, run: Run) -> keras.callbacks.Callback | None:
+    """The DAgger rounds that feed `datasets.pool`, keeping the pool in the run folder; None without on-policy training."""
+    from training.onpolicy import OnPolicyRounds
+
+    if datasets.pool is None:
+        return None
+    return OnPolicyRounds(datasets.pool, config.on_policy_start, config.on_policy_max_offset_m, config.on_policy_noise,
+                          config.seed, states_file=run.folder / runs.ON_POLICY_STATES,
+                          restore_from=run.resumed_from / runs.ON_POLICY_STATES if run.resumed else None)
+
+
+def make_model(config: TrainConfig, run: Run, dist: Distribution, precision_name: str) -> keras.Model:
+    """A new model, or the resumed run's in `precision_name` (its own unless --precision says otherwise)."""
+    from training.model import build_model
+
+    def build() -> keras.Model:
+        return build_model(learning_rate=dist.scaled_lr(config.lr))
+
+    if not run.resumed:
+        return build()
+    print(f"resuming {run.folder} after epoch {run.epochs_done} (kept val_loss {run.best_val_loss:.5f})")
+    return precision.matched(run.last_model(), precision_name, build)
+
+
+def fit_model(model: keras.Model, datasets: Datasets, config: TrainConfig, run: Run,
+              callbacks: list[keras.callbacks.Callback], session: Session) -> None:
+    """Train `model` for the run's remaining epochs; `session` learns how long it took and how it ended.
+    TrainingFailed for a first epoch that went NaN, KeyboardInterrupt for one interrupted."""
+    from base.atomic import DISK_FULL
+
+    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in a log
+    started = time.perf_counter()
+    try:
+        model.fit(datasets.train, validation_data=datasets.val, epochs=config.epochs, initial_epoch=run.epochs_done,
+                  callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset reshuffles itself every epoch
+    except KeyboardInterrupt:
+        session.interrupted = True
+    except OSError as e:  # a checkpoint, progress.json or history.csv that did not fit on the disk
+        if e.errno not in DISK_FULL:
+            raise
+        raise RunError(run.disk_full(e)) from None
+    session.seconds = time.perf_counter() - started
+    if session.nan_stop.nan_epoch and not session.last.epochs_done:
+        raise TrainingFailed("the loss became NaN in the first epoch: lower --lr (e.g. --lr 1e-4) "
+                             "or check the steering values in the logs")
+    if session.interrupted and not session.last.epochs_done:
+        raise KeyboardInterrupt
+
+
+def report(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution, session: Session) -> int:
+    """Finish the run (metrics.json, `latest`, the kept model's test replay) and say what it kept; the exit code."""
     best_model = run.folder / runs.BEST_MODEL
-    metrics = run_metrics(run, config, datasets, dist, best, last, seconds, interrupted, nan_stop.nan_epoch)
+    metrics = run_metrics(run, config, datasets, dist, session)
     latest = run.finish(metrics)
     if not run.kept:
         print("worker done: the chief's run folder holds the trained model")
         return 0
+    interrupted, kept = session.interrupted, session.kept
     if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
         metrics.update(kept_model_metrics(best_model, datasets.samples, config.val_max_offset_m))
         runs.write_metrics(run.folder, metrics)
-    chosen = (f"replay autonomy {best.best_autonomy:.1f} % on the validation blocks, "
-              if best.by != "loss" and math.isfinite(best.best_autonomy) else "")
-    epoch = "an epoch before this session" if best.best_epoch is None else f"epoch {best.best_epoch}"
-    epoch += ", the last" if best.by == "last" else ""
-    print(f"kept model: {best_model} ({epoch}: {chosen}val_loss {best.best:.5f}, "
+    chosen = f"replay autonomy {kept.val_autonomy:.1f} % on the validation blocks, " if math.isfinite(kept.val_autonomy) else ""
+    epoch = "an epoch before this session" if kept.epoch is None else f"epoch {kept.epoch}"
+    print(f"kept model: {best_model} ({epoch}: {chosen}val_loss {kept.val_loss:.5f}, "
           f"steering RMSE {metrics['val_rmse']:.4f}){f'; {latest} points to it' if latest else ''}")
     if metrics.get("test_autonomy") is not None:
         print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
               f"({metrics['test_interventions']} interventions in {metrics['test_replay_footage_s']:.0f} s, "
               f"{config.val_max_offset_m:g} m rule)")
-    if nan_stop.nan_epoch:
-        raise TrainingFailed(f"the loss became NaN in epoch {nan_stop.nan_epoch}; the model kept before it is "
+    if session.nan_stop.nan_epoch:
+        raise TrainingFailed(f"the loss became NaN in epoch {session.nan_stop.nan_epoch}; the model kept before it is "
                              f"{best_model}. Lower --lr or check the steering values in the logs")
     if interrupted:
         print(f"interrupted: the model kept so far is {best_model}; continue with --resume {run.folder}",
@@ -213,34 +228,34 @@ def load_datasets(config: TrainConfig, dist: Distribution) -> Datasets:
     return datasets
 
 
-def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution, best: BestCheckpoint,
-                last: LastCheckpoint, seconds: float, interrupted: bool, nan_epoch: int | None) -> dict[str, Any]:
-    """metrics.json: what the run trained on, what it reached and by what the kept epoch was chosen."""
-    epochs_done = last.epochs_done or run.epochs_done
+def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution,
+                session: Session) -> dict[str, Any]:
+    """metrics.json: what the run trained on and what its kept (last) epoch reached."""
+    epochs_done = session.last.epochs_done or run.epochs_done
     epochs_now = epochs_done - run.epochs_done
+    kept = session.kept
     return {
         "train_samples": datasets.train_samples,
         "val_samples": datasets.val_samples,
-        "best_val_loss": best.best,
-        "best_val_autonomy": best.best_autonomy if best.by != "loss" and math.isfinite(best.best_autonomy) else None,
-        "selected_by": best.by,
+        "best_val_loss": kept.val_loss,
+        "best_val_autonomy": kept.val_autonomy if math.isfinite(kept.val_autonomy) else None,
         # Replaced by model.keras's own once the run is complete; inf (null in the file) before any epoch.
-        "val_rmse": math.sqrt(best.best),
-        "best_epoch": best.best_epoch,
+        "val_rmse": math.sqrt(kept.val_loss),
+        "best_epoch": kept.epoch,
         "epochs": epochs_done,
-        "seconds": round(seconds, 1),
-        "images_per_s": round(datasets.train_samples * epochs_now / seconds, 1) if epochs_now else None,
+        "seconds": round(session.seconds, 1),
+        "images_per_s": round(datasets.train_samples * epochs_now / session.seconds, 1) if epochs_now else None,
         "replicas": dist.replicas,
         "global_batch": dist.global_batch(config.batch_size),
-        "interrupted": interrupted,
-        "nan_loss": nan_epoch is not None,
+        "interrupted": session.interrupted,
+        "nan_loss": session.nan_stop.nan_epoch is not None,
     }
 
 
 def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float) -> dict[str, Any]:
     """metrics.json's test_* keys, the kept model driven closed-loop over the test rows (None without any), and
     its `val_rmse` on the validation rows' centre frames (what `training.rmse --split val` measures): the
-    validation loss is the network's (with a pose head, its pose too), and model.keras may steer mirror-averaged."""
+    validation loss is the network's, and model.keras may steer mirror-averaged."""
     from base.runners import KerasRunner
     from base.runtime import load_keras_model
     from evaluate.replay import Footage, drive_model

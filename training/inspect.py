@@ -24,9 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.samples import prepare_samples, summarize
 
     try:
-        config = load_config(data=args.paths or None, skip_missing=args.skip_missing,
-                             correction=args.correction, return_s=args.return_s, label_lead_s=args.label_lead_s,
-                             label_smoothing_s=args.label_smoothing_s, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
+        config = load_config(data=args.paths or None, skip_missing=args.skip_missing, return_s=args.return_s,
+                             label_lead_s=args.label_lead_s, bins=args.bins, bin_cap=args.bin_cap, seed=args.seed)
         recordings = scan_recordings(config.data)
         samples = prepare_samples(select_rows(recordings, config.skip_missing), config)
         summary = summarize(recordings, samples)
@@ -48,8 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write steering_histograms.png and augmentation_grid.png into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
-    for knob in ("skip_missing", "correction", "return_s", "label_lead_s", "label_smoothing_s", "bins", "bin_cap",
-                 "seed"):  # the ones the counts depend on
+    for knob in ("skip_missing", "return_s", "label_lead_s", "bins", "bin_cap", "seed"):  # the ones the counts depend on
         add_knob(parser, knob)
     return parser
 
@@ -71,8 +69,7 @@ def _report(summary: dict[str, Any], config: TrainConfig) -> str:
     if summary["duplicate_rows"]:
         lines.append(f"{summary['duplicate_rows']} rows are exact copies of earlier rows: dropped before the split")
     balance = summary["balance"]
-    sides = (f"pure pursuit back to the path in {config.return_s:g} s" if config.correction is None
-             else f"±{config.correction:g}")
+    sides = f"pure pursuit back to the path in {config.return_s:g} s"
     lines += [
         "",
         f"~0: share of rows with |steering| < {NEAR_ZERO} (centre camera); steering is normalised, + = right",

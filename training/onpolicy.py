@@ -32,7 +32,6 @@ from base.frames import CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.replay import Footage, Trace, drive_model
 from evaluate.rules import LineRule, Rule
-from training.model import YAW_SCALE
 from training.precision import Float32Steering
 from training.recovery import recovery_steering
 from training.samples import STEERING_RANGE
@@ -126,10 +125,8 @@ class StatePool:
         self.states = kept.astype({"steering": np.float32})[STATE_COLUMNS]
         return len(kept)
 
-    def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int,
-                 pose: np.ndarray | None = None) -> None:
-        """Replace `share` of a batch (in place) with views of pooled states, their labels beside them
-        (and in `pose`, (B, 3), their offset, heading and 1 for known)."""
+    def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int) -> None:
+        """Replace `share` of a batch (in place) with views of pooled states, their labels beside them."""
         states = self.states
         count = int(round(self.share * len(images)))
         if not len(states) or not count:
@@ -142,10 +139,6 @@ class StatePool:
             shift = Shift(lateral_m=state.lateral_m, yaw_rad=state.yaw_rad, forward_m=state.forward_m)
             self.synth.synthesize({state.camera: source}, shift, state.camera, out=images[slot])
         labels[slots] = picked["steering"].to_numpy(dtype=np.float32)
-        if pose is not None:
-            pose[slots, 0] = picked["lateral_m"].to_numpy(dtype=np.float32)
-            pose[slots, 1] = picked["yaw_rad"].to_numpy(dtype=np.float32) * YAW_SCALE
-            pose[slots, 2] = 1.0
 
 
 class OnPolicyRounds(keras.callbacks.Callback):

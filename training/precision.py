@@ -104,8 +104,7 @@ def precision_of(model: keras.Model) -> str:
 class Float32View:
     """The float32 model to save or replay for a model that may train in bfloat16: the model itself when
     it is float32, else one float32 copy kept and given the model's current weights at each call (so a
-    `tf.function` traced over it stays valid); of a model with a pose head, its steering alone; with
-    `mirror`, that steering mirror-averaged (`training.model.mirror_averaged`)."""
+    `tf.function` traced over it stays valid); with `mirror`, mirror-averaged (`training.model.mirror_averaged`)."""
 
     def __init__(self, mirror: bool = False) -> None:
         self._mirror = mirror
@@ -113,13 +112,11 @@ class Float32View:
         self._view: keras.Model | None = None
 
     def __call__(self, model: keras.Model) -> keras.Model:
-        from training.model import mirror_averaged, steering_only
+        from training.model import mirror_averaged
 
-        if self._full is None:  # the float32 model, and its steering alone (sharing its weights)
+        if self._full is None:  # the float32 model, and its mirror-averaged form (sharing its weights)
             self._full = model if precision_of(model) == "float32" else float32_copy(model)
-            self._view = steering_only(self._full)
-            if self._mirror:
-                self._view = mirror_averaged(self._view)
+            self._view = mirror_averaged(self._full) if self._mirror else self._full
         elif self._full is not model:
             self._full.set_weights(model.get_weights())
         return self._view

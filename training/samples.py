@@ -159,16 +159,14 @@ def with_side_cameras(rows: pd.DataFrame, correction: float | None, return_s: fl
     return pd.concat(parts, ignore_index=True)
 
 
-def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 0.0) -> pd.DataFrame:
-    """`rows` with each frame's steering label taken `lead_s` later in the recording and averaged over a
-    centred window of `smoothing_s`, both within each stretch the car drives (`base.driving`); rows standing
-    still or crashing keep their own steering (0 and 0: `rows` unchanged).
+def retime_labels(rows: pd.DataFrame, lead_s: float) -> pd.DataFrame:
+    """`rows` with each frame's steering label taken `lead_s` later in the recording, within each stretch the
+    car drives (`base.driving`); rows standing still or crashing keep their own steering (0: `rows` unchanged).
 
     A driver steers a moment after the road shows why, so the steering a frame explains is the one a
-    little later; and keyboard steering is short full-lock taps between zeros, whose average over a
-    fraction of a second is closer to the wheel angle the road asks for.
+    little later.
     """
-    if rows.empty or (lead_s <= 0 and smoothing_s <= 0):
+    if rows.empty or lead_s <= 0:
         return rows
     out = rows.copy()
     column = out.columns.get_loc("steering")
@@ -180,14 +178,8 @@ def retime_labels(rows: pd.DataFrame, lead_s: float = 0.0, smoothing_s: float = 
     for number, members in rows.groupby(stretch, sort=False).indices.items():
         if number < 0:  # standing still or crashing: its own steering
             continue
-        when, steering = times[members], recorded[members]
-        if lead_s > 0:  # the last rows of a stretch take its last steering
-            steering = np.interp(when + lead_s, when, steering)
-        if smoothing_s > 0:
-            step = float(np.median(np.diff(when)))  # a driven stretch has two rows or more
-            window = max(1, int(round(smoothing_s / step)))
-            steering = pd.Series(steering).rolling(window, center=True, min_periods=1).mean().to_numpy()
-        out.iloc[members, column] = steering
+        when = times[members]  # the last rows of a stretch take its last steering
+        out.iloc[members, column] = np.interp(when + lead_s, when, recorded[members])
     return out
 
 
@@ -221,11 +213,12 @@ def split_rows(rows: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, p
     return (train_rows, *split_test(held, config.test_share, config.seed, config.val_block))
 
 
-def prepare_samples(rows: pd.DataFrame, config: TrainConfig) -> SampleSet:
-    """Split off validation and test rows, add side cameras to the training rows, then balance them."""
+def prepare_samples(rows: pd.DataFrame, config: TrainConfig, correction: float | None = None) -> SampleSet:
+    """Split off validation and test rows, add side cameras to the training rows, then balance them.
+    `correction`: side-camera labels as the tutorials make them (`with_side_cameras`), for their recipe."""
     train_rows, val_rows, test_rows = split_rows(rows, config)
-    labelled = retime_labels(train_rows, config.label_lead_s, config.label_smoothing_s)
-    with_sides = with_side_cameras(labelled, config.correction, config.return_s)
+    labelled = retime_labels(train_rows, config.label_lead_s)
+    with_sides = with_side_cameras(labelled, correction, config.return_s)
     balanced = balance(with_sides, config.bins, config.bin_cap, config.seed)
     log.info("samples: %d rows → %d train rows + %d validation rows + %d test rows; %d with side cameras → %d after "
              "balancing", len(rows), len(train_rows), len(val_rows), len(test_rows), len(with_sides), len(balanced.samples))
