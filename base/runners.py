@@ -1,23 +1,30 @@
 """Models run on raw frames: the runners for ONNX Runtime, LiteRT and a Keras `tf.function`.
 
 Every runner takes raw RGB frames (N, 160, 320, 3), values 0..255, exactly as the simulator's camera
-gives them: the preprocessing lives inside the model. ONNX Runtime runs a frame in 0.6–0.9 ms on two
-cores, against 1–2 ms for a `tf.function` and 50 ms for `model.predict`. Loading a model file into
+gives them: the preprocessing lives inside the model. ONNX Runtime runs a frame of the network alone in
+about 1.1 ms, a mirror-averaged model's frame in about 1.5 ms on two cores (2026-12-07, docs/benchmarks.md),
+against 50 ms for `model.predict`. Loading a model file into
 one of them is `base.runtime.load_runner`'s job; checking an export against Keras is `base.convert`'s.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
 from base.frames import FRAME_SHAPE
 from base.modelfile import ModelLoadError
 from base.quiet_tensorflow import filtering, stderr_without_noise
+
+if TYPE_CHECKING:  # onnx loads with the first ONNX model
+    from base.onnxgraph import MirrorSplit
 
 BATCH = 64  # frames per call in batch prediction (evaluation), where throughput matters, not latency
 
@@ -64,35 +71,112 @@ class _SingleFrameRunner:
 
 
 class OnnxRunner(_SingleFrameRunner):
+    """ONNX Runtime on the model's graph with exact rewrites (`base.onnxgraph`). Single frames run on one
+    thread, a mirror-averaged model's frame and mirror image side by side on two (`_MirrorBranches`);
+    batches on `inference_threads()`."""
+
     def __init__(self, model: str | bytes, source: str = "ONNX Runtime") -> None:
         super().__init__()
-        import onnxruntime
+        import onnx
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = inference_threads()
-        options.inter_op_num_threads = 1
-        # Idle workers would otherwise spin for a while after each frame, taking the cores the
-        # server's network loop and the simulator need between frames.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        from base.onnxgraph import fast_elu, split_at_mirror
+
+        self._graph = fast_elu(onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model))
+        split = split_at_mirror(self._graph)
+        # ONNX's shape inference puts a mirror pair's resized images at 65 rows (75 × 0.88 rounded down); ONNX
+        # Runtime makes 66 and would warn at every frame about the head's declared output shape: errors only.
+        self._frame_session = _session(split.head if split else self._graph, threads=1, log_level=3 if split else 2)
+        inputs = self._frame_session.get_inputs()
         if len(inputs) != 1 or inputs[0].type != "tensor(float)":
             raise ModelLoadError(
                 f"the ONNX model takes {[(i.name, i.type) for i in inputs]}, expected one float32 input of "
                 f"raw frames (N, {', '.join(map(str, FRAME_SHAPE))}): export it with training/export.py")
         check_input_shape(inputs[0].shape)
-        self._input, self._output = inputs[0].name, outputs[0].name
+        self._input = inputs[0].name
+        self._mirror = _MirrorBranches(self._frame_session, split, self._input) if split else None
         self.source = source
         self.onnx_model = model  # the file or bytes it runs, for a second session (evaluate.saliency)
 
+    @functools.cached_property
+    def _batch_session(self):  # -> onnxruntime.InferenceSession; made at the first batch (the drive server has none)
+        return _session(self._graph, threads=inference_threads())
+
     def _run(self, batch: np.ndarray) -> float:
-        return float(self._session.run([self._output], {self._input: batch})[0].reshape(-1)[0])
+        if self._mirror:
+            return self._mirror.run(batch)
+        return float(self._frame_session.run(None, {self._input: batch})[0].reshape(-1)[0])
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         frames = _check_frames(frames)
         return np.concatenate([
-            self._session.run([self._output], {self._input: frames[i:i + BATCH].astype(np.float32)})[0].reshape(-1)
+            self._batch_session.run(None, {self._input: frames[i:i + BATCH].astype(np.float32)})[0].reshape(-1)
             for i in range(0, len(frames), BATCH)] or [np.empty(0, np.float32)])
+
+
+class _MirrorBranches:
+    """A mirror-averaged model's single frame on both cores: the frame's image through the network on this
+    thread, its mirror image on a worker at the same time (0.45 ms sooner than one after the other on an
+    idle machine). A busy machine gets no second core: after `MISSES` frames in a row whose mirror image
+    came more than `PATIENCE` times later than the frame's own (or had not started by then), the next
+    `REST_FRAMES` frames run both images here, one after the other; then the worker is tried again."""
+
+    PATIENCE = 1.5
+    MISSES = 3  # one late frame is the odd interrupt, three in a row a busy machine
+    REST_FRAMES = 150  # 10 s of driving at the simulator's 15 Hz
+
+    def __init__(self, head, split: MirrorSplit, frames_input: str) -> None:  # head: the session of split.head
+        from base.onnxgraph import with_input_shape
+
+        self.head = head
+        self._network = _session(split.network, threads=1)
+        self._frames, self._images = frames_input, self._network.get_inputs()[0].name
+        own = self._network.run(None, {self._images: self.head.run(None, {frames_input: _blank()})[0]})[0]
+        # One frame's pair is always this shape: fixed, ONNX Runtime folds the tail's shape arithmetic away.
+        self._tail = _session(with_input_shape(split.tail, (2 * own.shape[0], *own.shape[1:])), threads=1)
+        self._steering = self._tail.get_inputs()[0].name
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="mirror-image") if inference_threads() > 1 else None
+        self._resting = self._misses = 0
+
+    def run(self, batch: np.ndarray) -> float:
+        images, mirrored = self.head.run(None, {self._frames: batch})
+        if self._worker is None or self._resting:
+            self._resting = max(0, self._resting - 1)
+            pair = [self._network.run(None, {self._images: images})[0], self._network.run(None, {self._images: mirrored})[0]]
+        else:
+            pair = self._side_by_side(images, mirrored)
+        return float(self._tail.run(None, {self._steering: np.concatenate(pair)})[0].reshape(-1)[0])
+
+    def _side_by_side(self, images: np.ndarray, mirrored: np.ndarray) -> list[np.ndarray]:
+        later = self._worker.submit(self._network.run, None, {self._images: mirrored})
+        start = time.perf_counter()
+        own = self._network.run(None, {self._images: images})[0]
+        took = time.perf_counter() - start
+        if later.cancel():  # not started while this thread ran a whole image: the other core is busy
+            pair, late = [own, self._network.run(None, {self._images: mirrored})[0]], True
+        else:
+            pair = [own, later.result()[0]]
+            late = time.perf_counter() - start > self.PATIENCE * took
+        self._misses = self._misses + 1 if late else 0
+        if self._misses >= self.MISSES:
+            self._resting, self._misses = self.REST_FRAMES, 0
+        return pair
+
+
+def _blank() -> np.ndarray:
+    return np.zeros((1, *FRAME_SHAPE), np.float32)
+
+
+def _session(graph, threads: int, log_level: int = 2):  # onnx.ModelProto -> onnxruntime.InferenceSession
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle workers would otherwise spin for a while after each call, taking the cores the server's network
+    # loop and the simulator need between frames.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = log_level
+    return onnxruntime.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 class TFLiteRunner(_SingleFrameRunner):

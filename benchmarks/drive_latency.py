@@ -135,72 +135,62 @@ def summary(times: list[float]) -> tuple[float, float]:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from training.ensemble import build_ensemble
-    from training.model import build_model, mirror_averaged
-
     ours_count, classic_count = (200, 40) if quick else (2000, 300)
     frames = real_frames(300)
     with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
-        network, model = Path(folder) / "network.keras", Path(folder) / "model.keras"
-        build_model().save(network)
-        mirror_averaged(build_model()).save(model)
+        times = _measure(Path(folder), frames, ours_count, quick)
         port = free_loopback_port()
-        with drive_server(model, port, extra_args=["--quiet"]):
-            ours = summary(round_trips(port, frames, ours_count))
-            odd = {label: summary(reply_times(port, message, 5 if quick else 30))[0]
-                   for label, message in odd_messages(frames[0]).items()}
-        port = free_loopback_port()
-        with drive_server(network, port, extra_args=["--quiet"]):
-            alone = summary(round_trips(port, frames, ours_count))
-        ensembled = {}
-        for size in ENSEMBLES:
-            ensemble = Path(folder) / f"ensemble{size}.keras"
-            build_ensemble([build_model() for _ in range(size)]).save(ensemble)
-            port = free_loopback_port()
-            with drive_server(ensemble, port, extra_args=["--quiet"]):
-                ensembled[size] = summary(round_trips(port, frames, ours_count))
-        port = free_loopback_port()
-        with drive_server(model, port, extra_args=["--quiet", str(Path(folder) / "run")]):
-            recording = summary(round_trips(port, frames, ours_count))
-        dashboard = dashboard_round_trips(model, frames, ours_count)
-        port = free_loopback_port()
+        network = Path(folder) / "network.keras"
         with serve_command(["-m", "benchmarks.classic_drive", str(network), "--port", str(port)], classic_drive.READY):
             classic = summary(round_trips(port, frames, classic_count, greeting=True))
-    rows = []
-    for label, index in (("median", 0), ("99th percentile", 1)):
-        rows.append({"metric": f"telemetry→steer round trip, {label}", "value": round(ours[index], 2), "unit": "ms",
-                     "classic": round(classic[index], 2), "ratio": round(classic[index] / ours[index], 1)})
-    for label, index in (("median", 0), ("99th percentile", 1)):
-        rows.append({"metric": f"round trip with the network alone (--no-mirror-average), {label}",
-                     "value": round(alone[index], 2), "unit": "ms", "classic": round(classic[index], 2),
-                     "ratio": round(classic[index] / alone[index], 1)})
-    for size, times in ensembled.items():
-        for label, index in (("median", 0), ("99th percentile", 1)):
-            rows.append({"metric": f"round trip with an ensemble of {size} networks (training.ensemble), {label}",
-                         "value": round(times[index], 2), "unit": "ms", "classic": round(classic[index], 2),
-                         "ratio": round(classic[index] / times[index], 1)})
-    for label, index in (("median", 0), ("99th percentile", 1)):
-        rows.append({"metric": f"round trip while recording, {label}", "value": round(recording[index], 2),
-                     "unit": "ms", "classic": None, "ratio": None})
-    opened, closed, without = dashboard["open"], dashboard["closed"], dashboard["without"]
-    rows += [
-        {"metric": "round trip with the dashboard open, median", "value": round(opened[0], 2), "unit": "ms",
-         "classic": None, "ratio": None},
-        {"metric": "round trip with the dashboard open, 99th percentile", "value": round(opened[1], 2), "unit": "ms",
-         "classic": None, "ratio": None},
-        {"metric": "round trip beside it without --dashboard, median", "value": round(without[0], 2), "unit": "ms",
-         "classic": None, "ratio": None},
-        {"metric": "round trip with --dashboard, page closed, median", "value": round(closed[0], 2), "unit": "ms",
-         "classic": None, "ratio": None},
-        {"metric": "dashboard open − without --dashboard, median (goal ≤ 0.3)", "value": round(opened[0] - without[0], 2),
-         "unit": "ms", "classic": None, "ratio": None},
-        {"metric": "dashboard open − closed, same server, median (goal ≤ 0.3)", "value": round(opened[0] - closed[0], 2),
-         "unit": "ms", "classic": None, "ratio": None},
-    ]
-    for label, median in odd.items():
-        rows.append({"metric": f"reply to {label}, median", "value": round(median, 2), "unit": "ms",
-                     "classic": None, "ratio": None})
-    return rows
+    return _rows(times, classic)
+
+
+def _measure(folder: Path, frames: list[bytes], count: int, quick: bool) -> dict:
+    """Round trips of this server: label → (median, 99th percentile) ms, the dashboard's and the odd messages' apart."""
+    from training.ensemble import build_ensemble
+    from training.model import build_model, mirror_averaged
+
+    network, model = folder / "network.keras", folder / "model.keras"
+    build_model().save(network)
+    mirror_averaged(build_model()).save(model)
+    for size in ENSEMBLES:
+        build_ensemble([build_model() for _ in range(size)]).save(folder / f"ensemble{size}.keras")
+    times = {}
+    port = free_loopback_port()
+    with drive_server(model, port, extra_args=["--quiet"]):
+        times["ours"] = summary(round_trips(port, frames, count))
+        times["odd"] = {label: summary(reply_times(port, message, 5 if quick else 30))[0]
+                        for label, message in odd_messages(frames[0]).items()}
+    served = [("alone", network, []), *((size, folder / f"ensemble{size}.keras", []) for size in ENSEMBLES),
+              ("recording", model, [str(folder / "run")])]
+    for label, path, extra in served:
+        port = free_loopback_port()
+        with drive_server(path, port, extra_args=["--quiet", *extra]):
+            times[label] = summary(round_trips(port, frames, count))
+    times["dashboard"] = dashboard_round_trips(model, frames, count)
+    return times
+
+
+def _rows(times: dict, classic: tuple[float, float]) -> list[dict]:
+    def row(metric: str, value: float, beside: float | None = None) -> dict:
+        return {"metric": metric, "value": round(value, 2), "unit": "ms", "classic": beside and round(beside, 2),
+                "ratio": beside and round(beside / value, 1)}
+
+    labels = [("ours", "telemetry→steer round trip", True),
+              ("alone", "round trip with the network alone (--no-mirror-average)", True),
+              *((size, f"round trip with an ensemble of {size} networks (training.ensemble)", True) for size in ENSEMBLES),
+              ("recording", "round trip while recording", False)]
+    rows = [row(f"{metric}, {label}", times[key][index], classic[index] if beside else None)
+            for key, metric, beside in labels for label, index in (("median", 0), ("99th percentile", 1))]
+    opened, closed, without = (times["dashboard"][key] for key in ("open", "closed", "without"))
+    rows += [row("round trip with the dashboard open, median", opened[0]),
+             row("round trip with the dashboard open, 99th percentile", opened[1]),
+             row("round trip beside it without --dashboard, median", without[0]),
+             row("round trip with --dashboard, page closed, median", closed[0]),
+             row("dashboard open − without --dashboard, median (goal ≤ 0.3)", opened[0] - without[0]),
+             row("dashboard open − closed, same server, median (goal ≤ 0.3)", opened[0] - closed[0])]
+    return rows + [row(f"reply to {label}, median", median) for label, median in times["odd"].items()]
 
 
 if __name__ == "__main__":

@@ -63,3 +63,16 @@ def test_saliency_shows_the_network_on_the_frame_itself_and_reports_the_averaged
     steering, mask = load_saliency(mirrored_file)(frame)
     assert steering == pytest.approx(float(steer(load_keras_model(mirrored_file), frame[None])[0]), abs=1e-4)
     np.testing.assert_allclose(mask, load_saliency(tmp_path / "plain.keras")(frame)[1], atol=1e-5)
+
+
+def test_single_frames_steer_as_batches_with_the_mirror_image_on_a_second_core_or_on_the_same(plain, mirrored_file):
+    frames = check_frames().astype(np.float32)
+    runner = load_runner(mirrored_file)
+    assert runner._mirror is not None  # the drive server's path: the frame and its mirror image side by side
+    batch = runner.predict(frames)
+    np.testing.assert_allclose([runner.predict_one(frame) for frame in frames], batch, atol=1e-6)
+    runner._mirror._resting = len(frames)  # as on a busy machine: both images on this thread
+    np.testing.assert_allclose([runner.predict_one(frame) for frame in frames], batch, atol=1e-6)
+    assert runner._mirror._resting == 0
+    expected = 0.5 * (steer(plain, frames) - steer(plain, np.ascontiguousarray(frames[:, :, ::-1])))
+    np.testing.assert_allclose(batch, expected, atol=1e-4)
