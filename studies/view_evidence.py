@@ -229,7 +229,8 @@ def evidence_m(results: dict[str, Measured]) -> float:
 
 def figure(path: Path) -> None:
     """True (left) and synthesised (right) centre views at FIGURE_DISTANCES_M from the right camera, one
-    pair of columns per track, with the true view's road edges drawn on both (magenta)."""
+    pair of columns per track, with the true view's road edges drawn on both (magenta); below, real
+    footage: the recorded centre frame and the one synthesised from the left camera's frame (0.81 m)."""
     rows = []
     for d in FIGURE_DISTANCES_M:
         row = []
@@ -241,20 +242,44 @@ def figure(path: Path) -> None:
             pose = Pose(*track.pose_at(bend - 12.0))
             case = Case("right", d, 0.0)
             where = moved(pose, case.shift)
-            truth = renderer.render(where, "center")
             view = SYNTH.synthesize({"right": renderer.render(pose, "right")}, case.shift, "right")
             edges = cv2.Canny(road_mask(renderer, where, "center"), 50, 150) > 0
             edges[:CROP_TOP + 1] = edges[CROP_BOTTOM - 1:] = False
-            for image, label in ((truth, f"{name} true, {d:g} m"), (view, f"{name} synthesised, {d:g} m")):
-                image = image.copy()
-                image[edges] = (255, 0, 255)
-                cv2.putText(image, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-                row.append(image)
+            row += [labelled(renderer.render(where, "center"), f"{name} true, {d:g} m", edges),
+                    labelled(view, f"{name} synthesised, {d:g} m", edges)]
         rows.append(np.hstack(row))
+    real = real_pairs()
+    if real:
+        rows.append(np.hstack(real + [np.zeros_like(real[0])] * (rows[0].shape[1] // real[0].shape[1] - len(real))))
     ok, png = cv2.imencode(".png", cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode {path}")
     write_bytes_atomic(path, png.tobytes())
+
+
+def labelled(image: np.ndarray, label: str, edges: np.ndarray | None = None) -> np.ndarray:
+    image = image.copy()
+    if edges is not None:
+        image[edges] = (255, 0, 255)
+    cv2.putText(image, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+def real_pairs() -> list[np.ndarray]:
+    """Per real recording at hand (track 1, jungle): a recorded centre frame from the middle of it, and
+    the centre view synthesised from the left camera's frame of the same row."""
+    pairs = []
+    for folder in REAL[:2]:
+        if not (REALDATA / folder).is_dir():
+            continue
+        table = read_recordings([REALDATA / folder])
+        middle = table.iloc[len(table) // 2]
+        truth, frame = read_frame(middle["center"]), read_frame(middle["left"])
+        if truth is None or frame is None:
+            continue
+        pairs += [labelled(truth, f"{folder} recorded centre"),
+                  labelled(SYNTH.synthesize({"left": frame}, Shift(), "left"), "synthesised from left, 0.81 m")]
+    return pairs
 
 
 def real_check(steer, every: int) -> list[dict]:
@@ -276,30 +301,38 @@ def real_check(steer, every: int) -> list[dict]:
                 pixels.append(crop_error(view, truth))
                 unmoved.append(crop_error(frame, truth))
                 truths.append(truth), views.append(view), sides.append(frame)
-            row = {"footage": folder, "from": side, "frames": len(pixels), "pixels": float(np.mean(pixels)),
-                   "unmoved": float(np.mean(unmoved))}
+            row = {"footage": folder, "synthesised from": side, "frames": len(pixels),
+                   "pixels": f"{np.mean(pixels):.1f}", "pixels unmoved": f"{np.mean(unmoved):.1f}"}
             if steer is not None:
                 s = steer(np.stack(truths + views + sides)).reshape(3, -1)
-                row["steer_median"] = float(np.median(np.abs(s[1] - s[0])))
-                row["steer_p95"] = float(np.percentile(np.abs(s[1] - s[0]), 95))
-                row["steer_unmoved"] = float(np.median(np.abs(s[2] - s[0])))
+                unmoved_off = float(np.median(np.abs(s[2] - s[0])))
                 # The side frame as recorded is the true view 0.81 m over: scaled, what a STEP_M move does.
-                row["steer_step"] = row["steer_unmoved"] * STEP_M / abs(SYNTH.sources[side].position[0])
+                row |= {"steer off, median": f"{np.median(np.abs(s[1] - s[0])):.3f}",
+                        "steer off, p95": f"{np.percentile(np.abs(s[1] - s[0]), 95):.2f}",
+                        "unmoved: steer off": f"{unmoved_off:.3f}",
+                        f"a {STEP_M} m step": f"{unmoved_off * STEP_M / abs(SYNTH.sources[side].position[0]):.3f}"}
             rows.append(row)
     return rows
 
 
 def by_distance(results: dict[str, Measured]) -> list[dict]:
+    """Per distance, over the criterion's heading errors: each figure as `lake / mountain`."""
     rows = []
-    for name, measured in results.items():
-        for d in DISTANCES_M:
-            f = pooled(measured, d)
-            row = {"track": name, "distance m": d, "pixels": f["pixels"], "pixels unmoved": f["unmoved"],
-                   "edge median m": f["edge_median"], "edge p95 m": f["edge_p95"], "4 m edges shown": f["near_shown"]}
-            if "steer_median" in f:
-                row |= {"steer median": f["steer_median"], "steer p95": f["steer_p95"],
-                        f"steer, {STEP_M} m step": f["steer_step"]}
-            rows.append(row)
+    for d in DISTANCES_M:
+        f = [pooled(m, d, CRITERION_HEADINGS_DEG) for m in results.values()]
+
+        def both(key: str, fmt: str = "{:.2f}", f: list[dict] = f) -> str:
+            return " / ".join(fmt.format(x[key]) for x in f)
+
+        row = {"distance m": f"{d:g}", "pixels": both("pixels", "{:.1f}"), "pixels unmoved": both("unmoved", "{:.1f}"),
+               "edges 6–10 m: median / p95 (worse track)": f"{max(x['edge_median'] for x in f):.2f} / "
+                                                           f"{max(x['edge_p95'] for x in f):.2f}",
+               "edges 4 m ahead shown": both("near_shown", "{:.0%}")}
+        if "steer_median" in f[0]:
+            row |= {"steer off, median": both("steer_median", "{:.3f}"), "steer off, p95": both("steer_p95"),
+                    f"steer of a {STEP_M} m step": both("steer_step", "{:.3f}"),
+                    "evidence": " / ".join("yes" if is_evidence(x) else "no" for x in f)}
+        rows.append(row)
     return rows
 
 
@@ -341,7 +374,8 @@ def main() -> int:
         parser.error("--poses and --real-every take a whole number ≥ 1")
     steer = load_steer(args.model)
     results = {name: measure_track(name, args.poses, steer) for name in TRACKS}
-    print(f"## Headless simulator ({args.poses} poses a track; every heading error ±0–20°, left and right)\n")
+    print(f"## Headless simulator ({args.poses} poses a track, left and right; figures `lake / mountain`, over heading "
+          f"errors 0, ±5, ±10°)\n")
     print(table(by_distance(results)) + "\n")
     print("Edge error, 95th percentile (m), the worse track:\n\n" + table(grid(results, "edge_p95")) + "\n")
     print("Edge error, median (m), the worse track:\n\n" + table(grid(results, "edge_median")) + "\n")

@@ -41,9 +41,8 @@ def test_an_edge_moved_sideways_is_off_by_its_distance_on_the_ground():
         assert errors[errors[:, 1] == ahead, 0] == pytest.approx(expected, rel=0.05)
 
 
-@pytest.mark.parametrize("track_name", ["lake", "mountain"])
-def test_a_view_synthesised_a_metre_from_the_camera_shows_the_far_edges_where_the_true_view_does(track_name):
-    track = load_track(track_name)
+def test_a_view_synthesised_a_metre_from_the_camera_shows_the_far_edges_where_the_true_view_does():
+    track = load_track("lake")
     renderer = shared_renderer(track)
     pose = track_poses(track, 4)[1]
     case = Case("right", 1.0, 0.0)
