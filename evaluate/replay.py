@@ -24,13 +24,22 @@ Where the recording stops driving (`base.driving`: a pause, a standstill, a cras
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
 stretch is a segment. The recorded steering itself, driven through the same loop, stays on the path
 exactly: a check of the integrator that every report carries, beside driving with zero steering.
+
+Every segment is a car of its own, and the cars drive in lockstep: at each step the views of all of
+them are synthesised together and the policy steers them all in one call (one batched pass of a
+model instead of one call per frame). A car's trajectory depends on nothing but its own stretch, so
+lockstep drives exactly the path each car would drive alone. With `stretch_s`, segments longer than
+that are cut into stretches of at least `stretch_s`, each starting on the recorded path: more cars
+for the batch, at the price of a free restart per stretch (on-policy rounds gather states, where a
+restart costs nothing; the replays that judge a model keep their segments whole).
 """
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +49,7 @@ from base.cameras import CAMERA_NAMES
 from base.driving import RULES, driven_steps, row_times, stretches
 from base.frames import CROP_TOP, FRAME_HEIGHT, FRAME_WIDTH, read_frame
 from base.kinematics import MPS_PER_MPH, Steering, bicycle_step
+from base.runners import BATCH, inference_threads
 from base.viewpoint import Shift, ViewSynthesizer
 from evaluate.autonomy import autonomy_percent
 from evaluate.rules import CarState, LineRule, Rule
@@ -47,6 +57,7 @@ from evaluate.rules import CarState, LineRule, Rule
 PHYSICS_HZ = float(simulator_config.load()["vehicle"]["physics_hz"])
 EVIDENCE_M = float(RULES["evidence_m"])  # see Evidence
 SEARCH_S = 2.0  # how far along the path (in recorded time) the car's nearest point is looked for
+LOCKSTEP = BATCH  # cars driven at once at most: their views (150 KB each), in one model call
 
 
 class ReplayError(ValueError):
@@ -93,20 +104,29 @@ class Footage:
         return float(sum(self.times_s[last] - self.times_s[first] for first, last in self.segments))
 
 
+class FrameSource(Protocol):
+    """Frames already decoded (training's frame store): image paths → uint8 RGB frames (N, H, W, 3)."""
+
+    def get(self, paths: Sequence[str]) -> np.ndarray:
+        ...
+
+
 class Policy(Protocol):
-    """What drives the replayed car: a synthesised view (or None, when `sees` is False) → steering."""
+    """What steers the replayed cars driving one step in lockstep."""
 
-    sees: bool
+    sees: bool  # False: the policy is shown no view (views is None), and no view is synthesised for it
 
-    def __call__(self, view: np.ndarray | None, row: int) -> float:
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        """(N, 160, 320, 3) uint8 views of the N cars driving this step, the recorded row each drives
+        from, and each car's number (its stretch's index in the replay) → (N,) steering."""
         ...
 
 
 class ZeroSteering:
     sees = False
 
-    def __call__(self, view: np.ndarray | None, row: int) -> float:
-        return 0.0
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        return np.zeros(len(rows))
 
 
 class RecordedSteering:
@@ -117,20 +137,21 @@ class RecordedSteering:
     def __init__(self, footage: Footage) -> None:
         self.steering = footage.steering
 
-    def __call__(self, view: np.ndarray | None, row: int) -> float:
-        return float(self.steering[row])
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        return self.steering[rows]
 
 
 class ModelPolicy:
-    """A steering model (`base.runners.Runner`) on the synthesised centre view."""
+    """A steering model on the synthesised centre views: `predict` is a runner's batch prediction
+    (`base.runners.Runner.predict`: frames → steering), called once per step for every car."""
 
     sees = True
 
-    def __init__(self, predict_one: Callable[[np.ndarray], float]) -> None:
-        self.predict_one = predict_one
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.predict = predict
 
-    def __call__(self, view: np.ndarray | None, row: int) -> float:
-        return float(self.predict_one(view))
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        return np.asarray(self.predict(views), dtype=float).reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -158,18 +179,15 @@ class Trace:
     beyond_evidence: list[bool] = field(default_factory=list)  # put back on the path uncharged (`Evidence`)
     rule: str = ""  # the rule's name
 
-    def add(self, footage: Footage, row: int, command: float, state: CarState, out: bool, margin: float,
-            beyond: bool) -> None:
-        """One step from `row`: the car commanded `command` and ended where `state` says, judged so."""
-        self.times_s.append(float(footage.times_s[row + 1]))
-        self.offsets_m.append(float(state.lateral_m[0]))
-        self.headings_deg.append(math.degrees(float(state.heading_rad[0])))
-        self.steering.append(command)
-        self.recorded.append(float(footage.steering[row]))
-        self.intervened.append(out)
-        self.step_s.append(float(footage.times_s[row + 1] - footage.times_s[row]))
-        self.margins_m.append(margin)
-        self.beyond_evidence.append(beyond)
+    @classmethod
+    def joined(cls, traces: list[Trace], rule: str) -> Trace:
+        """The traces of the cars, one after the other: the trace of driving their stretches in turn."""
+        joined = cls(rule=rule)
+        for trace in traces:
+            for name in ("times_s", "offsets_m", "headings_deg", "steering", "recorded", "intervened", "step_s",
+                         "views", "margins_m", "beyond_evidence"):
+                getattr(joined, name).extend(getattr(trace, name))
+        return joined
 
     @property
     def elapsed_s(self) -> float:
@@ -223,20 +241,6 @@ class _Path:
         d2 = (self.poses[lo:hi, 0] - x) ** 2 + (self.poses[lo:hi, 1] - y) ** 2
         return lo + int(np.argmin(d2))
 
-    def state(self, pose: tuple[float, float, float], near: int) -> tuple[CarState, int, Shift]:
-        """Where a car at `pose` stands (its nearest path sub-step `near`): against the path, for the rule;
-        the row nearest along the path; and its shift from that row's recorded pose, for its view."""
-        px, py, ph = self.poses[near]
-        offset = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
-        anchor = self.row_near(near)
-        x0, y0, h0 = self.poses[self.row_at[anchor - self.first]]
-        dx, dy = pose[0] - x0, pose[1] - y0
-        shift = Shift(lateral_m=dx * math.sin(h0) - dy * math.cos(h0), yaw_rad=_wrap(h0 - pose[2]),
-                      forward_m=dx * math.cos(h0) + dy * math.sin(h0))
-        state = CarState(rows=np.array([anchor]), along_m=np.array([self.s[near] - self.s[self.row_at[anchor - self.first]]]),
-                         lateral_m=np.array([offset]), heading_rad=np.array([_wrap(ph - pose[2])]))
-        return state, anchor, shift
-
     def row_near(self, substep: int) -> int:
         """The row (absolute) whose recorded pose is nearest along the path to this sub-step."""
         k = int(np.searchsorted(self.row_at, substep))
@@ -251,51 +255,173 @@ def recorded_poses(footage: Footage, first: int, last: int) -> np.ndarray:
     return path.poses[path.row_at]
 
 
-def replay(footage: Footage, policy: Policy, rule: Rule = LineRule(), whole_views: bool = False,
-           on_step: Callable[[int, np.ndarray | None, Trace], None] | None = None) -> Trace:
-    """Drive `policy` along every segment of `footage`; returns the trace of what happened.
+class _Car:
+    """One stretch driven: where the car is, and where it stands against its recorded path."""
 
-    `on_step(row, view, trace)` is called after each step (progress bars, video). The views are
-    synthesised in the rows the model crops to, or with `whole_views` down from the sky (for video).
+    def __init__(self, number: int, path: _Path, last: int, rule: str) -> None:
+        self.number, self.path, self.last = number, path, last
+        self.row = path.first  # the row the next step drives from
+        self.trace = Trace(rule=rule)
+        self.back_on_path(0)
+
+    def back_on_path(self, near: int) -> None:
+        """Onto the path at sub-step `near`, heading along it, the wheels as the driver's were."""
+        self.pose, self.wheel = tuple(self.path.poses[near]), float(self.path.wheels[near])
+        self.locate(near)
+
+    def drive(self, footage: Footage, command: float, steering: Steering) -> None:
+        """One recorded step at `command`: the wheels lag, the bicycle moves, the car is found on the path."""
+        dt, speed, n = _interval(footage, self.row)
+        pose, wheel = self.pose, self.wheel
+        for _ in range(n):
+            wheel = steering.wheel_after(wheel, command, dt / n)
+            pose = bicycle_step(pose, speed, wheel, dt / n, steering)
+        self.pose, self.wheel = pose, wheel
+        self.locate(self.path.nearest(pose[0], pose[1], self.near + n, int(SEARCH_S * PHYSICS_HZ)))
+
+    def locate(self, near: int) -> None:
+        """Against the path (sub-step `near` nearest): offset and heading error for the rule; the row
+        nearest along the path, and the car's shift from that row's recorded pose, for its next view."""
+        path, pose = self.path, self.pose
+        px, py, ph = path.poses[near]
+        self.near = near
+        self.lateral_m = (pose[0] - px) * math.sin(ph) - (pose[1] - py) * math.cos(ph)
+        self.heading_rad = _wrap(ph - pose[2])
+        self.anchor = path.row_near(near)
+        at = path.row_at[self.anchor - path.first]
+        x0, y0, h0 = path.poses[at]
+        dx, dy = pose[0] - x0, pose[1] - y0
+        self.along_m = float(path.s[near] - path.s[at])
+        self.shift = Shift(lateral_m=dx * math.sin(h0) - dy * math.cos(h0), yaw_rad=_wrap(h0 - pose[2]),
+                           forward_m=dx * math.cos(h0) + dy * math.sin(h0))
+
+
+def car_state(cars: list[_Car]) -> CarState:
+    return CarState(rows=np.array([car.anchor for car in cars], dtype=int),
+                    along_m=np.array([car.along_m for car in cars]),
+                    lateral_m=np.array([car.lateral_m for car in cars]),
+                    heading_rad=np.array([car.heading_rad for car in cars]))
+
+
+OnStep = Callable[[Trace, int, "np.ndarray | None"], None]  # (the car's trace, the row it drove from, its view)
+
+
+@dataclass
+class Lockstep:
+    """What drives a group of cars one step at a time: the footage, the policy, the rule and the views."""
+
+    footage: Footage
+    policy: Policy
+    rule: Rule
+    whole_views: bool = False
+    frames: FrameSource | None = None  # where decoded frames are at hand; None: decoded here
+
+    def __post_init__(self) -> None:
+        self.steering = Steering.from_config()
+        self.synthesizer = ViewSynthesizer(sources=self.footage.cameras or ["center"],
+                                           top=0 if self.whole_views else CROP_TOP)
+        self.cache = _FrameCache(self.footage, self.frames)
+        self.evidence = Evidence(self.synthesizer)
+        self.workers = ThreadPoolExecutor(inference_threads(), thread_name_prefix="replay")
+        self._views = np.empty((0, FRAME_HEIGHT, FRAME_WIDTH, 3), np.uint8)
+
+    def drive(self, cars: list[_Car], on_step: OnStep | None = None) -> None:
+        """Drive `cars` to the ends of their stretches, all moving at every step while they last."""
+        self.cache.size = max(8, 4 * len(cars))  # each car reads its own few frames around its row
+        driving = [car for car in cars if car.row < car.last]
+        while driving:
+            views = self.views(driving)
+            commands = self.policy(views, np.array([car.row for car in driving]),
+                                   np.array([car.number for car in driving]))
+            for car, command in zip(driving, commands):
+                car.drive(self.footage, float(command), self.steering)
+            self.judge(driving, commands)
+            for i, car in enumerate(driving):
+                if on_step:
+                    on_step(car.trace, car.row, None if views is None else views[i])
+                car.row += 1
+            driving = [car for car in driving if car.row < car.last]
+
+    def views(self, cars: list[_Car]) -> np.ndarray | None:
+        """The views the cars are shown this step (none for a policy that does not look), recorded in their
+        traces; decoded and synthesised on both cores (OpenCV and NumPy let go of the GIL)."""
+        if not self.policy.sees:
+            return None
+        if len(self._views) < len(cars):
+            self._views = np.empty((len(cars), FRAME_HEIGHT, FRAME_WIDTH, 3), np.uint8)
+        shown = [View(car.anchor, self.synthesizer.nearest_source(car.shift), car.shift) for car in cars]
+        frames = self.cache.get_all([(view.camera, view.row) for view in shown], self.workers)
+
+        def synthesize(i: int) -> None:
+            view = shown[i]
+            self.synthesizer.synthesize({view.camera: frames[i]}, view.shift, view.camera, out=self._views[i])
+        list(self.workers.map(synthesize, range(len(cars))))
+        for car, view in zip(cars, shown):
+            car.trace.views.append(view)
+        return self._views[:len(cars)]
+
+    def judge(self, cars: list[_Car], commands: np.ndarray) -> None:
+        """The rule's verdict on every car after its step, into its trace; a car out, or (seeing) beyond the
+        cameras' evidence, back on the path."""
+        out, margins = self.rule.check(car_state(cars))
+        times, steering = self.footage.times_s, self.footage.steering
+        for car, command, intervened, margin in zip(cars, commands, out, margins):
+            beyond = bool(self.policy.sees and not intervened and self.evidence.gap_m(car.shift) > EVIDENCE_M)
+            trace, row = car.trace, car.row
+            trace.times_s.append(float(times[row + 1]))
+            trace.offsets_m.append(car.lateral_m)
+            trace.headings_deg.append(math.degrees(car.heading_rad))
+            trace.steering.append(float(command))
+            trace.recorded.append(float(steering[row]))
+            trace.intervened.append(bool(intervened))
+            trace.step_s.append(float(times[row + 1] - times[row]))
+            trace.margins_m.append(float(margin))
+            trace.beyond_evidence.append(beyond)
+            if intervened or beyond:
+                car.back_on_path(car.near)
+
+
+def replay(footage: Footage, policy: Policy, rule: Rule = LineRule(), stretch_s: float | None = None,
+           lockstep: int = LOCKSTEP, whole_views: bool = False, on_step: OnStep | None = None,
+           frames: FrameSource | None = None) -> Trace:
+    """Drive `policy` along every segment of `footage` (with `stretch_s`, cut into stretches of at least that
+    long), up to `lockstep` cars at once; returns the trace of driving them in turn.
+
+    `on_step(trace, row, view)` is called after each step of each car with the car's own trace (progress
+    bars; video, with `lockstep=1` for the frames in order). The views are synthesised in the rows the
+    model crops to, or with `whole_views` down from the sky (for video), from `frames` where given.
     """
-    steering = Steering.from_config()
-    synthesizer = ViewSynthesizer(sources=footage.cameras, top=0 if whole_views else CROP_TOP) if policy.sees else None
-    frames = _FrameCache(footage)
-    evidence = Evidence(footage.cameras)
-    trace = Trace(rule=rule.name)
+    drive = Lockstep(footage, policy, rule, whole_views, frames)
+    spans = cut(footage, stretch_s)
+    traces = []
+    with drive.workers:
+        for start in range(0, len(spans), max(1, lockstep)):
+            cars = [_Car(number, _Path(footage, first, last, drive.steering), last, rule.name)
+                    for number, (first, last) in enumerate(spans[start:start + lockstep], start)]
+            drive.drive(cars, on_step)
+            traces += [car.trace for car in cars]
+    return Trace.joined(traces, rule.name)
+
+
+def cut(footage: Footage, stretch_s: float | None) -> list[tuple[int, int]]:
+    """The segments, each longer than `stretch_s` cut into as many equal stretches of at least
+    `stretch_s` as fit ([first, last] rows; a stretch's last row is the next one's first)."""
+    if not stretch_s:
+        return list(footage.segments)
+    spans = []
     for first, last in footage.segments:
-        path = _Path(footage, first, last, steering)
-        window = int(SEARCH_S * PHYSICS_HZ)
-        pose, wheel, near = tuple(path.poses[0]), path.wheels[0], 0
-        anchor, shift = first, Shift()
-        for row in range(first, last):
-            view = None
-            if policy.sees:
-                source = synthesizer.nearest_source(shift)
-                view = synthesizer.synthesize({source: frames.get(source, anchor)}, shift, source)
-                trace.views.append(View(anchor, source, shift))
-            command = policy(view, row)
-            dt, speed, n = _interval(footage, row)
-            for _ in range(n):
-                wheel = steering.wheel_after(wheel, command, dt / n)
-                pose = bicycle_step(pose, speed, wheel, dt / n, steering)
-            near = path.nearest(pose[0], pose[1], near + n, window)
-            state, anchor, shift = path.state(pose, near)
-            out, margin = (value[0] for value in rule.check(state))
-            beyond = policy.sees and not out and evidence.gap_m(shift) > EVIDENCE_M
-            trace.add(footage, row, command, state, bool(out), float(margin), beyond)
-            if out or beyond:  # back on the path where the car is along it, heading along it, wheels as the driver's were
-                pose, wheel = tuple(path.poses[near]), path.wheels[near]
-                state, anchor, shift = path.state(pose, near)
-            if on_step:
-                on_step(row, view, trace)
-    return trace
+        times = footage.times_s[first:last + 1]
+        pieces = max(1, int((times[-1] - times[0]) // stretch_s))
+        bounds = first + np.searchsorted(times, times[0] + (times[-1] - times[0]) * np.arange(1, pieces) / pieces)
+        edges = [first, *sorted(set(int(b) for b in bounds) - {first, last}), last]
+        spans += list(zip(edges[:-1], edges[1:]))
+    return spans
 
 
-def drive_model(footage: Footage, steer: Callable[[np.ndarray], float], rule: Rule) -> Trace:
-    """A model's steering (a view cropped as the model crops → steering) driven over `footage`: the one
-    call training makes, for its per-epoch validation and for its on-policy rounds alike."""
-    return replay(footage, ModelPolicy(steer), rule)
+def drive_model(footage: Footage, predict: Callable[[np.ndarray], np.ndarray], rule: Rule) -> Trace:
+    """A model's batch steering (views cropped as the model crops → steering) driven over `footage`,
+    its segments whole: the replay training judges a model by, per epoch and on the test blocks."""
+    return replay(footage, ModelPolicy(predict), rule)
 
 
 class Evidence:
@@ -303,8 +429,8 @@ class Evidence:
     than `replay.evidence_m` (simulator.json, measured by `studies.view_evidence`) from every recorded
     camera is no longer evidence of what the car would see, nor a frame's surface of where its tyres are."""
 
-    def __init__(self, cameras: list[str]) -> None:
-        self.synthesizer = ViewSynthesizer(sources=cameras, top=CROP_TOP)
+    def __init__(self, synthesizer: ViewSynthesizer) -> None:
+        self.synthesizer = synthesizer
 
     def gap_m(self, shift: Shift) -> float:
         x, _ = self.synthesizer.target_position(shift)
@@ -327,22 +453,31 @@ def _exists(path: str) -> bool:
 
 
 class _FrameCache:
-    """Decoded frames by (camera, row); the replay asks for the same few frames over and over."""
+    """Decoded frames by (camera, row): each car reads the same few frames around its row over and over."""
 
-    def __init__(self, footage: Footage, size: int = 8) -> None:
-        self.footage, self.size = footage, size
+    def __init__(self, footage: Footage, store: FrameSource | None = None, size: int = 8) -> None:
+        self.footage, self.store, self.size = footage, store, size
         self.cache: dict[tuple[str, int], np.ndarray] = {}
 
-    def get(self, camera: str, row: int) -> np.ndarray:
-        key = (camera, row)
-        frame = self.cache.get(key)
-        if frame is None:
-            path = self.footage.frames[camera][row]
-            frame = read_frame(path)
-            if frame is None:
-                raise ReplayError(f"cannot read the frame {path} (missing, cut off or not {FRAME_WIDTH}×{FRAME_HEIGHT}): "
-                                  "replace it, or delete its row from the log")
+    def get_all(self, keys: list[tuple[str, int]], workers: ThreadPoolExecutor) -> list[np.ndarray]:
+        """The frames of `keys` ((camera, row) each): those not at hand from the store, or decoded on `workers`
+        (OpenCV lets go of the GIL while it decodes)."""
+        missing = list(dict.fromkeys(key for key in keys if key not in self.cache))
+        if self.store is not None and missing:
+            found = self.store.get([self.footage.frames[camera][row] for camera, row in missing])
+        else:
+            found = workers.map(self._read, missing)
+        for key, frame in zip(missing, found):
             if len(self.cache) >= self.size:
                 self.cache.pop(next(iter(self.cache)))
             self.cache[key] = frame
+        return [self.cache[key] for key in keys]
+
+    def _read(self, key: tuple[str, int]) -> np.ndarray:
+        camera, row = key
+        path = self.footage.frames[camera][row]
+        frame = read_frame(path)
+        if frame is None:
+            raise ReplayError(f"cannot read the frame {path} (missing, cut off or not {FRAME_WIDTH}×{FRAME_HEIGHT}): "
+                              "replace it, or delete its row from the log")
         return frame

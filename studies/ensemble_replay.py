@@ -43,7 +43,7 @@ def main() -> int:
     paths = [resolve_model_path(run) for run in args.runs]
     rows = []
     for i, path in enumerate(paths):
-        rows.append((f"run {i}", measure(sets, load_runner(path).predict_one)))
+        rows.append((f"run {i}", measure(sets, load_runner(path).predict)))
         print(f"run {i} ({path}) measured", flush=True)
     with tempfile.TemporaryDirectory(prefix="ensemble-") as folder:
         # Rolling sets: each run is in --size of them; with --size equal to the runs there is one.
@@ -52,7 +52,7 @@ def main() -> int:
         for start, members in enumerate(ensembles):
             out = Path(folder) / f"ensemble{start}.keras"
             build_ensemble([load_keras_model(paths[m]) for m in members]).save(out)
-            rows.append((f"ensemble of runs {', '.join(map(str, members))}", measure(sets, load_runner(out).predict_one)))
+            rows.append((f"ensemble of runs {', '.join(map(str, members))}", measure(sets, load_runner(out).predict)))
             print(f"ensemble {members} measured", flush=True)
     names = list(sets)
     print("\nautonomy % at 2 m / 1 m (interventions at 2 m / 1 m), steering RMSE\n")

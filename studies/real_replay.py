@@ -39,9 +39,11 @@ import numpy as np
 import pandas as pd
 
 from base.atomic import write_json_atomic
+from base.frames import read_frame
 from base.logs import read_recordings
+from base.runners import BATCH
 from base.split import has_test_blocks, held_out_rows
-from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ZeroSteering, replay
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, ZeroSteering, replay
 from evaluate.rules import LineRule
 from studies import REALDATA, ROOT
 
@@ -65,8 +67,9 @@ def train(seed: int, out: Path, fit_args: list[str], data: list[Path], reuse: bo
     return (out / "latest").resolve()
 
 
-def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> tuple[Path, Callable[[np.ndarray], float]]:
-    """The tutorials' recipe on the samples `training.fit --seed seed` would train on; (run folder, steering)."""
+def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> tuple[Path, Callable[[np.ndarray], np.ndarray]]:
+    """The tutorials' recipe on the samples `training.fit --seed seed` would train on; (run folder, its
+    steering of a batch of frames, a frame at a time: the tutorials preprocess one frame at a time)."""
     from base.split import save_split
     from benchmarks import tutorial_recipe
     from training.config import TrainConfig
@@ -79,20 +82,23 @@ def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> t
     print(f"tutorial recipe, seed {seed}: {len(samples.train)} samples, {config.epochs} epochs", flush=True)
     model = tutorial_recipe.train(samples.train, config.epochs, config.batch_size, seed, out / "model.keras")
     save_split(out, samples.rows, samples.val_rows, samples.test_rows)
-    return out, tutorial_recipe.Steerer(model)
+    steer = tutorial_recipe.Steerer(model)
+    return out, lambda frames: np.array([steer(frame) for frame in frames])
 
 
-def offline_rmse(steer: Callable[[np.ndarray], float], rows) -> float:
-    import cv2
+def offline_rmse(predict: Callable[[np.ndarray], np.ndarray], rows: pd.DataFrame) -> float:
+    """Steering RMSE of `predict` (frames → steering) on the rows' recorded centre frames."""
+    paths = rows["center"].tolist()
+    predicted = np.concatenate([predict(np.stack([_frame(path) for path in paths[i:i + BATCH]]))
+                                for i in range(0, len(paths), BATCH)])
+    return float(np.sqrt(np.mean((predicted - rows["steering"].to_numpy(dtype=float)) ** 2)))
 
-    from base.frames import FRAME_SHAPE
 
-    predicted = []
-    for path in rows["center"]:
-        frame = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
-        assert frame.shape == FRAME_SHAPE
-        predicted.append(steer(frame))
-    return float(np.sqrt(np.mean((np.asarray(predicted) - rows["steering"].to_numpy(dtype=float)) ** 2)))
+def _frame(path: str) -> np.ndarray:
+    frame = read_frame(path)
+    if frame is None:
+        raise ReplayError(f"cannot read the frame {path}: restore it")
+    return frame
 
 
 def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, train_on: list[str]) -> pd.DataFrame:
@@ -126,16 +132,17 @@ def both_rules(entry: dict, who: str = "model") -> str:
             f"({loose['interventions']} / {strict['interventions']})")
 
 
-def measure(sets: dict[str, pd.DataFrame], steer: Callable[[np.ndarray], float]) -> dict:
-    """Replay scores and offline RMSE of `steer` (one RGB frame → steering) on each set of rows."""
+def measure(sets: dict[str, pd.DataFrame], predict: Callable[[np.ndarray], np.ndarray]) -> dict:
+    """Replay scores and offline RMSE of `predict` (RGB frames → steering) on each set of rows; each
+    replay drives the set's segments in lockstep."""
     result = {}
     for name, rows in sets.items():
         footage = Footage.from_rows(rows)
-        entry = {"frames": len(rows), "rmse": offline_rmse(steer, rows),
+        entry = {"frames": len(rows), "rmse": offline_rmse(predict, rows),
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
         for limit in RULES:
             rule = LineRule(max_offset_m=limit)
-            for who, policy in (("model", ModelPolicy(steer)), ("zero", ZeroSteering()),
+            for who, policy in (("model", ModelPolicy(predict)), ("zero", ZeroSteering()),
                                 ("human", RecordedSteering(footage))):
                 entry[f"{who}_{limit:g}m"] = replay(footage, policy, rule).report()
         result[name] = entry
@@ -242,7 +249,7 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> tuple[dict[str, dic
             from base.runtime import load_runner
 
             run = train(seed, work / f"seed{seed}", shlex.split(args.fit_args), data, args.reuse)
-            steer = load_runner(run).predict_one
+            steer = load_runner(run).predict
         sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir, train_on)}
         for name in whole:
             sets[f"{name} (another driver)"] = read_recordings([args.data_dir / name])

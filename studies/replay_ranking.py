@@ -131,7 +131,7 @@ def score(models: dict[str, Path], work: Path) -> list[dict]:
             continue
         drives = score_model(path, list(DRIVE_LAPS.items()))
         runner = load_runner(path)
-        replays = {track: replay(f, ModelPolicy(runner.predict_one), LineRule()).report() for track, f in footage.items()}
+        replays = {track: replay(f, ModelPolicy(runner.predict), LineRule()).report() for track, f in footage.items()}
         results.append({"model": name, "drive": drives, "replay": replays})
         print(json.dumps(results[-1]), flush=True)
     return results

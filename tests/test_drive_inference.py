@@ -45,7 +45,7 @@ def test_keras_file_runs_on_onnx_runtime_with_keras_results(model, frames, tmp_p
 
 def test_batches_of_any_size_including_more_than_one_call(model, frames, tmp_path: Path) -> None:
     model.save(tmp_path / "m.keras")
-    many = np.concatenate([frames] * 30)  # 90 frames: two ONNX Runtime calls
+    many = np.concatenate([frames] * 90)  # 270 frames: two calls of a batch
     np.testing.assert_allclose(load_runner(tmp_path / "m.keras").predict(many), _expected(model, many), atol=1e-4)
     assert load_runner(tmp_path / "m.keras").predict(frames[:0]).shape == (0,)
 

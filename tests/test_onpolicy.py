@@ -14,12 +14,23 @@ from recordings import write_log
 from base.frames import CROP_TOP
 from base.logs import read_recordings
 from base.viewpoint import Shift, ViewSynthesizer
-from evaluate.replay import Footage, Trace, View
+from evaluate.replay import Footage, ModelPolicy, RecordedSteering, Trace, View, ZeroSteering, cut, replay
 from evaluate.rules import LineRule
-from training import fit, runs
+from training import fit, onpolicy, runs
 from training.config import TrainConfig
 from training.dataset import make_datasets
-from training.onpolicy import OnPolicyRounds, StatePool, drifting_noise, visited_states
+from training.onpolicy import DriftingNoise, OnPolicyRounds, StatePool, visited_states
+
+
+def steady(value: float) -> ModelPolicy:
+    """A model that steers `value` whatever it sees."""
+    return ModelPolicy(lambda views: np.full(len(views), value))
+
+
+class Driver(RecordedSteering):
+    """The recorded driver's steering, looking at the views as a model would."""
+
+    sees = True
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +68,18 @@ class Frames:
         return np.stack([cv2.imread(str(p), cv2.IMREAD_COLOR_RGB) for p in paths])
 
 
+class Counting(Frames):
+    asked = 0
+
+    def get(self, paths):
+        self.asked += len(paths)
+        return super().get(paths)
+
+
 def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a_batch_with_those_views(rows):
     pool = StatePool(rows, rows["steering"].to_numpy(), share=0.25, return_s=1.3)
     assert pool.size == 0
-    trace = pool.gather(lambda view: 0.6, LineRule(max_offset_m=2.0))  # steers hard right whatever it sees
+    trace = pool.gather(steady(0.6), LineRule(max_offset_m=2.0))  # steers hard right whatever it sees
     assert pool.size == len(trace.views) > 0
     offsets = pool.states["lateral_m"].to_numpy()
     assert offsets.max() > 0.3  # it left the path to the right...
@@ -83,11 +102,29 @@ def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a
     np.testing.assert_array_equal(again_images, images)
 
 
+def test_a_round_in_lockstep_pools_the_states_its_cars_reach_one_by_one_noise_and_all(rows, monkeypatch):
+    monkeypatch.setattr(onpolicy, "ROUND_STRETCH_S", 1.0)  # three cars on this 3.9 s recording
+    footage = Footage.from_rows(rows)
+    labels = rows["steering"].to_numpy()
+    pool = StatePool(rows, labels, share=0.5, return_s=1.3)
+    pool.gather(DriftingNoise(Driver(footage), 0.2, seed=4), LineRule(max_offset_m=0.5), round_=1)
+    alone = replay(footage, DriftingNoise(Driver(footage), 0.2, seed=4), LineRule(max_offset_m=0.5), stretch_s=1.0,
+                   lockstep=1)
+    assert len(cut(footage, 1.0)) == 3 and sum(alone.intervened) > 0
+    pd.testing.assert_frame_equal(pool.states, visited_states(footage, labels, alone, 1.3, round_=1))
+
+    stored = StatePool(rows, labels, share=0.5, return_s=1.3)
+    stored.frames = Counting()  # training's frame store: the round decodes nothing itself
+    stored.gather(DriftingNoise(Driver(footage), 0.2, seed=4), LineRule(max_offset_m=0.5), round_=1)
+    pd.testing.assert_frame_equal(stored.states, pool.states)
+    assert stored.frames.asked >= len(rows) - 1
+
+
 def test_training_batches_take_their_share_from_the_pool_once_it_holds_states(recording):
     data = make_datasets(TrainConfig(data=[str(recording)], on_policy_share=0.5, val_block=10, val_fraction=0.25,
                                      batch_size=16, workers=1, augment=False))
     _, before = next(iter(data.train))
-    data.pool.gather(lambda view: 0.6, LineRule(max_offset_m=2.0))
+    data.pool.gather(steady(0.6), LineRule(max_offset_m=2.0))
     pooled = set(np.round(data.pool.states["steering"].to_numpy(dtype=float), 5))
     _, after = next(iter(data.train))
     def from_pool(labels):
@@ -116,27 +153,29 @@ def test_on_policy_share_out_of_range_is_refused_naming_the_flag(recording, tmp_
 
 
 def test_injected_noise_drifts_rather_than_flickers_and_takes_a_straight_driver_off_its_path(rows):
-    noisy = drifting_noise(lambda view: 0.0, sigma=0.1, seed=3)
-    errors = np.array([noisy(None) for _ in range(20000)])
+    noisy = DriftingNoise(ZeroSteering(), sigma=0.1, seed=3)
+    errors = np.array([noisy(None, np.zeros(1, int), np.array([7]))[0] for _ in range(20000)])
     assert errors.std() == pytest.approx(0.1, rel=0.1)
     assert np.corrcoef(errors[:-1], errors[1:])[0, 1] > 0.8  # keeps its sign for a while: moves the car
-    assert np.abs(np.array([drifting_noise(lambda view: 0.98, 0.5, seed)(None) for seed in range(50)])).max() <= 1.0
+    cars = DriftingNoise(ZeroSteering(), sigma=0.1, seed=3)(None, np.zeros(3, int), np.array([5, 7, 9]))
+    assert cars[1] == errors[0] and len(set(cars)) == 3, "each car's error is its own, the same in any company"
+    near_lock = ModelPolicy(lambda views: np.full(len(views), 0.98))
+    assert np.abs(DriftingNoise(near_lock, 0.5, 0)(np.zeros((50, 1)), np.zeros(50, int), np.arange(50))).max() <= 1.0
 
+    footage = Footage.from_rows(rows)
     plain = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     shaken = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
-    recorded = iter(rows["steering"].to_numpy())
-    plain.gather(lambda view: next(recorded), LineRule(max_offset_m=2.0))  # the driver's own steering: on the path
-    recorded = iter(rows["steering"].to_numpy())
-    shaken.gather(drifting_noise(lambda view: next(recorded), 0.2, seed=0), LineRule(max_offset_m=2.0))
+    plain.gather(Driver(footage), LineRule(max_offset_m=2.0))  # the driver's own steering: on the path
+    shaken.gather(DriftingNoise(Driver(footage), 0.2, seed=0), LineRule(max_offset_m=2.0))
     assert np.abs(plain.states["lateral_m"]).max() < 0.05
     assert np.abs(shaken.states["lateral_m"]).max() > 0.3  # states the driver never reached, labelled
 
 
 def test_the_pool_is_kept_round_by_round_and_restored_without_rounds_of_unfinished_epochs(rows, tmp_path):
     pool = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
-    pool.gather(lambda view: 0.3, LineRule(max_offset_m=2.0), round_=2)
+    pool.gather(steady(0.3), LineRule(max_offset_m=2.0), round_=2)
     second = pool.states.copy()
-    pool.gather(lambda view: -0.3, LineRule(max_offset_m=2.0), round_=3)
+    pool.gather(steady(-0.3), LineRule(max_offset_m=2.0), round_=3)
     pool.save(tmp_path / runs.ON_POLICY_STATES)
 
     again = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
@@ -158,7 +197,7 @@ def test_a_resumed_run_draws_again_on_the_states_of_its_earlier_rounds(recording
 
 def test_a_resumed_worker_restores_the_pool_it_resumes_from_and_keeps_its_own_elsewhere(rows, tmp_path):
     chief = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
-    chief.gather(lambda view: 0.3, LineRule(max_offset_m=2.0), round_=1)
+    chief.gather(steady(0.3), LineRule(max_offset_m=2.0), round_=1)
     chief.save(tmp_path / "chief.csv")
     worker = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     rounds = OnPolicyRounds(worker, start=1, max_offset_m=2.0, states_file=tmp_path / "scratch.csv",

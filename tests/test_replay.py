@@ -16,7 +16,7 @@ from base.kinematics import MPS_PER_MPH
 from base.logs import read_recordings
 from base.split import SplitError, held_out_rows
 from evaluate import __main__ as replay_cli
-from evaluate.replay import EVIDENCE_M, Footage, RecordedSteering, ReplayError, ZeroSteering, replay
+from evaluate.replay import EVIDENCE_M, Footage, RecordedSteering, ReplayError, ZeroSteering, cut, replay
 from evaluate.rules import CarState, LineRule
 
 SPEED_MPH = 25.0
@@ -41,8 +41,8 @@ class Constant:
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def __call__(self, view, row) -> float:
-        return self.value
+    def __call__(self, views, rows, cars) -> np.ndarray:
+        return np.full(len(rows), self.value)
 
 
 CURVE = np.r_[np.zeros(50), np.full(100, 0.3), np.zeros(50)]  # straight, a right-hand bend, straight
@@ -189,6 +189,45 @@ def test_a_recording_without_side_frames_replays_from_the_centre_camera_and_says
     assert replay_cli.main([str(centre_only), str(model), "--report", str(report)]) == 0
     assert json.loads(report.read_text())["cameras"] == ["center"]
     assert "synthesised from the centre camera" in caplog.text
+
+
+class Looker:
+    """A seeing policy whose steering depends on what its view shows (brighter right: steer right), and
+    that counts how it is called."""
+
+    sees = True
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, views, rows, cars) -> np.ndarray:
+        self.calls.append(len(views))
+        crop = views[:, 70:135].astype(float)
+        return np.clip((crop[:, :, 160:].mean(axis=(1, 2, 3)) - crop[:, :, :160].mean(axis=(1, 2, 3))) / 40, -1, 1)
+
+
+def test_stretches_cover_every_step_once_and_last_at_least_the_length_asked():
+    footage = Footage.from_rows(rows(np.zeros(100), ms=list(range(0, 4000, 100)) + list(range(6000, 12000, 100))))
+    spans = cut(footage, 1.5)
+    steps = np.concatenate([np.arange(a, b) for a, b in spans])
+    assert sorted(steps) == [r for first, last in footage.segments for r in range(first, last)]
+    assert all(footage.times_s[b] - footage.times_s[a] >= 1.5 - 1e-9 for a, b in spans)
+    assert len(spans) == 2 + 3 and cut(footage, None) == footage.segments  # 3.9 s → 2 stretches, 5.9 s → 3
+
+
+def test_cars_in_lockstep_drive_exactly_as_each_would_alone_with_one_model_call_a_step(recording_and_model):
+    recording, _ = recording_and_model
+    footage = Footage.from_rows(read_recordings([recording]))
+    rule = LineRule(max_offset_m=0.2)
+    alone, together = Looker(), Looker()
+    one_by_one = replay(footage, alone, rule, stretch_s=0.9, lockstep=1)
+    lockstep = replay(footage, together, rule, stretch_s=0.9)
+    spans = cut(footage, 0.9)
+    assert len(spans) == 4 and one_by_one.report()["interventions"] > 0  # the views steer it off, and back
+    for name in ("offsets_m", "headings_deg", "steering", "intervened", "margins_m", "times_s", "views"):
+        assert getattr(lockstep, name) == getattr(one_by_one, name), name
+    assert len(alone.calls) == sum(b - a for a, b in spans) and set(alone.calls) == {1}
+    assert len(together.calls) == max(b - a for a, b in spans) and together.calls[0] == 4  # all cars, one call
 
 
 @pytest.mark.skipif(importlib.util.find_spec("evaluate.road_rule") is not None, reason="the road rule is there")

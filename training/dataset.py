@@ -80,6 +80,8 @@ def make_datasets(config: TrainConfig) -> Datasets:
             if config.on_policy_share > 0 else None)
     sources = [pd.Series(pool.source_images, dtype=object)] if pool is not None else []  # all a state may need
     frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.cache_mb)
+    if pool is not None:
+        pool.frames = frames  # the on-policy rounds read the frames decoded here
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     train = _batches(frames, samples.train, config, augmenter, shuffle=True, pool=pool)

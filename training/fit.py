@@ -268,7 +268,7 @@ def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float
     footage = Footage.from_rows(samples.test_rows) if len(samples.test_rows) else None
     if footage is None or not footage.segments:
         return metrics | {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
-    report = drive_model(footage, runner.predict_one, LineRule(max_offset_m=max_offset_m)).report()
+    report = drive_model(footage, runner.predict, LineRule(max_offset_m=max_offset_m)).report()
     return metrics | {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
                       "test_replay_footage_s": report["elapsed_s"]}
 

@@ -10,6 +10,9 @@ side cameras and viewpoint shifts) is what an expert would have done. Those stat
 batches of the epochs that follow; each round's states are added to the earlier ones (DAgger's
 aggregation), so the model keeps being taught where its earlier selves went.
 
+A round cuts the footage into stretches, each a car of its own, and drives them in lockstep: one
+batched model call per step for all the cars (`evaluate.replay`), not one per frame.
+
 With `noise`, the model's commands carry a slowly drifting error while it drives (DART, Laskey et al.,
 arXiv 1703.09327): a model that holds a line a little off its driver's (another driver's lap, another
 seed) goes where the noisy one went, and has been taught the way back from there.
@@ -20,7 +23,6 @@ import io
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Protocol
 
 import keras
 import numpy as np
@@ -30,7 +32,7 @@ from base.atomic import write_text_atomic
 from base.driving import UNTIMED_STEP_S
 from base.frames import CROP_TOP
 from base.viewpoint import Shift, ViewSynthesizer
-from evaluate.replay import Footage, Trace, drive_model
+from evaluate.replay import Footage, FrameSource, ModelPolicy, Policy, Trace, replay
 from evaluate.rules import LineRule, Rule
 from training.precision import Float32Steering
 from training.recovery import recovery_steering
@@ -40,25 +42,34 @@ log = logging.getLogger(__name__)
 
 STATE_COLUMNS = ["image", "steering", "camera", "lateral_m", "yaw_rad", "forward_m", "round"]
 NOISE_DRIFT_S = 1.0  # how long the injected steering error keeps its sign, about: long enough to move the car
+# A round's footage is cut into stretches at least this long, each a car starting on the recorded path,
+# driven in lockstep (one batched model call a step). As long as a held-out block (val_block, 150 rows at
+# the recordings' ~10 Hz), which the validation replay judges the same way: long enough for a car to drift
+# and compound its errors (the states DAgger is after), and the track-1 training rows still make ~19 cars.
+# Shorter stretches (5 s, ~57 cars) measured no faster (busy machine, 2026-12-07).
+ROUND_STRETCH_S = 15.0
 
 
-def drifting_noise(steer: Callable[[np.ndarray], float], sigma: float, seed: int) -> Callable[[np.ndarray], float]:
-    """`steer` plus an error that drifts (AR(1), standard deviation `sigma`, correlated over
-    NOISE_DRIFT_S at the recordings' ~10 Hz): white noise would average out within a few frames."""
-    rng = np.random.default_rng(seed)
-    keep = float(np.exp(-UNTIMED_STEP_S / NOISE_DRIFT_S))
-    error = 0.0
+class DriftingNoise:
+    """A policy's steering plus, for each car, an error that drifts (AR(1), standard deviation `sigma`,
+    correlated over NOISE_DRIFT_S at the recordings' ~10 Hz): white noise would average out within a few
+    frames. Each car's error is its own, drawn from `seed` and the car's number, so a round is the same
+    whether its cars drive in lockstep or one after another."""
 
-    def noisy(view: np.ndarray) -> float:
-        nonlocal error
-        error = keep * error + np.sqrt(1 - keep ** 2) * sigma * rng.standard_normal()
-        return float(np.clip(steer(view) + error, *STEERING_RANGE))
-    return noisy
+    def __init__(self, policy: Policy, sigma: float, seed: int) -> None:
+        self.policy, self.sigma, self.seed = policy, sigma, seed
+        self.sees = policy.sees
+        self.keep = float(np.exp(-UNTIMED_STEP_S / NOISE_DRIFT_S))
+        self._cars: dict[int, tuple[np.random.Generator, list[float]]] = {}
 
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        commands = np.asarray(self.policy(views, rows, cars), dtype=float)
+        return np.clip(commands + np.array([self._error(int(car)) for car in cars]), *STEERING_RANGE)
 
-class FrameSource(Protocol):
-    def get(self, paths: np.ndarray) -> np.ndarray:  # image paths → uint8 RGB frames (N, H, W, 3)
-        ...
+    def _error(self, car: int) -> float:
+        rng, error = self._cars.setdefault(car, (np.random.default_rng([self.seed, car]), [0.0]))
+        error[0] = self.keep * error[0] + np.sqrt(1 - self.keep ** 2) * self.sigma * rng.standard_normal()
+        return error[0]
 
 
 def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s: float, round_: int = 0) -> pd.DataFrame:
@@ -93,6 +104,9 @@ class StatePool:
         self.share, self.return_s = share, return_s  # share: of every training batch, once states are pooled
         self.states = pd.DataFrame(columns=STATE_COLUMNS)
         self.synth = ViewSynthesizer(top=CROP_TOP)
+        # Training's frame store, once it holds `source_images`: the rounds read their frames there
+        # instead of decoding them again every round.
+        self.frames: FrameSource | None = None
 
     @property
     def size(self) -> int:
@@ -104,9 +118,10 @@ class StatePool:
         """Every frame a state can be synthesised from: what the frame store must hold."""
         return [path for camera in self.footage.cameras for path in self.footage.frames[camera]]
 
-    def gather(self, steer: Callable[[np.ndarray], float], rule: Rule, round_: int = 0) -> Trace:
-        """Drive `steer` over the footage and pool every state it reached, labelled, as round `round_`."""
-        trace = drive_model(self.footage, steer, rule)
+    def gather(self, policy: Policy, rule: Rule, round_: int = 0) -> Trace:
+        """Drive `policy` over the footage, its stretches in lockstep, and pool every state it reached,
+        labelled, as round `round_`."""
+        trace = replay(self.footage, policy, rule, stretch_s=ROUND_STRETCH_S, frames=self.frames)
         states = visited_states(self.footage, self.labels, trace, self.return_s, round_)
         self.states = pd.concat([self.states, states], ignore_index=True) if len(self.states) else states
         return trace
@@ -165,10 +180,10 @@ class OnPolicyRounds(keras.callbacks.Callback):
         if epoch < self.start or not self.pool.footage.segments:
             return
         started = time.perf_counter()
-        steer = self._steering(self.model)
+        policy = ModelPolicy(self._steering(self.model))
         if self.noise:
-            steer = drifting_noise(steer, self.noise, self.seed * 1000 + epoch)
-        report = self.pool.gather(steer, self.rule, epoch).report()
+            policy = DriftingNoise(policy, self.noise, self.seed * 1000 + epoch)
+        report = self.pool.gather(policy, self.rule, epoch).report()
         if self.states_file is not None:
             self.pool.save(self.states_file)
         self._round = {"on_policy_autonomy": report["autonomy_percent"], "on_policy_states": float(self.pool.size),

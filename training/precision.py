@@ -123,21 +123,21 @@ class Float32View:
 
 
 class Float32Steering:
-    """What the replays during training drive: the model's steering of one frame, in float32 (as
-    model.keras keeps it), from one `tf.function` traced once over the float32 view; its weights follow
-    the model's at each call, the trace stays."""
+    """What the replays during training drive: the model's steering of a batch of frames (the replay's
+    cars of one step), in float32 (as model.keras keeps it), from `tf.function`s traced once over the
+    float32 view; its weights follow the model's at each call, the trace stays."""
 
     def __init__(self, mirror: bool = False) -> None:
         self._view = Float32View(mirror)
         self._runner = None  # base.runners.KerasRunner, made at the first call
 
-    def __call__(self, model: keras.Model) -> Callable[[np.ndarray], float]:
+    def __call__(self, model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
         from base.runners import KerasRunner
 
         float32 = self._view(model)
         if self._runner is None:
             self._runner = KerasRunner(float32)
-        return self._runner.predict_one
+        return self._runner.predict
 
 def matched(model: keras.Model, precision: str, build: Callable[[], keras.Model]) -> keras.Model:
     """A resumed `model` in `precision`: itself when it already computes so, else the model `build` makes
