@@ -15,10 +15,11 @@ A view synthesised far from every recorded camera is no evidence (flat ground st
 any camera saw): a policy that sees, shown such a view, would be judged on what it was never shown.
 Beyond `replay.evidence_m` (simulator.json) sideways from the nearest recorded camera, the car is put
 back on the path without a charge and the step is counted as `beyond_evidence` (a policy that does
-not look, zero steering or the recorded human, needs no view and drives on). Under the line rules up to 1.5 m this never happens before the rule fires (a car
-inside 1.5 m and 20° holds its camera within 1.9 m of the centre camera's place, 1.1 m of a side
-camera's; with the centre camera alone, rules up to 1.1 m); under a rule that lets the car further
-out, such as the road's, it means the replay cannot judge what it cannot see, and says so.
+not look, zero steering or the recorded human, needs no view and drives on). With the side cameras
+this never happens under the line rules up to 1.5 m before the rule fires (a car inside 1.5 m and
+20° holds its camera within 1.1 m of a side camera's place, inside 1.25 m); with the centre camera
+alone, under rules up to 0.9 m. Under a rule that lets the car further out, such as the road's, it
+means the replay cannot judge what it cannot see, and says so.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
