@@ -81,9 +81,9 @@ class OnnxRunner(_SingleFrameRunner):
         super().__init__()
         import onnx
 
-        from base.onnxgraph import fast_elu, split_at_mirror
+        from base.onnxgraph import rewritten, split_at_mirror
 
-        self._graph = fast_elu(onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model))
+        self._graph = rewritten(onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model))
         split = split_at_mirror(self._graph)
         # ONNX's shape inference puts a mirror pair's resized images at 65 rows (75 × 0.88 rounded down); ONNX
         # Runtime makes 66 and would warn at every frame about the head's declared output shape: errors only.

@@ -76,3 +76,23 @@ def test_single_frames_steer_as_batches_with_the_mirror_image_on_a_second_core_o
     assert runner._mirror._resting == 0
     expected = 0.5 * (steer(plain, frames) - steer(plain, np.ascontiguousarray(frames[:, :, ::-1])))
     np.testing.assert_allclose(batch, expected, atol=1e-4)
+
+
+def test_the_drive_servers_graph_rewrites_compute_what_the_export_does(mirrored_file):
+    import onnx
+    import onnxruntime
+
+    from base.onnxgraph import rewritten
+
+    load_runner(mirrored_file)  # converts it and keeps model.onnx beside the .keras
+    exported = onnx.load(mirrored_file.with_suffix(".onnx"))
+    faster = rewritten(exported)
+    assert "Elu" in [n.op_type for n in exported.graph.node] and "Elu" not in [n.op_type for n in faster.graph.node]
+    assert any(n.name.startswith("colour_after_resize/") for n in faster.graph.node)
+    frames = check_frames().astype(np.float32)
+
+    def run(model) -> np.ndarray:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: frames})[0]
+
+    np.testing.assert_allclose(run(faster), run(exported), atol=1e-6)
