@@ -3,8 +3,9 @@
 The on-policy round as `training.onpolicy.OnPolicyRounds` drives it: the training rows of the three
 track-1 recordings (`training.samples.split_rows`, the default seed), cut into stretches of
 ROUND_STRETCH_S driven in lockstep, the model in float32 through its compiled Keras batch call, with
-the default noise. Beside it, the same round with one car at a time: one model call per frame, as
-every round drove before. Then `python -m evaluate`'s replay (ONNX Runtime, segments whole) of the
+the default noise, its frames from the fit's frame store (decoded once for the whole fit, as
+`training.dataset` does), and again decoding its own frames. Beside both, the same round with one car
+at a time decoding its frames: one model call per frame, as every round drove before. Then `python -m evaluate`'s replay (ONNX Runtime, segments whole) of the
 jungle recording in lockstep and one segment at a time. The model is an untrained NVIDIA network
 (the same cost as a trained one); the footage is ../shared/realdata (skipped where absent).
 
@@ -47,9 +48,12 @@ def run(quick: bool = False) -> list[dict]:
     predict = Float32Steering()(model)
     rule = LineRule(max_offset_m=config.on_policy_max_offset_m)
 
-    def round_(lockstep: int) -> Callable[[], int]:
+    store = _Store([path for camera in train.cameras for path in train.frames[camera]])
+
+    def round_(lockstep: int, frames: _Store | None = None) -> Callable[[], int]:
         policy = DriftingNoise(ModelPolicy(predict), config.on_policy_noise, seed=0)
-        return lambda: len(replay(train, policy, rule, stretch_s=ROUND_STRETCH_S, lockstep=lockstep).times_s)
+        return lambda: len(replay(train, policy, rule, stretch_s=ROUND_STRETCH_S, lockstep=lockstep,
+                                  frames=frames).times_s)
 
     jungle = Footage.from_rows(read_recordings([REALDATA / "track2_jungle"]))
     onnx = ModelPolicy(OnnxRunner(to_onnx(model)).predict)
@@ -61,10 +65,27 @@ def run(quick: bool = False) -> list[dict]:
     cars = len(cut(train, ROUND_STRETCH_S))
     return [
         _row(f"on-policy round frames/s, 2 cores, Keras float32 (track-1 training rows, {cars} cars of "
-             f"≥ {ROUND_STRETCH_S:g} s in lockstep)", round_(LOCKSTEP), round_(1), repeats),
+             f"≥ {ROUND_STRETCH_S:g} s in lockstep, frames from the fit's store)", round_(LOCKSTEP, store), round_(1),
+             repeats),
+        _row("the same round decoding its own frames", round_(LOCKSTEP), round_(1), repeats),
         _row(f"replay frames/s, 2 cores, ONNX Runtime (jungle, {len(jungle.segments)} segments whole in lockstep)",
              evaluate(LOCKSTEP), evaluate(1), repeats),
     ]
+
+
+class _Store:
+    """The fit's frame store, as `training.dataset` holds it when the frames fit in its cache: all decoded."""
+
+    def __init__(self, paths: list[str]) -> None:
+        import numpy as np
+
+        from base.frames import read_frame
+
+        self.index = {path: i for i, path in enumerate(paths)}
+        self.frames = np.stack([read_frame(path) for path in paths])
+
+    def get(self, paths):
+        return self.frames[[self.index[path] for path in paths]]
 
 
 def _row(metric: str, ours: Callable[[], int], classic: Callable[[], int], repeats: int) -> dict:
