@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import simulator_config
+from evaluate.replay import Footage
 from evaluate.rules import CarState
 from evaluate.surface import Surface, surface_of
 
@@ -75,7 +76,8 @@ class RoadRule:
 
     name = "road"
 
-    def __init__(self, footage, surface: Surface | None = None) -> None:
+    def __init__(self, footage: Footage | None, surface: Surface | None = None) -> None:
+        """`surface`: the estimate to judge by (default: `footage`'s, from the cache or computed)."""
         self.surface = surface if surface is not None else surface_of(footage)
         self.footprint = Footprint.from_config()
 

@@ -1,26 +1,30 @@
 """The drivable surface of every recorded frame: where the road's edges are around and ahead of the car.
 
 For each row of a recording: the left and right edges of the drivable surface (asphalt with its painted
-lines; not kerbs, dirt, grass, water, walls or rock), in metres right of the car's pose origin
-(`base.kinematics`: halfway between the axles), at forward distances `STATIONS_M` from behind the rear
+lines; not kerbs, dirt, grass, water, walls or rock), in metres right of the car-frame origin the
+cameras are placed in (simulator.json; the replay's pose origin), at forward distances `STATIONS_M` from behind the rear
 axle to 10 m ahead, each with a confidence 0..1.
 
 How (docs/surface.md has the measurements that chose it):
 1. Each camera frame is sampled on the flat ground ahead (`Camera.project`): a bird's-eye grid of lines
    across the car, `SEEN_M` ahead (the hood hides the first 3 m), each point from the camera nearest to
    it sideways. Colours are CIE Lab, blurred a little so asphalt's grain does not read as an edge.
-2. The road's colour: the median of a patch just ahead of the car, taken only when it looks like road
-   (near-grey, like the recording's own median patch): a car on the verge keeps the road colour seen
-   before, so the verge does not become road.
-3. A grid point is road when its colour is near the road colour (lightness tolerated more towards
-   dark, for shadows). Along each line, thin marks (painted lines) are closed over; from the car's
-   position (or, off the road, from the nearest stretch of road at least `MIN_ROAD_M` wide) the road
-   runs out to the first other surface on each side: the edges. An edge past what the camera sees is
-   censored (the road is at least that wide).
+2. The road's colours: medians of a patch just ahead of the car over rows around, behind and ahead,
+   taken only where the patch looks like the recording's road (near its median patch in chroma): a car
+   on the verge keeps the road colour seen before, so the verge does not become road; a bridge's
+   bricks do.
+3. A grid point is road when its colour is near a road colour (lightness tolerated more towards dark,
+   and bluer in the dark, for shade). Along each line, thin marks are closed over; from the car's
+   position (or, off the road, from the nearest stretch of road at least `MIN_ROAD_M` wide within
+   `MAX_SEED_M`) the road runs out to the first other surface on each side, then on past an edge line
+   (paint) and the asphalt just beyond it: the edges, median-filtered over neighbouring lines. An edge
+   past what the cameras see is censored (the road is at least that wide).
 4. The car moves along the recorded path (`evaluate.replay.recorded_poses`), so every edge seen from
    one row is a point on the ground for the rows around it: each row's edges at each station are the
-   robust mean of every observation of that station by the frames within `FUSE_M` along the path.
-   Near the axle (under the hood) only earlier frames saw the ground.
+   weighted mean (nearer sightings weigh more) of the sightings within `AGREE_M` of their weighted
+   median, from the frames within `FUSE_M` along the path, bounded by how far censored sightings saw
+   the road reach, then median-filtered over `ROW_MEDIAN` rows. Near the axle (under the hood) only
+   earlier frames saw the ground.
 Confidence: the share of observations that saw an edge (not censored) times the share that agree
 with their median within `AGREE_M`. Computed once per footage and cached under the user's cache
 folder (`cache_folder()`), never beside the recording.
@@ -31,6 +35,7 @@ import hashlib
 import io
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,23 +46,30 @@ from base.atomic import write_bytes_atomic
 from base.cameras import CAMERA_NAMES, Camera
 from base.frames import read_frame
 from base.logformat import LOG_NAME
+from evaluate.replay import Footage, ReplayError, recorded_poses
 
 log = logging.getLogger(__name__)
 
-METHOD_VERSION = 1  # part of the cache key: raise it whenever the estimate changes
+METHOD_VERSION = 9  # part of the cache key: raise it whenever the estimate changes
 STATIONS_M = np.round(np.arange(-2.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
 SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
 LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
 LOWEST_ROW = 130  # image rows below this may show the hood (its top is at 135 in the centre, lower at the sides)
 PATCH = (1.0, 3.5, 6.0)  # the road-colour patch: |x| < 1 m, 3.5–6 m ahead
 GREY_CHROMA = 16.0
-ROAD_ROWS, SHORT_ROWS = 30, 8  # a row's road colours: medians of the good patches this many rows either side  # a patch further than this (Lab a, b) from the recording's median patch is not road
+ROAD_ROWS, SHORT_ROWS = 30, 10  # a row's road colours: medians of the good patches this many rows either side  # a patch further than this (Lab a, b) from the recording's median patch is not road
 TOLERANCE = (45.0, 25.0, 5.0)
 SHADE_BLUE = 14.0  # Lab b units of blue tolerated in the darkest shade  # Lab distance that is still road: darker (shadow), brighter, per chroma unit
 CLOSE_M = 0.85  # non-road marks narrower than this across (painted lines) are closed over
-MIN_ROAD_M = 1.2  # off the road, the nearest road stretch at least this wide is the road
+MIN_ROAD_M = 1.2  # off the road, the nearest road stretch at least this wide is the road ...
+PAINT_L, PAINT_A, PAINT_M = 12.0, 10.0, 0.9  # paint: this much lighter (or half as much and yellower) than the road, about as red; ending this far out
+LINE_CELLS = 5  # an edge line is at most this many grid points (0.5 m) of paint
+LOOSE = 2.0  # tolerances (× TOLERANCE) within which asphalt just beyond an edge line still counts
+MAX_SEED_M = 3.0  # ... if it begins within this of the car (further: another stretch of road, or none)
 FUSE_M = 16.0  # frames this far behind or ahead along the path contribute to a row's edges
 AGREE_M = 0.5
+ROW_MEDIAN = 5  # consecutive rows over which each station's fused edge is median-filtered
+LINE_MEDIAN = 5  # lines (1.25 m) over which a frame's edges are median-filtered
 GAP_S = 1.0  # rows further apart in time are not joined along a path
 
 
@@ -130,27 +142,28 @@ def patch_colour(lab: np.ndarray) -> np.ndarray:
 
 
 def road_colours(patches: np.ndarray) -> np.ndarray:
-    """Per row, the road's colours (2, 3): the medians of the patches that look like road (within
-    GREY_CHROMA of the recording's median patch) over ROAD_ROWS and over SHORT_ROWS rows either side.
-    The long one keeps a few frames heading off the road (a wall or the verge in the patch) from
-    becoming the road; the short one follows the road's own changes (a bridge's bricks, deep shadow)."""
+    """Per row, the road's colours (3, 3): the medians of the patches that look like road (within
+    GREY_CHROMA of the recording's median patch) over ROAD_ROWS rows either side, over the SHORT_ROWS
+    rows before and over those ahead (what the frame sees ahead is where the car will be then). The long
+    one keeps a few frames heading off the road (a wall or the verge in the patch) from becoming the
+    road; the short ones follow the road's own changes (a bridge's bricks, deep shade) from both ends."""
     typical = np.nanmedian(patches, axis=0)
     chroma = np.hypot(patches[:, 1] - typical[1], patches[:, 2] - typical[2])
     good = np.flatnonzero(np.isfinite(chroma) & (chroma < GREY_CHROMA) & (np.abs(patches[:, 0] - typical[0]) < TOLERANCE[0]))
     if not len(good):
-        return np.broadcast_to(typical, (len(patches), 2, 3)).copy()
-    out = np.empty((len(patches), 2, 3), patches.dtype)
+        return np.broadcast_to(typical, (len(patches), 3, 3)).copy()
+    out = np.empty((len(patches), 3, 3), patches.dtype)
     for row in range(len(patches)):
-        for k, reach in enumerate((ROAD_ROWS, SHORT_ROWS)):
-            lo, hi = np.searchsorted(good, [row - reach, row + reach + 1])
-            near = good[lo:hi] if hi > lo else good[[min(lo, len(good) - 1)]]
+        for k, (lo, hi) in enumerate(((row - ROAD_ROWS, row + ROAD_ROWS), (row - SHORT_ROWS, row), (row + 2, row + 2 + SHORT_ROWS))):
+            a, b = np.searchsorted(good, [lo, hi + 1])
+            near = good[a:b] if b > a else good[[min(a, len(good) - 1)]]
             out[row, k] = np.median(patches[near], axis=0)
     return out
 
 
 def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
-    """Per grid point: 1 road (near either road colour), 0 other surface, -1 unseen; thin marks across
-    a line closed over."""
+    """Per grid point: 1 road (near a road colour; thin marks across a line closed over), 2 paint,
+    3 road only loosely (within LOOSE tolerances), 0 other surface, -1 unseen."""
     dark, bright, chroma = TOLERANCE
     distance = np.full(lab.shape[:2], np.inf, np.float32)
     for road in roads:
@@ -166,7 +179,15 @@ def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
     road_here = (np.nan_to_num(distance, nan=9.0, posinf=9.0) < 1.0).astype(np.uint8)
     width = int(round(CLOSE_M / 0.1)) | 1
     closed = cv2.morphologyEx(road_here, cv2.MORPH_CLOSE, np.ones((1, width), np.uint8))
-    return np.where(seen, closed.astype(np.int8), np.int8(-1))
+    # Paint (white or yellow lines): brighter than the road, not red. An edge line is part of the surface.
+    with np.errstate(invalid="ignore"):
+        lighter = lab[..., 0] - roads[0][0]
+        yellower = lab[..., 2] - roads[0][2]
+        paint = (np.abs(lab[..., 1] - roads[0][1]) < PAINT_A) & (closed == 0) & (
+            (lighter > PAINT_L) | ((lighter > PAINT_L / 2) & (yellower > 2 * PAINT_L)))
+    loose = (closed == 0) & ~paint & (np.nan_to_num(distance, nan=99.0, posinf=99.0) < LOOSE**2)
+    marks = np.select([paint, loose], [np.int8(2), np.int8(3)], closed.astype(np.int8))
+    return np.where(seen, marks, np.int8(-1))
 
 
 def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -178,20 +199,50 @@ def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     wide = cv2.morphologyEx((mask == 1).astype(np.uint8), cv2.MORPH_OPEN,
                             np.ones((1, int(round(MIN_ROAD_M / 0.1)) | 1), np.uint8)).astype(bool)
     on_road = mask[:, centre] == 1
-    far = np.where(wide, np.abs(cols - centre), n_points * 2)
+    far = np.where(wide & (np.abs(cols - centre) <= int(round(MAX_SEED_M / 0.1))), np.abs(cols - centre), n_points * 2)
     seed = np.where(on_road, centre, np.argmin(far, axis=1))
     found = on_road | (far.min(axis=1) < n_points * 2)
     stop = mask != 1
     left_stop = np.where(stop & (cols[None] < seed[:, None]), cols[None], -1).max(axis=1)
     right_stop = np.where(stop & (cols[None] > seed[:, None]), cols[None], n_points).min(axis=1)
-    half = 0.05
     lines = np.arange(n_lines)
+    left_stop = _through_paint(mask, lines, left_stop, -1)
+    right_stop = _through_paint(mask, lines, right_stop, 1)
+    half = 0.05
     left_censored = (left_stop < 0) | (mask[lines, np.clip(left_stop, 0, n_points - 1)] == -1)
     right_censored = (right_stop >= n_points) | (mask[lines, np.clip(right_stop, 0, n_points - 1)] == -1)
     left = LATERAL_M[np.clip(left_stop, 0, n_points - 1)] + half
     right = LATERAL_M[np.clip(right_stop, 0, n_points - 1)] - half
     return (np.where(found, left, np.nan), np.where(found, right, np.nan),
             left_censored | ~found, right_censored | ~found)
+
+
+def _through_paint(mask: np.ndarray, lines: np.ndarray, stop: np.ndarray, step: int) -> np.ndarray:
+    """Where each line's road stops, moved out past an edge line: two to LINE_CELLS cells of paint that
+    end within PAINT_M of the stop (its blurred borders may not read as paint), then past any road
+    beyond. A wider bright run (a kerb's white stripe, a concrete verge) is no line and stays outside."""
+    n_points = mask.shape[1]
+    cells = int(round(PAINT_M / 0.1))
+    at = stop[:, None] + step * np.arange(cells + 1)[None]
+    inside = (at >= 0) & (at < n_points)
+    values = np.where(inside, mask[lines[:, None], np.clip(at, 0, n_points - 1)], -1)
+    painted = values == 2
+    last = np.where(painted, np.arange(cells + 1)[None], -1).max(axis=1)
+    after = values[np.arange(len(lines)), np.clip(last + 1, 0, cells)]
+    line = (painted.sum(axis=1) >= 2) & (painted.sum(axis=1) <= LINE_CELLS) & (last < cells) & (after != -1)
+    moved = np.where(line, stop + step * (last + 1), stop)
+    cols = np.arange(n_points)[None]
+    # The road beyond the line, if it resumes within the line's blurred border (three cells).
+    ahead = (cols - moved[:, None]) * step
+    # Beside a line, asphalt blurred with the line and what lies beyond may match the road only loosely.
+    roadish = (mask == 1) | (mask == 3)
+    resumes = np.where((ahead >= 0) & (ahead <= 3) & roadish, ahead, 99).min(axis=1)
+    start = np.where(resumes < 99, moved + step * resumes, moved)
+    if step > 0:
+        beyond = np.where((cols >= start[:, None]) & ~roadish, cols, n_points).min(axis=1)
+    else:
+        beyond = np.where((cols <= start[:, None]) & ~roadish, cols, -1).max(axis=1)
+    return np.where(line & (resumes < 99), beyond, moved)
 
 
 @dataclass(frozen=True)
@@ -204,7 +255,7 @@ class Sightings:
     right_censored: np.ndarray
 
 
-def sight(footage) -> Sightings:
+def sight(footage: Footage) -> Sightings:
     """The edges every row's frames show (steps 1–3 of the module's method)."""
     cameras = [name for name in CAMERA_NAMES if name in footage.cameras] or ["center"]
     grid = GroundGrid(cameras)
@@ -215,7 +266,8 @@ def sight(footage) -> Sightings:
         for name in cameras:
             frame = read_frame(footage.frames[name][row])
             if frame is None:
-                raise ValueError(f"cannot read the frame {footage.frames[name][row]}: replace it, or delete its row from the log")
+                raise ReplayError(f"cannot read the frame {footage.frames[name][row]} (missing, cut off or another size): "
+                                  "replace it, or delete its row from the log")
             frames[name] = frame
         labs[row] = grid.lab(frames)
     roads = road_colours(np.array([patch_colour(lab.astype(np.float32)) for lab in labs]))
@@ -223,8 +275,32 @@ def sight(footage) -> Sightings:
     out = Sightings(np.full(shape, np.nan), np.full(shape, np.nan), np.ones(shape, bool), np.ones(shape, bool))
     for row in range(n):
         left, right, lc, rc = line_edges(road_mask(labs[row].astype(np.float32), roads[row]))
-        out.left[row], out.right[row], out.left_censored[row], out.right_censored[row] = left, right, lc, rc
+        out.left[row], out.right[row] = _along_median(left), _along_median(right)
+        out.left_censored[row], out.right_censored[row] = lc, rc
     return out
+
+
+def _row_median(table: np.ndarray) -> np.ndarray:
+    """Each station's edge as the median over ROW_MEDIAN consecutive rows: an edge that jumps for a
+    row or two (a seam across the road read as its end) is noise; a car leaving the road takes longer."""
+    half = ROW_MEDIAN // 2
+    if len(table) <= half:
+        return table
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(table, ((half, half), (0, 0)), mode="edge"), ROW_MEDIAN, axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(windows, axis=-1)
+
+
+def _along_median(edges: np.ndarray) -> np.ndarray:
+    """Each line's edge as the median of its own and its neighbours' (LINE_MEDIAN lines): a single line
+    across a seam (the bridge's end, a shadow's edge) ends the road at the car, and must not count."""
+    half = LINE_MEDIAN // 2
+    padded = np.pad(edges, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, LINE_MEDIAN)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window stays NaN
+        return np.nanmedian(windows, axis=1)
 
 
 def path_stretches(times_s: np.ndarray) -> list[tuple[int, int]]:
@@ -294,14 +370,28 @@ def _combine(station: np.ndarray, value: np.ndarray, censored: np.ndarray, weigh
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(st[agree], (v * w)[agree], n) / agreed
         share = np.where(total > 0, seen_total / total, 0.0) * np.where(seen_total > 0, agreed / seen_total, 0.0)
+    reach = _censored_reach(station[censored], value[censored], weight[censored], left)
+    # Sightings that saw the road go on out of sight bound the edge: far sightings that end the road
+    # nearer than near ones saw it reach are wrong (a hill bends the ground they assume flat).
+    mean = np.where(np.isfinite(reach), np.fmin(mean, reach) if left else np.fmax(mean, reach), mean)
     edge = np.where(agreed > 0, mean, np.where(np.isfinite(edge), edge, np.nan))
     return edge, np.nan_to_num(share)
 
 
-def estimate(footage) -> Surface:
-    """The surface of every row of `footage` (an `evaluate.replay.Footage`), computed afresh."""
-    from evaluate.replay import recorded_poses
+def _censored_reach(station: np.ndarray, value: np.ndarray, weight: np.ndarray, left: bool) -> np.ndarray:
+    """Per station, the weighted median of how far censored sightings saw the road reach (NaN where none)."""
+    reach = np.full(len(STATIONS_M), np.nan)
+    for k in np.unique(station):
+        here = station == k
+        v, w = value[here], weight[here]
+        order = np.argsort(v)
+        cumulative = np.cumsum(w[order])
+        reach[k] = v[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
+    return reach
 
+
+def estimate(footage: Footage) -> Surface:
+    """The surface of every row of `footage`, computed afresh."""
     sightings = sight(footage)
     n = len(footage.times_s)
     left, right = np.full((n, len(STATIONS_M)), np.nan), np.full((n, len(STATIONS_M)), np.nan)
@@ -310,6 +400,7 @@ def estimate(footage) -> Surface:
         poses = recorded_poses(footage, first, last)
         rows = slice(first, last + 1)
         left[rows], right[rows], confidence[rows] = fuse(sightings, poses, first)
+        left[rows], right[rows] = _row_median(left[rows]), _row_median(right[rows])
     for table in (left, right):  # stations no frame saw (under a car that has just started): the nearest seen one's
         _fill_nearest(table)
     return Surface(STATIONS_M.copy(), left, right, confidence)
@@ -329,7 +420,7 @@ def cache_folder() -> Path:
     return Path(root) / "behavioural-cloning" / "surface"
 
 
-def cache_key(footage) -> str:
+def cache_key(footage: Footage) -> str:
     """What the surface depends on: this method's version, the rows' frames and times, and each log's
     path, size and modification time."""
     digest = hashlib.sha256(f"surface {METHOD_VERSION}".encode())
@@ -345,7 +436,7 @@ def cache_key(footage) -> str:
     return digest.hexdigest()[:32]
 
 
-def surface_of(footage, cache: bool = True) -> Surface:
+def surface_of(footage: Footage, cache: bool = True) -> Surface:
     """The surface of `footage`, from the cache when this footage's was computed before."""
     path = cache_folder() / f"{cache_key(footage)}.npz"
     if cache and path.is_file():
