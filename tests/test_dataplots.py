@@ -9,7 +9,7 @@ from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.dataplots import GRID_COLUMNS, GRID_ROWS, OUTSIDE_CROP, _augmentation_grid
-from training.dataset import load_frames
+from training.framestore import load_frames
 
 
 def test_each_panel_names_its_operations_and_marks_the_crop(tmp_path):

@@ -1,4 +1,4 @@
-"""Frames and tf.data batches: RGB decoding, validation untouched, reproducible, cache or not, distributed fit."""
+"""Frames and tf.data batches: RGB decoding, validation untouched, reproducible, in memory or on disk, distributed fit."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +13,8 @@ from recordings import frame, write_log, write_recording
 
 from base.logs import LogError, read_recordings
 from training.config import TrainConfig
-from training.dataset import load_frames, make_datasets
+from training.dataset import make_datasets
+from training.framestore import FrameStore, band_top, load_frames
 from training.samples import prepare_samples
 
 
@@ -74,7 +75,9 @@ def test_batches_are_raw_frames_and_validation_is_the_untouched_centre_camera(re
     expected = prepare_samples(read_recordings(config.data), config).val
     assert set(expected["camera"]) == {"center"} and data.val_samples == len(expected) > 0
     val_x, val_y = epoch(data.val)
-    np.testing.assert_array_equal(val_x, load_frames(expected["image"].tolist()))
+    top = band_top(config.pan)  # the rows above are read by nothing: they come as zeros
+    np.testing.assert_array_equal(val_x[:, top:], load_frames(expected["image"].tolist())[:, top:])
+    assert not val_x[:, :top].any()
     np.testing.assert_array_equal(val_y, expected["steering"].to_numpy(dtype=np.float32))
 
 
@@ -94,20 +97,37 @@ def test_without_augmentation_training_batches_are_the_samples(recordings):
     config = tiny_config(recordings, augment=False)
     samples = prepare_samples(read_recordings(config.data), config).train
     frames = load_frames(samples["image"].tolist())
+    frames[:, :band_top(0.0)] = 0
     expected = Counter(zip(map(bytes, frames), samples["steering"].to_numpy(dtype=np.float32)))
     x, y = epoch(make_datasets(config).train)
     assert Counter(zip(map(bytes, x), y)) == expected
 
 
-def test_uncached_frames_give_the_same_batches_and_say_why(recordings, caplog):
-    with caplog.at_level(logging.INFO, logger="training.dataset"):
-        uncached = make_datasets(tiny_config(recordings, cache_mb=0))
-    assert "over cache_mb=0: decoding every batch from disk" in caplog.text
-    assert uncached.summary["frames_cached"] is False
-    cached = make_datasets(tiny_config(recordings))
-    assert cached.summary["frames_cached"] is True
-    for a, b in zip(epoch(cached.train), epoch(uncached.train)):
+def test_frames_on_disk_give_the_same_batches_say_where_and_leave_no_file(recordings, caplog, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    with caplog.at_level(logging.INFO, logger="training.framestore"):
+        on_disk = make_datasets(tiny_config(recordings, memory_mb=0))
+    assert f"on disk in {tmp_path / 'tmp'}" in caplog.text and "--memory-mb 0" in caplog.text
+    assert on_disk.summary["frames_in_memory"] is False
+    assert list((tmp_path / "tmp").iterdir()) == []  # unlinked at once: nothing to clean up, whatever happens
+    in_memory = make_datasets(tiny_config(recordings))
+    assert in_memory.summary["frames_in_memory"] is True
+    for a, b in zip(epoch(in_memory.train), epoch(on_disk.train)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_frame_store_keeps_the_rows_from_its_top_and_no_more(recordings):
+    paths = sorted(str(p) for p in (recordings / "lake").rglob("*.jpg"))[:5]
+    whole = load_frames(paths)
+    for memory_mb in (0, 100):
+        store = FrameStore(paths, memory_mb, top=43)
+        got = store.get(paths[::-1])
+        np.testing.assert_array_equal(got[:, 43:], whole[::-1, 43:])
+        assert not got[:, :43].any() and store.megabytes == pytest.approx(5 * 117 * 320 * 3 / 2**20)
+    assert band_top(0.1) == 43 and band_top(0.0) == 57  # the pan's reach, and the synthesis's from the horizon
 
 
 def test_fit_takes_the_datasets_under_a_mirrored_strategy(recordings):
@@ -135,7 +155,7 @@ def test_a_one_row_log_is_told_to_record_longer_not_to_use_a_setting_that_is_ref
 
 
 def test_real_recordings_split_and_batch(realdata):
-    data = make_datasets(TrainConfig(data=[str(realdata)], cache_mb=0, batch_size=16))
+    data = make_datasets(TrainConfig(data=[str(realdata)], memory_mb=0, batch_size=16))
     assert data.summary["rows"] == 5316 and data.summary["images_missing"] == 0
     assert data.summary["val_rows"] + data.summary["test_rows"] > 0.15 * 5316  # held out, about half of it tested
     assert data.val_samples == data.summary["val_rows"] > 0.05 * 5316 and data.summary["test_rows"] > 0.05 * 5316

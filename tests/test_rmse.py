@@ -15,7 +15,7 @@ from recordings import write_log
 from base.logs import read_recordings
 from base.split import SplitError, held_out_rows, save_split
 from training import export, rmse
-from training.dataset import load_frames
+from training.framestore import load_frames
 from training.samples import split_by_time, split_test
 
 

@@ -13,7 +13,7 @@ from base.atomic import write_atomic
 from base.frames import CROP_BOTTOM, CROP_TOP
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.dataset import load_frames
+from training.framestore import load_frames
 from training.samples import Balanced, SampleSet
 
 GRID_ROWS, GRID_COLUMNS = 4, 4

@@ -1,7 +1,7 @@
 """Recordings → `tf.data` pipelines of raw RGB frames and steering that `model.fit` takes directly.
 
-Each JPEG is decoded once: the frames are kept in memory when they fit in `config.cache_mb`
-(otherwise every batch decodes its own). Batches are assembled and augmented by `config.workers`
+Each JPEG is decoded once, into a compact `training.framestore.FrameStore` (the rows training reads; in
+memory up to `config.memory_mb`, beyond it on disk). Batches are assembled and augmented by `config.workers`
 parallel calls; a batch's augmentation is seeded from the run's seed and the samples it holds, so a
 run is reproducible whatever order the workers finish in. Preprocessing lives in the model, so the
 batches are plain frames (B, 160, 320, 3) uint8 and steering (B,) float32; augmentation touches only
@@ -10,26 +10,23 @@ the rows the model crops to (the rest of a training frame keeps its original pix
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm import tqdm
 
-from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE, read_frame
-from base.logs import SHOWN_PATHS, LogError, scan_recordings, select_rows
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
+from base.logs import LogError, scan_recordings, select_rows
 from training.augment import Augmenter
 from training.config import TrainConfig
+from training.framestore import FrameStore, band_top
 from training.onpolicy import StatePool
 from training.samples import SampleSet, prepare_samples, summarize
 
 log = logging.getLogger(__name__)
 
-FRAME_BYTES = int(np.prod(FRAME_SHAPE))
 
 
 @dataclass(frozen=True)
@@ -41,28 +38,6 @@ class Datasets:
     summary: dict[str, Any]
     samples: SampleSet  # the split and balanced samples the datasets were built from
     pool: StatePool | None  # with on-policy training: the states the model reached, mixed into the batches
-
-
-def load_frames(paths: Sequence[str], progress: bool = False) -> np.ndarray:
-    """JPEG files → uint8 RGB frames (N, 160, 320, 3), decoded in parallel; LogError names the files that fail."""
-    frames = np.empty((len(paths), *FRAME_SHAPE), dtype=np.uint8)
-
-    def decode_into(i: int) -> bool:
-        frame = read_frame(paths[i])
-        if frame is not None:
-            frames[i] = frame
-        return frame is not None
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        # cv2 releases the GIL while decoding, so threads decode in parallel without copying frames between processes.
-        decoded = list(tqdm(pool.map(decode_into, range(len(paths))), total=len(paths), desc="decoding frames",
-                            unit="img", disable=None if progress else True))  # None: only on a terminal
-    failed = [path for path, ok in zip(paths, decoded) if not ok]
-    if failed:
-        raise LogError(f"{len(failed)} of {len(paths)} images could not be read as {FRAME_SHAPE[1]}×{FRAME_SHAPE[0]} "
-                       f"JPEG frames (first: {', '.join(failed[:SHOWN_PATHS])}): replace them, or delete their rows from "
-                       "the log")
-    return frames
 
 
 def make_datasets(config: TrainConfig) -> Datasets:
@@ -79,14 +54,15 @@ def make_datasets(config: TrainConfig) -> Datasets:
     pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
             if config.on_policy_share > 0 else None)
     sources = [pd.Series(pool.source_images, dtype=object)] if pool is not None else []  # all a state may need
-    frames = _FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.cache_mb)
+    frames = FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.memory_mb,
+                        top=band_top(config.pan if config.augment else 0.0))
     if pool is not None:
         pool.frames = frames  # the on-policy rounds read the frames decoded here
     # Only the rows the model crops to are augmented: the model never sees the others.
     augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM)) if config.augment else None
     train = _batches(frames, samples.train, config, augmenter, shuffle=True, pool=pool)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
-    summary |= {"frames_cached": frames.cached, "frames": len(frames.paths)}
+    summary |= {"frames_in_memory": frames.in_memory, "frames": len(frames.paths)}
     return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
 
 
@@ -101,28 +77,7 @@ def _no_validation(rows: pd.DataFrame, block: int) -> str:
             "record longer")
 
 
-class _FrameStore:
-    """Frames by image path: all decoded up front when they fit in `cache_mb`, else decoded per request."""
-
-    def __init__(self, paths: Sequence[str], cache_mb: int) -> None:
-        self.paths = list(paths)
-        self.index = {path: i for i, path in enumerate(self.paths)}
-        needed_mb = len(self.paths) * FRAME_BYTES / 2**20
-        self.cached = needed_mb <= cache_mb
-        if self.cached:
-            self.frames = load_frames(self.paths, progress=True)
-            log.info("decoded %d frames into memory (%.0f MB)", len(self.paths), needed_mb)
-        else:
-            log.info("%d decoded frames would take %.0f MB, over cache_mb=%d: decoding every batch from disk "
-                     "(raise cache_mb to keep them in memory)", len(self.paths), needed_mb, cache_mb)
-
-    def get(self, paths: Sequence[str]) -> np.ndarray:
-        if self.cached:
-            return self.frames[[self.index[path] for path in paths]]
-        return load_frames(paths)
-
-
-def _batches(frames: _FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
+def _batches(frames: FrameStore, samples: pd.DataFrame, config: TrainConfig, augmenter: Augmenter | None,
              shuffle: bool, pool: StatePool | None = None) -> tf.data.Dataset:
     images = samples["image"].to_numpy()
     steering = samples["steering"].to_numpy(dtype=np.float32)

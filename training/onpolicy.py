@@ -103,6 +103,7 @@ class StatePool:
         self.labels = np.asarray(labels, dtype=float)
         self.share, self.return_s = share, return_s  # share: of every training batch, once states are pooled
         self.states = pd.DataFrame(columns=STATE_COLUMNS)
+        self._columns: tuple[pd.DataFrame | None, dict[str, np.ndarray]] = (None, {})
         self.synth = ViewSynthesizer(top=CROP_TOP)
         # Training's frame store, once it holds `source_images`: the rounds read their frames there
         # instead of decoding them again every round.
@@ -142,18 +143,30 @@ class StatePool:
 
     def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int) -> None:
         """Replace `share` of a batch (in place) with views of pooled states, their labels beside them."""
-        states = self.states
+        states = self._arrays()
         count = int(round(self.share * len(images)))
-        if not len(states) or not count:
+        if not len(states["image"]) or not count:
             return
         rng = np.random.default_rng(seed)
         slots = rng.choice(len(images), size=count, replace=False)
-        picked = states.iloc[rng.integers(len(states), size=count)]
-        sources = frames.get(picked["image"].to_numpy())
-        for slot, source, state in zip(slots, sources, picked.itertuples(index=False)):
-            shift = Shift(lateral_m=state.lateral_m, yaw_rad=state.yaw_rad, forward_m=state.forward_m)
-            self.synth.synthesize({state.camera: source}, shift, state.camera, out=images[slot])
-        labels[slots] = picked["steering"].to_numpy(dtype=np.float32)
+        picked = rng.integers(len(states["image"]), size=count)
+        sources = frames.get(states["image"][picked])
+        for slot, source, i in zip(slots, sources, picked):
+            shift = Shift(lateral_m=states["lateral_m"][i], yaw_rad=states["yaw_rad"][i], forward_m=states["forward_m"][i])
+            camera = states["camera"][i]
+            self.synth.synthesize({camera: source}, shift, camera, out=images[slot])
+        labels[slots] = states["steering"][picked]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The pooled states' columns as arrays (a batch's picks without pandas' cost per row), made again when a
+        round or a restore has replaced the table; the pair is swapped whole, as the table is."""
+        table, arrays = self._columns
+        if table is not self.states:
+            table = self.states
+            arrays = {name: table[name].to_numpy() for name in STATE_COLUMNS}
+            arrays["steering"] = arrays["steering"].astype(np.float32)
+            self._columns = (table, arrays)
+        return arrays
 
 
 class OnPolicyRounds(keras.callbacks.Callback):

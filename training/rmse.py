@@ -35,7 +35,7 @@ def steering_errors(runner: Runner, samples: pd.DataFrame, progress: bool = Fals
     import numpy as np
     from tqdm import tqdm
 
-    from training.dataset import load_frames  # decodes with OpenCV; the module also builds tf.data pipelines
+    from training.framestore import load_frames  # decodes with OpenCV, in parallel
 
     if samples.empty:
         raise ValueError("no frames to score: pass recordings that hold rows (or a non-empty split)")
