@@ -16,9 +16,9 @@ any camera saw): a policy that sees, shown such a view, would be judged on what 
 Beyond `replay.evidence_m` (simulator.json) sideways from the nearest recorded camera, the car is put
 back on the path without a charge and the step is counted as `beyond_evidence` (a policy that does
 not look, zero steering or the recorded human, needs no view and drives on). With the side cameras
-this never happens under the line rules up to 1.5 m before the rule fires (a car inside 1.5 m and
-20° holds its camera within 1.1 m of a side camera's place, inside 1.25 m); with the centre camera
-alone, under rules up to 0.9 m. Under a rule that lets the car further out, such as the road's, it
+this never happens under the line rules up to 1.4 m before the rule fires (a car inside 1.4 m and
+20° holds its camera within 0.92 m of a side camera's place, inside 1.0 m); with the centre camera
+alone, under rules up to 0.65 m. Under a rule that lets the car further out, such as the road's, it
 means the replay cannot judge what it cannot see, and says so.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a

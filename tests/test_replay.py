@@ -161,15 +161,15 @@ def test_the_cli_replays_a_recording_and_reports_the_model_beside_both_reference
     recording, model = recording_and_model
     report, plot, video = tmp_path / "r.json", tmp_path / "r.png", tmp_path / "r.mp4"
     code = replay_cli.main([str(recording), str(model), "--report", str(report), "--plot", str(plot),
-                            "--video", str(video), "--max-offset", "1.5"])
+                            "--video", str(video), "--max-offset", "1.0"])
     assert code == 0
     result = json.loads(report.read_text())
     for fields in (result, result["references"]["zero_steering"], result["references"]["recorded"]):
         assert {"autonomy_percent", "interventions", "mean_abs_offset_m", "max_abs_offset_m", "elapsed_s", "frames",
                 "interventions_per_min"} <= set(fields)
     assert result["references"]["recorded"]["autonomy_percent"] == 100.0
-    assert result["max_offset_m"] == 1.5 and result["cameras"] == ["center", "left", "right"]
-    assert result["rule"] == "line 1.5 m" and result["min_margin_m"] <= 1.5 and result["beyond_evidence"] == 0
+    assert result["max_offset_m"] == 1.0 and result["cameras"] == ["center", "left", "right"]
+    assert result["rule"] == "line 1 m" and result["min_margin_m"] <= 1.0 and result["beyond_evidence"] == 0
     assert result["frames"] == 59
     assert plot.stat().st_size > 10_000 and video.stat().st_size > 10_000
     assert "zero steering" in capsys.readouterr().out
