@@ -81,3 +81,18 @@ def test_the_recorded_driver_leaving_the_road_onto_the_verge_is_the_one_departur
     margin, _ = Footprint.from_config().margins(surface_of(footage), rows, zeros, zeros, zeros)
     assert (margin[490:500] < 0).all(), "the exit onto the verge (rows ≈485–510) is not marked"
     assert (margin[:480] >= 0).all(), f"rows marked off the road before the exit: {np.flatnonzero(margin[:480] < 0)}"
+
+
+def test_the_replay_video_draws_the_edges_and_paints_a_tyre_off_the_surface_red():
+    from base.viewpoint import Shift
+    from evaluate.mp4 import draw_surface
+
+    view = np.zeros((160, 320, 3), np.uint8)
+    surface = straight_road(1.5)
+    footprint = Footprint.from_config()
+    on = draw_surface(view, surface, 0, footprint, scale=2)
+    off = draw_surface(view, surface, 0, footprint, scale=2, shift=Shift(lateral_m=1.0))
+    red = np.array([255, 60, 60], np.uint8)
+    assert on.shape == (320, 640, 3) and on.any(), "nothing drawn"
+    assert not (on == red).all(axis=2).any()
+    assert (off == red).all(axis=2).any(), "a tyre 0.5 m past the edge is not drawn red"
