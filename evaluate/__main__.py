@@ -24,7 +24,7 @@ from base.quiet_tensorflow import add_verbose_flag
 from base.split import SplitError
 from evaluate.replay import ReplayError
 from evaluate.report import Outputs, replay_recordings
-from evaluate.rules import RULE_NAMES, LineRule, RuleChoice, RuleUnavailable
+from evaluate.rules import RULE_NAMES, LineRule, RuleChoice
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = replay_recordings(recordings, model, RuleChoice(args.rule, args.max_offset), args.held_out,
                                    Outputs(args.report, args.plot, args.video))
-    except (LogError, SplitError, ReplayError, RuleUnavailable, ModelLoadError, OSError) as e:
+    except (LogError, SplitError, ReplayError, ModelLoadError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -47,8 +47,7 @@ def replay_recordings(recordings: Sequence[str | Path], model: str | Path, choic
                       held_out: bool = False, outputs: Outputs = Outputs(), progress: bool = True) -> dict:
     """Replay `model` on `recordings` (all rows, or with `held_out` the run's test rows).
 
-    Returns the report; raises LogError, SplitError, ReplayError, RuleUnavailable or ModelLoadError
-    (one-line messages).
+    Returns the report; raises LogError, SplitError, ReplayError or ModelLoadError (one-line messages).
     """
     from base.runtime import load_runner  # ONNX Runtime (and for Keras files TensorFlow) only once the footage reads
 

@@ -61,10 +61,6 @@ class LineRule:
         return out, np.where(turned, np.minimum(margin, 0.0), margin)
 
 
-class RuleUnavailable(ValueError):
-    """A rule this checkout cannot build; the message (one line) says what to use instead."""
-
-
 RULE_NAMES = ("line", "road")
 
 
@@ -76,15 +72,10 @@ class RuleChoice:
     max_offset_m: float = LineRule.max_offset_m  # the line rule's limit
 
     def build(self, footage: Footage) -> Rule:
+        if self.name not in RULE_NAMES:
+            raise ValueError(f"unknown rule {self.name!r}: use one of {', '.join(RULE_NAMES)}")
         if self.name == "line":
             return LineRule(max_offset_m=self.max_offset_m)
-        if self.name != "road":
-            raise RuleUnavailable(f"unknown rule {self.name!r}: use one of {', '.join(RULE_NAMES)}")
-        try:
-            from evaluate.road_rule import RoadRule  # the drivable surface's estimate: heavy, and only for this rule
-        except ModuleNotFoundError as e:
-            if e.name != "evaluate.road_rule":
-                raise
-            raise RuleUnavailable("the road rule needs evaluate.road_rule (the drivable-surface estimate), which "
-                                  "this checkout does not have yet: use --rule line") from None
+        from evaluate.road_rule import RoadRule  # the drivable surface's estimate: heavy, and only for this rule
+
         return RoadRule(footage)

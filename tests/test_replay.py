@@ -1,7 +1,6 @@
 """The replay's closed loop: the integrator, the intervention rule, segments, and `python -m evaluate`."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -228,14 +227,6 @@ def test_cars_in_lockstep_drive_exactly_as_each_would_alone_with_one_model_call_
         assert getattr(lockstep, name) == getattr(one_by_one, name), name
     assert len(alone.calls) == sum(b - a for a, b in spans) and set(alone.calls) == {1}
     assert len(together.calls) == max(b - a for a, b in spans) and together.calls[0] == 4  # all cars, one call
-
-
-@pytest.mark.skipif(importlib.util.find_spec("evaluate.road_rule") is not None, reason="the road rule is there")
-def test_the_road_rule_without_its_surface_estimate_is_one_line_saying_what_to_use(recording_and_model, capsys):
-    recording, model = recording_and_model
-    assert replay_cli.main([str(recording), str(model), "--rule", "road"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "--rule line" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("case", ["missing recording", "broken model", "no model"])
