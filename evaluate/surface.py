@@ -50,8 +50,8 @@ from evaluate.replay import Footage, ReplayError, recorded_poses
 
 log = logging.getLogger(__name__)
 
-METHOD_VERSION = 9  # part of the cache key: raise it whenever the estimate changes
-STATIONS_M = np.round(np.arange(-2.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
+METHOD_VERSION = 10  # part of the cache key: raise it whenever the estimate changes
+STATIONS_M = np.round(np.arange(-3.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
 SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
 LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
 LOWEST_ROW = 130  # image rows below this may show the hood (its top is at 135 in the centre, lower at the sides)
@@ -83,19 +83,17 @@ class Surface:
     confidence: np.ndarray  # (rows, stations) 0..1
 
     def edges_at(self, rows: np.ndarray, forward_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(left, right, confidence) at `forward_m` ahead of each of `rows` (same shapes), linearly
-        between stations; NaN and 0 outside them."""
+        """(left, right, confidence) at `forward_m` ahead of each of `rows` (same shapes), linearly between
+        stations; beyond the first or last station, that station's edges with confidence 0."""
         rows = np.asarray(rows, dtype=int)
-        pos = np.interp(forward_m, self.stations_m, np.arange(len(self.stations_m)), left=np.nan, right=np.nan)
-        inside = np.isfinite(pos)
-        k = np.clip(np.floor(np.nan_to_num(pos)).astype(int), 0, len(self.stations_m) - 2)
-        t = np.nan_to_num(pos) - k
-        results = []
-        for table in (self.left_m, self.right_m, self.confidence):
-            value = table[rows, k] * (1 - t) + table[rows, k + 1] * t
-            results.append(np.where(inside, value, np.nan))
-        left, right, conf = results
-        return left, right, np.nan_to_num(conf)
+        forward = np.asarray(forward_m, dtype=float)
+        pos = np.interp(forward, self.stations_m, np.arange(len(self.stations_m)))
+        k = np.clip(np.floor(pos).astype(int), 0, len(self.stations_m) - 2)
+        t = pos - k
+        left, right, conf = (table[rows, k] * (1 - t) + table[rows, k + 1] * t
+                             for table in (self.left_m, self.right_m, self.confidence))
+        inside = (forward >= self.stations_m[0]) & (forward <= self.stations_m[-1])
+        return left, right, np.where(inside, np.nan_to_num(conf), 0.0)
 
 
 class GroundGrid:

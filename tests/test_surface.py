@@ -41,12 +41,13 @@ def test_a_car_turned_across_the_road_puts_a_front_tyre_out_before_its_centre_is
     assert margin[1] == pytest.approx(4.0 - front_right)
 
 
-def test_edges_are_read_between_stations_and_unknown_outside_them():
+def test_edges_are_read_between_stations_and_held_with_no_confidence_beyond_them():
     surface = Surface(STATIONS_M.copy(), np.tile(-4.0 - 0.1 * STATIONS_M, (1, 1)), np.full((1, len(STATIONS_M)), 4.0),
                       np.ones((1, len(STATIONS_M))))
-    left, right, confidence = surface.edges_at(np.array([0, 0]), np.array([1.25, 50.0]))
-    assert left[0] == pytest.approx(-4.125)
-    assert np.isnan(left[1]) and confidence[1] == 0
+    left, right, confidence = surface.edges_at(np.array([0, 0, 0]), np.array([1.25, 50.0, -9.0]))
+    assert left[0] == pytest.approx(-4.125) and confidence[0] == 1
+    assert left[1] == pytest.approx(-4.0 - 0.1 * STATIONS_M[-1]) and confidence[1] == 0
+    assert left[2] == pytest.approx(-4.0 - 0.1 * STATIONS_M[0]) and confidence[2] == 0
 
 
 @pytest.fixture
