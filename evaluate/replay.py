@@ -15,11 +15,12 @@ A view synthesised far from every recorded camera is no evidence (flat ground st
 any camera saw): a policy that sees, shown such a view, would be judged on what it was never shown.
 Beyond `replay.evidence_m` (simulator.json) sideways from the nearest recorded camera, the car is put
 back on the path without a charge and the step is counted as `beyond_evidence` (a policy that does
-not look, zero steering or the recorded human, needs no view and drives on). With the side cameras
-this never happens under the line rules up to 1.4 m before the rule fires (a car inside 1.4 m and
-20° holds its camera within 0.92 m of a side camera's place, inside 1.0 m); with the centre camera
-alone, under rules up to 0.65 m. Under a rule that lets the car further out, such as the road's, it
-means the replay cannot judge what it cannot see, and says so.
+not look, zero steering or the recorded human, needs no view and drives on). Under a line rule it
+never happens before the rule fires while the rule's limit plus the camera's swing at its heading
+limit (1 m forward × sin 20° = 0.34 m) stays within `evidence_m` of a recorded camera's place: with
+the side cameras (0.81 m out) and evidence_m = 1.0, rules up to 1.45 m (NVIDIA's 1 m, not 2 m); with
+the centre camera alone, up to 0.65 m. Beyond that, and under a rule that lets the car further out,
+such as the road's, it means the replay cannot judge what it cannot see, and the report says how often.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken

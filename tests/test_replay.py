@@ -144,9 +144,9 @@ def test_a_seeing_car_beyond_the_cameras_evidence_is_put_back_uncharged_and_coun
     assert abs(trace.views[first + 1].shift.lateral_m) < 0.2, "the next view is synthesised from the path"
     blind = replay(footage, Constant(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0)).report()
     assert blind["beyond_evidence"] == 0, "a policy that does not look needs no view"
-    strict = replay(footage, Looking(0.15), LineRule(max_offset_m=1.5)).report()
+    strict = replay(footage, Looking(0.15), LineRule(max_offset_m=1.0)).report()
     assert strict["beyond_evidence"] == 0 and strict["interventions"] > 0 and strict["min_margin_m"] < 0
-    assert strict["rule"] == "line 1.5 m"
+    assert strict["rule"] == "line 1 m"
 
 
 @pytest.fixture(scope="module")
