@@ -30,7 +30,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -42,6 +42,8 @@ from base.logs import read_recordings
 from base.viewpoint import Shift, ViewSynthesizer
 from benchmarks import REALDATA, ROOT
 from benchmarks.viewpoint import crop_error
+from evaluate.surface import SEEN_M, GroundGrid, line_edges, patch_colour, road_colours
+from evaluate.surface import road_mask as surface_mask
 from sim.pose import Pose
 from sim.render import Renderer, shared_renderer
 from sim.scenery import draw_objects
@@ -291,17 +293,54 @@ def real_pairs() -> list[np.ndarray]:
 
 def real_check(steer: Steer | None, every: int) -> list[dict]:
     """Real footage, every `every`-th row: the view of one recorded camera synthesised from another's frame
-    of the same row (0.81 m away), against the recorded frame, in pixels and steering, beside the source
-    frame as recorded ("unmoved")."""
+    of the same row (0.81 m away), against the recorded frame, in pixels, steering and (centre views) the
+    road's edges as `evaluate.surface` reads them, beside the source frame as recorded ("unmoved") and,
+    for the edges, beside two consecutive recorded centre frames (how far that reading varies anyway)."""
     rows = []
     for folder in REAL:
         if not (REALDATA / folder).is_dir():
             print(f"real check of {folder} skipped: no recording at {REALDATA / folder}", file=sys.stderr)
             continue
-        table = read_recordings([REALDATA / folder]).iloc[::every]
+        table = read_recordings([REALDATA / folder])
+        reading = RoadReading(table)
+        sample = np.arange(0, len(table) - 1, every)
         for source, target in REAL_PAIRS:
-            rows.append({"footage": folder, "view": f"{target} from {source}"} | real_pair(table, source, target, steer))
+            row = {"footage": folder, "view": f"{target} from {source}"} | real_pair(table.iloc[sample], source, target, steer)
+            if target == "center":
+                synth = ViewSynthesizer(sources=(source,), top=CROP_TOP)
+                views = (synth.synthesize({source: read_frame(table[source].iloc[i])}, Shift(), source) for i in sample)
+                row |= reading.compare(sample, views)
+            rows.append(row)
+        rows.append({"footage": folder, "view": "center, the next row's"}
+                    | reading.compare(sample, (reading.frames[i + 1] for i in sample)))
     return rows
+
+
+class RoadReading:
+    """The road's edges in a recording's centre frames as `evaluate.surface` reads one frame (its
+    bird's-eye colour segmentation, with the recording's road colours), to compare other views by."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.grid = GroundGrid(["center"])
+        self.frames = [read_frame(path) for path in table["center"]]
+        self.labs = [self.grid.lab({"center": frame}) for frame in self.frames]
+        self.roads = road_colours(np.stack([patch_colour(lab) for lab in self.labs]))
+        self.lines = np.isin(SEEN_M, CRITERION_AHEAD_M)
+
+    def compare(self, rows: Sequence[int], views: Iterable[np.ndarray]) -> dict[str, str]:
+        """How far the edges 6–10 m ahead read off `views` (one per row) lie from the recorded frame's,
+        where both see an edge; the share of edges only one of them sees."""
+        off, unmatched = [], []
+        for row, view in zip(rows, views):
+            truth = line_edges(surface_mask(self.labs[row], self.roads[row]))
+            other = line_edges(surface_mask(self.grid.lab({"center": view}), self.roads[row]))
+            for side in (0, 1):
+                censored = truth[2 + side][self.lines], other[2 + side][self.lines]
+                both = ~censored[0] & ~censored[1]
+                off += list(np.abs(truth[side] - other[side])[self.lines][both])
+                unmatched += list(censored[0] != censored[1])
+        return {"edges 6–10 m off: median / p95 (m)": f"{np.median(off):.2f} / {np.percentile(off, 95):.2f}",
+                "edges seen in one only": f"{np.mean(unmatched):.0%}"}
 
 
 def real_pair(table: pd.DataFrame, source: str, target: str, steer: Steer | None) -> dict:
