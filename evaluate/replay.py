@@ -12,15 +12,13 @@ a car out is an intervention: it is put back on the path and charged the simulat
 as `sim.drive` charges leaving the road.
 
 A view synthesised far from every recorded camera is no evidence (flat ground stretched past what
-any camera saw): a policy that sees, shown such a view, would be judged on what it was never shown.
-Beyond `replay.evidence_m` (simulator.json) sideways from the nearest recorded camera, the car is put
-back on the path without a charge and the step is counted as `beyond_evidence` (a policy that does
-not look, zero steering or the recorded human, needs no view and drives on). Under a line rule it
-never happens before the rule fires while the rule's limit plus the camera's swing at its heading
-limit (1 m forward × sin 20° = 0.34 m) stays within `evidence_m` of a recorded camera's place: with
-the side cameras (0.81 m out) and evidence_m = 1.0, rules up to 1.45 m (NVIDIA's 1 m, not 2 m); with
-the centre camera alone, up to 0.65 m. Beyond that, and under a rule that lets the car further out,
-such as the road's, it means the replay cannot judge what it cannot see, and the report says how often.
+any camera saw): neither of what the car would see nor of where the road is. Under a rule that judges
+by the frames (`needs_evidence`: the road rule), a seeing car further than `replay.evidence_m`
+(simulator.json, measured by `studies.view_evidence`) sideways from the nearest recorded camera is put
+back on the path without a charge, and the step is counted as `beyond_evidence`: the replay cannot
+judge what it cannot see, and the report says how often. A policy that does not look (zero steering,
+the recorded human) needs no view and drives on. The line rules judge geometry alone, as far as they
+reach, as NVIDIA's did: their figures stay comparable with every earlier one.
 
 Where the recording stops driving (`base.driving`: a pause, a standstill, a crash, the end of a
 held-out block, another recording) the path breaks and the car restarts on it: each unbroken
@@ -368,7 +366,8 @@ class Lockstep:
         out, margins = self.rule.check(car_state(cars))
         times, steering = self.footage.times_s, self.footage.steering
         for car, command, intervened, margin in zip(cars, commands, out, margins):
-            beyond = bool(self.policy.sees and not intervened and self.evidence.gap_m(car.shift) > EVIDENCE_M)
+            beyond = bool(self.rule.needs_evidence and self.policy.sees and not intervened
+                          and self.evidence.gap_m(car.shift) > EVIDENCE_M)
             trace, row = car.trace, car.row
             trace.times_s.append(float(times[row + 1]))
             trace.offsets_m.append(car.lateral_m)

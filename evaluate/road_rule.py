@@ -75,6 +75,7 @@ class RoadRule:
     """Out when a tyre leaves the drivable surface estimated for the footage (computed once, then cached)."""
 
     name = "road"
+    needs_evidence = True  # an edge read off a view stretched past the cameras' evidence proves nothing
 
     def __init__(self, footage: Footage | None, surface: Surface | None = None) -> None:
         """`surface`: the estimate to judge by (default: `footage`'s, from the cache or computed)."""

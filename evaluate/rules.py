@@ -34,6 +34,9 @@ class CarState:
 
 class Rule(Protocol):
     name: str  # "road", "line 1 m", "line 2 m" ... shown in reports
+    # True when the rule judges by what the recorded frames show (the surface): beyond the cameras' evidence
+    # (`evaluate.replay.Evidence`) it cannot judge, and the replay puts the car back uncharged.
+    needs_evidence: bool
 
     def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
         """(out: bool per car, margin_m per car: distance to the limit, negative when out)"""
@@ -47,6 +50,9 @@ class LineRule:
 
     max_offset_m: float = float(_REPLAY["max_offset_m"])
     max_heading_error_deg: float = float(_REPLAY["max_heading_error_deg"])
+    # Geometry alone, as NVIDIA's and every earlier figure here: a line rule judges as far out as it reaches,
+    # so its figures stay comparable with the history (and the on-policy rounds keep their 2 m reach).
+    needs_evidence = False
 
     @property
     def name(self) -> str:

@@ -132,18 +132,29 @@ class Looking(Constant):
     sees = True
 
 
+class Wide:
+    """A rule that judges by the frames (as the road's does) on a road wider than any camera sees."""
+
+    name, needs_evidence = "wide", True
+
+    def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(len(state.rows), bool), np.full(len(state.rows), 100.0)
+
+
 def test_a_seeing_car_beyond_the_cameras_evidence_is_put_back_uncharged_and_counted(recording_and_model):
     recording, _ = recording_and_model
     footage = Footage.from_rows(read_recordings([recording]))
     assert footage.cameras == ["center", "left", "right"]
-    trace = replay(footage, Looking(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0))
+    trace = replay(footage, Looking(0.15), Wide())
     report = trace.report()
     assert report["interventions"] == 0 and report["beyond_evidence"] > 0
     first = trace.beyond_evidence.index(True)
     assert abs(trace.offsets_m[first]) > EVIDENCE_M + 0.8 - 0.5  # past the side camera's evidence, not before
     assert abs(trace.views[first + 1].shift.lateral_m) < 0.2, "the next view is synthesised from the path"
-    blind = replay(footage, Constant(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0)).report()
+    blind = replay(footage, Constant(0.15), Wide()).report()
     assert blind["beyond_evidence"] == 0, "a policy that does not look needs no view"
+    line = replay(footage, Looking(0.15), LineRule(max_offset_m=100.0, max_heading_error_deg=180.0)).report()
+    assert line["beyond_evidence"] == 0, "a line rule judges geometry alone, as far as it reaches"
     strict = replay(footage, Looking(0.15), LineRule(max_offset_m=1.0)).report()
     assert strict["beyond_evidence"] == 0 and strict["interventions"] > 0 and strict["min_margin_m"] < 0
     assert strict["rule"] == "line 1 m"
