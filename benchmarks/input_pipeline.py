@@ -26,12 +26,13 @@ import numpy as np
 from base.logs import read_recordings
 from benchmarks import REALDATA, tutorial_recipe
 from benchmarks.table import markdown
+from evaluate.replay import ZeroSteering
 from evaluate.rules import LineRule
 from training.config import TrainConfig
 from training.dataset import make_datasets
 from training.framestore import load_frames
 from training.model import build_model
-from training.onpolicy import drifting_noise
+from training.onpolicy import DriftingNoise
 from training.samples import prepare_samples
 
 BATCH = TrainConfig().batch_size
@@ -87,7 +88,7 @@ def run(quick: bool = False) -> list[dict]:
     started = time.perf_counter()
     data = make_datasets(config)
     prepare_s = time.perf_counter() - started
-    straight = drifting_noise(lambda view: 0.0, config.on_policy_noise, seed=0)
+    straight = DriftingNoise(ZeroSteering(), config.on_policy_noise, seed=0)
     data.pool.gather(straight, LineRule(max_offset_m=config.on_policy_max_offset_m))
     train = data.train.repeat()
     # The same balanced training samples (all cameras) the pipeline serves, for the tutorials' generator.
