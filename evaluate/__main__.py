@@ -24,7 +24,8 @@ from base.quiet_tensorflow import add_verbose_flag
 from base.split import SplitError
 from evaluate.replay import ReplayError
 from evaluate.report import Outputs, replay_recordings
-from evaluate.rules import RULE_NAMES, LineRule, RuleChoice
+from evaluate.rule_choice import RULE_NAMES, RuleChoice
+from evaluate.rules import LineRule
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,8 @@ from base.atomic import write_json_atomic
 from base.logs import LogError, scan_recordings
 from base.split import SplitError, held_out_rows
 from evaluate.replay import LOCKSTEP, Footage, ModelPolicy, RecordedSteering, ReplayError, Trace, ZeroSteering, replay
-from evaluate.rules import Rule, RuleChoice
+from evaluate.rule_choice import RuleChoice
+from evaluate.rules import Rule
 
 if TYPE_CHECKING:
     from base.runners import Runner

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 import simulator_config
-
-if TYPE_CHECKING:  # the replay imports this module
-    from evaluate.replay import Footage
 
 _REPLAY = simulator_config.load()["replay"]
 
@@ -65,23 +62,3 @@ class LineRule:
         turned = np.abs(np.asarray(state.heading_rad, dtype=float)) > math.radians(self.max_heading_error_deg)
         out = (margin < 0) | turned
         return out, np.where(turned, np.minimum(margin, 0.0), margin)
-
-
-RULE_NAMES = ("line", "road")
-
-
-@dataclass(frozen=True)
-class RuleChoice:
-    """A rule as a user names it, built once the footage it judges is read."""
-
-    name: str = "line"  # one of RULE_NAMES
-    max_offset_m: float = LineRule.max_offset_m  # the line rule's limit
-
-    def build(self, footage: Footage) -> Rule:
-        if self.name not in RULE_NAMES:
-            raise ValueError(f"unknown rule {self.name!r}: use one of {', '.join(RULE_NAMES)}")
-        if self.name == "line":
-            return LineRule(max_offset_m=self.max_offset_m)
-        from evaluate.road_rule import RoadRule  # the drivable surface's estimate: heavy, and only for this rule
-
-        return RoadRule(footage)
