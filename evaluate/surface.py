@@ -50,7 +50,7 @@ from evaluate.replay import Footage, ReplayError, recorded_poses
 
 log = logging.getLogger(__name__)
 
-METHOD_VERSION = 10  # part of the cache key: raise it whenever the estimate changes
+METHOD_VERSION = 11  # part of the cache key: raise it whenever the estimate changes
 STATIONS_M = np.round(np.arange(-3.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
 SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
 LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
@@ -66,7 +66,8 @@ PAINT_L, PAINT_A, PAINT_M = 12.0, 10.0, 0.9  # paint: this much lighter (or half
 LINE_CELLS = 5  # an edge line is at most this many grid points (0.5 m) of paint
 LOOSE = 2.0  # tolerances (× TOLERANCE) within which asphalt just beyond an edge line still counts
 MAX_SEED_M = 3.0  # ... if it begins within this of the car (further: another stretch of road, or none)
-FUSE_M = 16.0  # frames this far behind or ahead along the path contribute to a row's edges
+FUSE_M = 10.0  # frames this far behind or ahead along the path contribute to a row's edges ...
+MAX_TURN_RAD = np.radians(35.0)  # ... if turned no further from it (the recorded path drifts in hairpins)
 AGREE_M = 0.5
 ROW_MEDIAN = 5  # consecutive rows over which each station's fused edge is median-filtered
 LINE_MEDIAN = 5  # lines (1.25 m) over which a frame's edges are median-filtered
@@ -328,7 +329,7 @@ def fuse(sightings: Sightings, poses: np.ndarray, first: int) -> tuple[np.ndarra
         wy = y[:, None] + fy[:, None] * SEEN_M + ry[:, None] * lateral
         sides.append((wx, wy, censored))
     for r in range(n):
-        near = np.flatnonzero(np.abs(s - s[r]) <= FUSE_M)
+        near = np.flatnonzero((np.abs(s - s[r]) <= FUSE_M) & (np.abs(_wrap(h - h[r])) <= MAX_TURN_RAD))
         agreed = []
         for side, (wx, wy, censored) in enumerate(sides):
             dx, dy = wx[near] - x[r], wy[near] - y[r]
@@ -342,6 +343,10 @@ def fuse(sightings: Sightings, poses: np.ndarray, first: int) -> tuple[np.ndarra
             agreed.append(share)
         out[2][r] = np.minimum(*agreed)
     return out[0], out[1], out[2]
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
 def _combine(station: np.ndarray, value: np.ndarray, censored: np.ndarray, weight: np.ndarray,
