@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from studies.real_replay import RULES, scored
+from studies.real_replay import LINE_RULES, scored
 
-STRICT, LOOSE = min(RULES), max(RULES)
+STRICT, LOOSE = min(LINE_RULES), max(LINE_RULES)
 
 
 def load(work: Path) -> dict[str, dict[str, dict]]:
