@@ -41,6 +41,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from base.atomic import write_bytes_atomic
 from base.cameras import CAMERA_NAMES, Camera
@@ -260,7 +261,8 @@ def sight(footage: Footage) -> Sightings:
     grid = GroundGrid(cameras)
     n = len(footage.times_s)
     labs = np.empty((n, len(SEEN_M), len(LATERAL_M), 3), np.float16)
-    for row in range(n):
+    # Once per recording, then cached: a bar says what the pause is (none where stderr is no terminal).
+    for row in tqdm(range(n), desc="reading the road surface", unit="row", leave=False, disable=None):
         frames = {}
         for name in cameras:
             frame = read_frame(footage.frames[name][row])
