@@ -10,6 +10,10 @@ x = ±1.0 m, front axle z = +1.27 m, rear axle z = −1.6 m, in the car frame th
 (their positions in simulator.json come from the same prefab), which is the pose origin the replay
 moves (`base.kinematics`).
 
+The recorded car's own track is always drivable: a replayed car is judged against what the recorded
+driver did, never charged for following them where they left the road (`with_recorded_track`); the
+estimate itself still marks those rows (docs/surface.md checks them).
+
 Confidence: the estimate says how sure it is of every edge, but the rule judges by the edge wherever
 one is estimated, sure or not: a low confidence marks an edge seen by few frames or by frames that
 disagree, and the validation (docs/surface.md) found no better stand-in for it than the estimate
@@ -79,9 +83,18 @@ class RoadRule:
 
     def __init__(self, footage: Footage | None, surface: Surface | None = None) -> None:
         """`surface`: the estimate to judge by (default: `footage`'s, from the cache or computed)."""
-        self.surface = surface if surface is not None else surface_of(footage)
         self.footprint = Footprint.from_config()
+        self.surface = with_recorded_track(surface if surface is not None else surface_of(footage), self.footprint)
 
     def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
         margin, _ = self.footprint.margins(self.surface, state.rows, state.along_m, state.lateral_m, state.heading_rad)
         return margin < 0, margin
+
+
+def with_recorded_track(surface: Surface, footprint: Footprint) -> Surface:
+    """The surface with the recorded car's own track added: at every row and station at least the
+    footprint's width about the recorded path. Where the recorded driver left the surface (the windows
+    exit, the jungle's corner cuts), a replayed car is not charged for following them, nor again and
+    again after being put back on their path; it is charged for straying further off than they did."""
+    half = footprint.track_width_m / 2
+    return Surface(surface.stations_m, np.fmin(surface.left_m, -half), np.fmax(surface.right_m, half), surface.confidence)

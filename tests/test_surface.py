@@ -97,3 +97,11 @@ def test_the_replay_video_draws_the_edges_and_paints_a_tyre_off_the_surface_red(
     assert on.shape == (320, 640, 3) and on.any(), "nothing drawn"
     assert not (on == red).all(axis=2).any()
     assert (off == red).all(axis=2).any(), "a tyre 0.5 m past the edge is not drawn red"
+
+
+def test_a_car_on_the_recorded_path_is_never_out_even_where_the_recorded_driver_left_the_road():
+    narrow = straight_road(0.5)  # the recorded car's tyres (±1 m) are past both edges
+    rule = RoadRule(None, narrow)
+    out, margin = rule.check(state([0.0, 0.3]))
+    assert out.tolist() == [False, True]
+    assert margin[0] == pytest.approx(0.0) and margin[1] == pytest.approx(-0.3)
