@@ -41,9 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="replay only the test rows of the run (MODEL, a run folder): the blocks it held out of "
                              "training that chose nothing either (a run without test blocks, made before them or with --test-share 0: "
                              "all its held-out rows)")
-    parser.add_argument("--rule", choices=RULE_NAMES, default="line",
-                        help="what counts as an intervention: leaving the recorded driver's line by --max-offset "
-                             "(or 20° of heading), or a tyre leaving the drivable surface (default %(default)s)")
+    parser.add_argument("--rule", choices=RULE_NAMES, default="road",
+                        help="what counts as an intervention: a tyre leaving the drivable surface (road, Udacity's "
+                             "test), or leaving the recorded driver's line by --max-offset or 20° of heading (line, "
+                             "NVIDIA's; default %(default)s)")
     parser.add_argument("--max-offset", type=positive_float, default=LineRule().max_offset_m,
                         help="with --rule line: metres off the recorded path that count as an intervention "
                              "(default %(default)s, NVIDIA's rule)")

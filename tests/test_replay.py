@@ -171,7 +171,7 @@ def test_the_cli_replays_a_recording_and_reports_the_model_beside_both_reference
     recording, model = recording_and_model
     report, plot, video = tmp_path / "r.json", tmp_path / "r.png", tmp_path / "r.mp4"
     code = replay_cli.main([str(recording), str(model), "--report", str(report), "--plot", str(plot),
-                            "--video", str(video), "--max-offset", "1.0"])
+                            "--video", str(video), "--rule", "line", "--max-offset", "1.0"])
     assert code == 0
     result = json.loads(report.read_text())
     for fields in (result, result["references"]["zero_steering"], result["references"]["recorded"]):
@@ -183,6 +183,16 @@ def test_the_cli_replays_a_recording_and_reports_the_model_beside_both_reference
     assert result["frames"] == 59
     assert plot.stat().st_size > 10_000 and video.stat().st_size > 10_000
     assert "zero steering" in capsys.readouterr().out
+
+
+def test_the_cli_judges_by_the_road_by_default_the_human_on_it_and_zero_steering_off_it(recording_and_model, tmp_path):
+    recording, model = recording_and_model
+    report = tmp_path / "road.json"
+    assert replay_cli.main([str(recording), str(model), "--report", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert result["rule"] == "road" and result["max_offset_m"] is None
+    assert result["references"]["recorded"]["interventions"] == 0
+    assert result["references"]["zero_steering"]["interventions"] > 0
 
 
 def test_a_recording_without_side_frames_replays_from_the_centre_camera_and_says_so(recording_and_model, tmp_path, caplog):

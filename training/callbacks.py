@@ -15,7 +15,7 @@ import pandas as pd
 
 from base.atomic import write_json_atomic, write_text_atomic
 from evaluate.replay import Footage, drive_model
-from evaluate.rules import LineRule
+from evaluate.rule_choice import RuleChoice
 from training import runs
 from training.config import TrainConfig
 from training.precision import Float32Steering, Float32View
@@ -33,10 +33,10 @@ class ReplayValidation(keras.callbacks.Callback):
     With `mirror` it drives the model as `model.keras` will keep it, mirror-averaged.
     """
 
-    def __init__(self, val_rows: pd.DataFrame, max_offset_m: float, mirror: bool = False) -> None:
+    def __init__(self, val_rows: pd.DataFrame, rule: RuleChoice, mirror: bool = False) -> None:
         super().__init__()
         self.footage = Footage.from_rows(val_rows)
-        self.rule = LineRule(max_offset_m=max_offset_m)
+        self.rule = rule.build(self.footage)  # the road's: the surface is estimated (or read from its cache) now
         self._steering = Float32Steering(mirror)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -163,7 +163,7 @@ def standard_callbacks(run: runs.Run, config: TrainConfig, val_rows: pd.DataFram
         # First, before the progress line, to which it adds what its round found.
         *([on_policy] if on_policy else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
-        *([ReplayValidation(val_rows, config.val_max_offset_m, config.mirror_average)] if not val_rows.empty else []),
+        *([ReplayValidation(val_rows, val_rule(config), config.mirror_average)] if not val_rows.empty else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).
         keras.callbacks.ProgbarLogger(),
@@ -177,3 +177,8 @@ def standard_callbacks(run: runs.Run, config: TrainConfig, val_rows: pd.DataFram
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.folder / "tensorboard")))
     return callbacks, kept, last, nan_stop
+
+
+def val_rule(config: TrainConfig) -> RuleChoice:
+    """The rule the held-out blocks are replayed by (per epoch, and the test blocks at the end)."""
+    return RuleChoice(config.val_rule, config.val_max_offset_m)

@@ -16,6 +16,7 @@ import simulator_config
 STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
 PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
 # The replay's intervention rule (NVIDIA's 1 m) is the simulator side's; validation replays by it too.
+VAL_RULES = ("road", "line")  # evaluate.rule_choice.RULE_NAMES, named here so --help needs no replay import
 REPLAY_MAX_OFFSET_M = float(simulator_config.load()["replay"]["max_offset_m"])
 # With the default `data` and no recording in it, `training.fit` first records this much with the
 # headless simulator, so the first command of a fresh checkout trains on something.
@@ -90,8 +91,13 @@ class TrainConfig:
         "mirror-average model.keras: steer by the mean of the network's steering of a frame and the negated steering "
         "of the frame's mirror image, exactly symmetric between left and right, for a second pass through the network "
         "(base.mirror)")})
+    # Udacity's test is the road's: a model that drives another line on the asphalt is not out (docs/driving.md)
+    val_rule: str = field(default="road", metadata={"file_only": True, "help": (
+        "what counts as an intervention when replaying the held-out blocks (per epoch, and the test blocks at the "
+        "end): road, a tyre leaving the drivable surface (evaluate.road_rule); line, val_max_offset_m off the "
+        "recorded path")})
     val_max_offset_m: float = field(default=REPLAY_MAX_OFFSET_M, metadata={"file_only": True,
-        "help": "metres off the recorded path that count as an intervention when replaying the held-out blocks"})
+        "help": "with val_rule line: metres off the recorded path that count as an intervention"})
     # optimisation: every epoch runs and model.keras is the last (choosing an epoch by the replay of a few held-out
     # blocks, or by the validation loss, picked immature epochs and stopped runs too early: docs/driving.md)
     epochs: int = field(default=10, metadata={"help": "number of epochs, all run; model.keras is the last"})
@@ -152,6 +158,7 @@ class TrainConfig:
         need(self.label_lead_s >= 0, "label_lead_s", "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
+        need(self.val_rule in VAL_RULES, "val_rule", f"one of {', '.join(VAL_RULES)}")
         need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.2")
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")

@@ -31,6 +31,7 @@ from training.runs import Run, RunError
 if TYPE_CHECKING:  # TensorFlow, Keras and pandas load only once every setting and path has passed
     import keras
 
+    from evaluate.rule_choice import RuleChoice
     from training.callbacks import KeptCheckpoint, LastCheckpoint, StopOnNaN
     from training.dataset import Datasets
     from training.distribute import Distribution
@@ -192,7 +193,9 @@ def report(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution
         return 0
     interrupted, kept = session.interrupted, session.kept
     if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
-        metrics.update(kept_model_metrics(best_model, datasets.samples, config.val_max_offset_m))
+        from training.callbacks import val_rule
+
+        metrics.update(kept_model_metrics(best_model, datasets.samples, val_rule(config)))
         runs.write_metrics(run.folder, metrics)
     chosen = f"replay autonomy {kept.val_autonomy:.1f} % on the validation blocks, " if math.isfinite(kept.val_autonomy) else ""
     epoch = "an epoch before this session" if kept.epoch is None else f"epoch {kept.epoch}"
@@ -201,7 +204,7 @@ def report(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution
     if metrics.get("test_autonomy") is not None:
         print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
               f"({metrics['test_interventions']} interventions in {metrics['test_replay_footage_s']:.0f} s, "
-              f"{config.val_max_offset_m:g} m rule)")
+              f"{metrics['test_rule']} rule)")
     if session.nan_stop.nan_epoch:
         raise TrainingFailed(f"the loss became NaN in epoch {session.nan_stop.nan_epoch}; the model kept before it is "
                              f"{best_model}. Lower --lr or check the steering values in the logs")
@@ -252,14 +255,13 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
     }
 
 
-def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float) -> dict[str, Any]:
+def kept_model_metrics(model_path: Path, samples: SampleSet, rule: RuleChoice) -> dict[str, Any]:
     """metrics.json's test_* keys, the kept model driven closed-loop over the test rows (None without any), and
     its `val_rmse` on the validation rows' centre frames (what `training.rmse --split val` measures): the
     validation loss is the network's, and model.keras may steer mirror-averaged."""
     from base.runners import KerasRunner
     from base.runtime import load_keras_model
     from evaluate.replay import Footage, drive_model
-    from evaluate.rules import LineRule
     from training.rmse import steering_errors
     from training.samples import centre_samples
 
@@ -267,10 +269,11 @@ def kept_model_metrics(model_path: Path, samples: SampleSet, max_offset_m: float
     metrics = {"val_rmse": steering_errors(runner, centre_samples(samples.val_rows))[0]["rmse"]}
     footage = Footage.from_rows(samples.test_rows) if len(samples.test_rows) else None
     if footage is None or not footage.segments:
-        return metrics | {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None}
-    report = drive_model(footage, runner.predict, LineRule(max_offset_m=max_offset_m)).report()
+        return metrics | {"test_autonomy": None, "test_interventions": None, "test_replay_footage_s": None,
+                          "test_rule": None}
+    report = drive_model(footage, runner.predict, rule.build(footage)).report()
     return metrics | {"test_autonomy": report["autonomy_percent"], "test_interventions": report["interventions"],
-                      "test_replay_footage_s": report["elapsed_s"]}
+                      "test_replay_footage_s": report["elapsed_s"], "test_rule": report["rule"]}
 
 
 def record_sample_session() -> None:
