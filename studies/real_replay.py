@@ -153,11 +153,11 @@ def measure(sets: dict[str, pd.DataFrame], predict: Callable[[np.ndarray], np.nd
         footage = Footage.from_rows(rows)
         entry = {"frames": len(rows), "rmse": offline_rmse(predict, rows),
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
-        for name in RULES:
-            rule = RoadRule(footage) if name == "road" else LineRule(max_offset_m=name)
+        for judged_by in RULES:
+            rule = RoadRule(footage) if judged_by == "road" else LineRule(max_offset_m=judged_by)
             for who, policy in (("model", ModelPolicy(predict)), ("zero", ZeroSteering()),
                                 ("human", RecordedSteering(footage))):
-                entry[f"{who}_{rule_key(name)}"] = replay(footage, policy, rule).report()
+                entry[f"{who}_{rule_key(judged_by)}"] = replay(footage, policy, rule).report()
         result[name] = entry
     return result
 
