@@ -1,6 +1,7 @@
 """The layers hold (import-linter's contracts in pyproject.toml) and ruff finds nothing, for the whole repository."""
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -38,3 +39,36 @@ def test_ruff_finds_nothing():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+PRODUCT = ("base", "simulator_config", "evaluate", "training", "drive", "sim")
+MAX_LINES, MAX_PARAMETERS = 60, 8  # set-up code read top to bottom; a dataclass where more values travel together
+
+
+def long_functions(folder: Path) -> list[str]:
+    """Functions of the product over MAX_LINES lines (docstring included) or MAX_PARAMETERS parameters (self aside)."""
+    found = []
+    for package in PRODUCT:
+        for path in sorted((folder / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                args = node.args
+                named = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+                count = len(named) + (args.vararg is not None) + (args.kwarg is not None)
+                count -= bool(named) and named[0].arg in ("self", "cls")
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_LINES or count > MAX_PARAMETERS:
+                    found.append(f"{path.relative_to(folder)}:{node.lineno} {node.name}: {lines} lines, {count} parameters")
+    return found
+
+
+def test_no_product_function_is_over_60_lines_or_8_parameters():
+    assert long_functions(ROOT) == []
+
+
+def test_the_length_check_finds_a_long_function(tmp_path):
+    (tmp_path / "base").mkdir(parents=True)
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    (tmp_path / "base" / "long.py").write_text(f"def long(a, b, c, d, e, f, g, h, i):\n{body}\n")
+    assert long_functions(tmp_path) == ["base/long.py:1 long: 62 lines, 9 parameters"]

@@ -104,7 +104,9 @@ def test_a_bfloat16_run_keeps_float32_models_exports_them_so_and_resumes_in_bflo
     # A CPU that has the instructions, whatever this machine has: auto must pick bfloat16.
     monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
     write_log(tmp_path / "rec")
-    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--bin-cap", "2")) == 0  # few samples: bfloat16 is slow where emulated
+    few = tmp_path / "few.json"  # few samples: bfloat16 is slow where emulated (bin_cap is a --config key)
+    few.write_text(json.dumps({"bin_cap": 2}))
+    assert fit.main(fit_args(tmp_path / "rec", tmp_path / "models", "--config", str(few))) == 0
     run = (tmp_path / "models" / runs.LATEST).resolve()
     assert "training in bfloat16: CPU has avx512_bf16" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["precision"] == "bfloat16"
