@@ -82,11 +82,11 @@ def _print_table(result: dict) -> None:
           f"{' (test rows)' if result['held_out'] else ''}, rule: {result['rule']}, "
           f"{result['elapsed_s']:.0f} s driven in {result['segments']} segment(s):")
     print(f"  {'':<15} {'autonomy':>9} {'interventions':>13} {'per min':>8} {'mean |offset|':>14} {'max':>6} "
-          f"{'min margin':>11} {'beyond evidence':>15}")
+          f"{'min margin':>11} {'beyond evidence':>15} {'if charged':>10}")
     for name, r in rows:
         print(f"  {name:<15} {r['autonomy_percent']:>8.1f}% {r['interventions']:>13} {r['interventions_per_min']:>8.2f} "
               f"{r['mean_abs_offset_m']:>12.2f} m {r['max_abs_offset_m']:>5.2f} {r['min_margin_m']:>9.2f} m "
-              f"{r['beyond_evidence']:>15}")
+              f"{r['beyond_evidence']:>15} {r['autonomy_unproven_charged_percent']:>9.1f}%")
 
 
 if __name__ == "__main__":

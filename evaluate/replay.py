@@ -194,8 +194,11 @@ class Trace:
         return float(sum(self.step_s))
 
     def report(self) -> dict:
-        """The figures `sim.drive` reports, under its names, plus interventions per minute."""
+        """The figures `sim.drive` reports, under its names, plus interventions per minute; and, since a car put
+        back beyond the cameras' evidence was never shown to be on the road, the autonomy that charges those
+        too (`autonomy_unproven_charged_percent`): the truth lies between the two."""
         interventions = int(sum(self.intervened))
+        beyond = int(sum(self.beyond_evidence))
         elapsed = self.elapsed_s
         offsets = np.abs(np.asarray(self.offsets_m, dtype=float))
         return {
@@ -208,7 +211,9 @@ class Trace:
             "frames": len(self.times_s),
             "rule": self.rule,
             "min_margin_m": round(float(min(self.margins_m)), 3) if self.margins_m else None,
-            "beyond_evidence": int(sum(self.beyond_evidence)),
+            "beyond_evidence": beyond,
+            "autonomy_unproven_charged_percent": (round(autonomy_percent(interventions + beyond, elapsed), 2)
+                                                  if elapsed else None),
         }
 
 

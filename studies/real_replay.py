@@ -139,10 +139,12 @@ def scored(entry: dict, who: str, rule: str | float) -> dict:
 
 def both_rules(entry: dict, who: str = "model") -> str:
     """'autonomy % by the road / the 2 m line (interventions likewise; put back beyond the cameras' evidence
-    under the road rule)', the cell of every per-seed table."""
+    under the road rule, and the road rule's autonomy were those charged)', the cell of every per-seed table."""
     road, line = scored(entry, who, "road"), scored(entry, who, max(LINE_RULES))
+    unproven = road.get("autonomy_unproven_charged_percent")
     return (f"{road['autonomy_percent']:.0f} / {line['autonomy_percent']:.0f} % "
-            f"({road['interventions']} / {line['interventions']}; {road.get('beyond_evidence', 0)} beyond)")
+            f"({road['interventions']} / {line['interventions']}; {road.get('beyond_evidence', 0)} beyond evidence"
+            f"{'' if unproven is None else f', {unproven:.0f} % if charged'})")
 
 
 def measure(sets: dict[str, pd.DataFrame], predict: Callable[[np.ndarray], np.ndarray]) -> dict:

@@ -148,6 +148,7 @@ def test_a_seeing_car_beyond_the_cameras_evidence_is_put_back_uncharged_and_coun
     trace = replay(footage, Looking(0.15), Wide())
     report = trace.report()
     assert report["interventions"] == 0 and report["beyond_evidence"] > 0
+    assert report["autonomy_percent"] == 100.0 > report["autonomy_unproven_charged_percent"]
     first = trace.beyond_evidence.index(True)
     assert abs(trace.offsets_m[first]) > EVIDENCE_M + 0.8 - 0.5  # past the side camera's evidence, not before
     assert abs(trace.views[first + 1].shift.lateral_m) < 0.2, "the next view is synthesised from the path"
