@@ -108,12 +108,13 @@ class FrameStore:
         rows = [self.index[path] for path in paths]
         out = np.empty((len(rows), *FRAME_SHAPE), dtype=np.uint8)
         out[:, :self.top] = 0
-        if self._band is not None:
-            out[:, self.top:] = self._band[rows]
-            return out
+        # Each frame's rows `top` on are one contiguous block of `out`: copied (or read) straight into it, with
+        # no intermediate array of the batch (fancy indexing) or bytes object (pread) to copy again.
         for slot, row in enumerate(rows):
-            data = os.pread(self._file, self.bytes, row * self.bytes)
-            out[slot, self.top:] = np.frombuffer(data, dtype=np.uint8).reshape(self.shape)
+            if self._band is not None:
+                out[slot, self.top:] = self._band[row]
+            elif os.preadv(self._file, [out[slot, self.top:]], row * self.bytes) != self.bytes:
+                raise OSError(f"the training frames' file ended before frame {row}: the disk may be full")
         return out
 
     def close(self) -> None:
