@@ -24,8 +24,8 @@ from base.quiet_tensorflow import add_verbose_flag
 from base.split import SplitError
 from evaluate.replay import ReplayError
 from evaluate.report import Outputs, replay_recordings
-from evaluate.rule_choice import RULE_NAMES, RuleChoice
-from evaluate.rules import LineRule
+from evaluate.rule_choice import RuleChoice
+from evaluate.rules import RULE_NAMES, LineRule
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,16 +9,14 @@ from dataclasses import dataclass
 
 from evaluate.replay import Footage
 from evaluate.road_rule import RoadRule
-from evaluate.rules import LineRule, Rule
-
-RULE_NAMES = ("line", "road")
+from evaluate.rules import RULE_NAMES, LineRule, Rule
 
 
 @dataclass(frozen=True)
 class RuleChoice:
     """A rule as a user names it, built once the footage it judges is read."""
 
-    name: str = "line"  # one of RULE_NAMES
+    name: str = "road"  # one of RULE_NAMES; the yardstick by default
     max_offset_m: float = LineRule.max_offset_m  # the line rule's limit
 
     def build(self, footage: Footage) -> Rule:

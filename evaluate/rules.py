@@ -17,6 +17,7 @@ import numpy as np
 import simulator_config
 
 _REPLAY = simulator_config.load()["replay"]
+RULE_NAMES = ("road", "line")  # as a user names them (`evaluate.rule_choice`, training's val_rule); the first the default
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import simulator_config
 STRATEGIES = ("default", "mirrored", "multiworker")  # `training.distribute` builds each
 PRECISIONS = ("auto", "float32", "bfloat16")  # `training.precision` decides what auto means on this machine
 # The replay's intervention rule (NVIDIA's 1 m) is the simulator side's; validation replays by it too.
-VAL_RULES = ("road", "line")  # evaluate.rule_choice.RULE_NAMES, named here so --help needs no replay import
 REPLAY_MAX_OFFSET_M = float(simulator_config.load()["replay"]["max_offset_m"])
 # With the default `data` and no recording in it, `training.fit` first records this much with the
 # headless simulator, so the first command of a fresh checkout trains on something.
@@ -158,7 +157,9 @@ class TrainConfig:
         need(self.label_lead_s >= 0, "label_lead_s", "0 or more")
         need(0 <= self.on_policy_share < 1, "on_policy_share", "from 0 (off) up to (not including) 1, e.g. 0.5")
         need(self.on_policy_start >= 0, "on_policy_start", "0 or more")
-        need(self.val_rule in VAL_RULES, "val_rule", f"one of {', '.join(VAL_RULES)}")
+        from evaluate.rules import RULE_NAMES  # here, not at the top: --help imports no NumPy
+
+        need(self.val_rule in RULE_NAMES, "val_rule", f"one of {', '.join(RULE_NAMES)}")
         need(0 <= self.on_policy_noise <= 0.5, "on_policy_noise", "from 0 (off) to 0.5, e.g. 0.2")
         for name in ("return_s", "val_max_offset_m", "on_policy_max_offset_m"):
             need(getattr(self, name) > 0, name, "positive")
