@@ -6,6 +6,7 @@
     python -m studies.real_replay --protocol pair --sim-data data/lake [--no-real]   # sim.record recordings added (only)
     python -m studies.real_replay --with-jungle          # train on the jungle too, replay its test blocks
     python -m studies.real_replay --reuse --work DIR     # measure the runs in DIR again (e.g. after a rule changed)
+    python -m studies.real_replay --reuse --network-alone # the same runs steering without the mirror average
 
 Protocols (what trains, what is replayed beside its test blocks and the unseen jungle):
   all   the three track-1 recordings of ../shared/realdata;
@@ -43,6 +44,7 @@ from base.atomic import write_json_atomic
 from base.frames import read_frame
 from base.logs import read_recordings
 from base.runners import BATCH
+from base.runtime import load_runner
 from base.split import has_test_blocks, held_out_rows
 from evaluate.replay import Footage, ModelPolicy, RecordedSteering, ReplayError, ZeroSteering, replay
 from evaluate.road_rule import RoadRule
@@ -87,6 +89,15 @@ def train_tutorial(seed: int, out: Path, folder: Path, train_on: list[str]) -> t
     save_split(out, samples.rows, samples.val_rows, samples.test_rows)
     steer = tutorial_recipe.Steerer(model)
     return out, lambda frames: np.array([steer(frame) for frame in frames])
+
+
+def network_alone(run: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The steering of the run's kept model without its mirror average (`training.model.network_alone`)."""
+    from base.runners import KerasRunner
+    from base.runtime import load_keras_model
+    from training import model
+
+    return KerasRunner(model.network_alone(load_keras_model(run / "model.keras"))).predict
 
 
 def offline_rmse(predict: Callable[[np.ndarray], np.ndarray], rows: pd.DataFrame) -> float:
@@ -209,6 +220,9 @@ def main() -> int:
     parser.add_argument("--no-real", action="store_true", help="train on --sim-data only")
     parser.add_argument("--with-jungle", action="store_true",
                         help=f"train on {JUNGLE} too and replay its test blocks instead of all of it")
+    parser.add_argument("--network-alone", action="store_true",
+                        help="replay each run's network alone, not mirror-averaged (one pass a frame; results in "
+                             "results_network_alone.json)")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the runs --work already holds again instead of training them anew")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "real_replay")
@@ -221,8 +235,8 @@ def main() -> int:
         print(f"error: the real recordings are not in {args.data_dir} (no {absent[0]}): pass --data-dir, the folder "
               f"that holds {', '.join(needed)}", file=sys.stderr)
         return 2
-    if args.recipe == "tutorial" and (args.fit_args or args.sim_data or args.reuse):
-        print("error: --fit-args, --sim-data and --reuse are for training.fit's runs: leave them out with --recipe tutorial",
+    if args.recipe == "tutorial" and (args.fit_args or args.sim_data or args.reuse or args.network_alone):
+        print("error: --fit-args, --sim-data, --reuse and --network-alone are for training.fit's runs: leave them out with --recipe tutorial",
               file=sys.stderr)
         return 2
     if args.with_jungle and (args.no_real or args.recipe == "tutorial"):
@@ -255,17 +269,15 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> tuple[dict[str, dic
     work = args.work / protocol
     if args.recipe == "tutorial":
         data = [args.data_dir / name for name in train_on]
-    saved = work / "results.json"
+    saved = work / ("results_network_alone.json" if args.network_alone else "results.json")
     earlier = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
     results = {}
     for seed in args.seeds:
         if args.recipe == "tutorial":
             run, steer = train_tutorial(seed, work / f"seed{seed}", args.data_dir, train_on)
         else:
-            from base.runtime import load_runner
-
             run = train(seed, work / f"seed{seed}", shlex.split(args.fit_args), data, args.reuse)
-            steer = load_runner(run).predict
+            steer = network_alone(run) if args.network_alone else load_runner(run).predict
         sets = {"held-out track 1": real_held_out(run, seed, not args.no_real, args.data_dir, train_on)}
         for name in whole:
             sets[f"{name} (another driver)"] = read_recordings([args.data_dir / name])

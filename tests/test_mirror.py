@@ -9,7 +9,7 @@ from base.convert import check_frames
 from base.runtime import load_keras_model, load_runner
 from evaluate.saliency import load_saliency
 from training.ensemble import build_ensemble
-from training.model import build_model, mirror_averaged
+from training.model import build_model, mirror_averaged, network_alone
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,13 @@ def test_saliency_shows_the_network_on_the_frame_itself_and_reports_the_averaged
     steering, mask = load_saliency(mirrored_file)(frame)
     assert steering == pytest.approx(float(steer(load_keras_model(mirrored_file), frame[None])[0]), abs=1e-4)
     np.testing.assert_allclose(mask, load_saliency(tmp_path / "plain.keras")(frame)[1], atol=1e-5)
+
+
+def test_the_saved_network_alone_steers_as_before_its_mirror_average(plain, mirrored_file):
+    frames = check_frames().astype(np.float32)
+    alone = network_alone(load_keras_model(mirrored_file))
+    np.testing.assert_allclose(steer(alone, frames), steer(plain, frames), atol=1e-6)
+    assert network_alone(plain) is plain
 
 
 def test_single_frames_steer_as_batches_with_the_mirror_image_on_a_second_core_or_on_the_same(plain, mirrored_file):

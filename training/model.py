@@ -38,3 +38,13 @@ def mirror_averaged(model: keras.Model) -> keras.Model:
     network = keras.Model(start, model.output, name="network")
     steering = MirrorMean(name="mirror_mean", dtype="float32")(network(MirrorPair(name="mirror_pair", dtype="float32")(start)))
     return keras.Model(model.input, steering, name=model.name)
+
+
+def network_alone(model: keras.Model) -> keras.Model:
+    """`mirror_averaged`'s inverse: the network of a mirror-averaged model steering by itself (the same layers
+    and weights, one pass a frame); any other model as it is."""
+    try:
+        network = model.get_layer("network")
+    except ValueError:  # not mirror-averaged
+        return model
+    return keras.Model(model.input, network(model.get_layer(PREPROCESSED).output), name=model.name)
