@@ -1,6 +1,6 @@
 """What a model path names, checked in milliseconds, before TensorFlow or ONNX Runtime is loaded.
 
-The one place a model path is resolved (a run folder means its best model, `model.keras`) and
+The one place a model path is resolved (a run folder means its kept model, `model.keras`) and
 checked. A missing file, a folder without a model, or a file whose contents are not what its suffix
 says (a text file saved as `model.keras`, a download that is an HTML page) each get a one-line
 message here; Keras itself would report the last as "File not found" for a file that exists.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-BEST_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
+KEPT_MODEL = "model.keras"  # in a run folder: the model drive.py, evaluation and the replay load
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SUFFIXES = (*KERAS_SUFFIXES, ".onnx", ".tflite")
 
@@ -24,17 +24,17 @@ class ModelLoadError(ValueError):
 
 
 def resolve_model_path(path: str | Path) -> Path:
-    """The model file `path` names: the file itself, or a run folder's best model (model.keras).
+    """The model file `path` names: the file itself, or a run folder's kept model (model.keras).
 
     The one place a model path is resolved, for the drive server, evaluation, export and the replay.
     Raises ModelLoadError (one line) when there is no such file.
     """
     path = Path(path)
     if path.is_dir():
-        if not (path / BEST_MODEL).is_file():
-            raise ModelLoadError(f"{path} is a folder without {BEST_MODEL}: pass a run folder from "
+        if not (path / KEPT_MODEL).is_file():
+            raise ModelLoadError(f"{path} is a folder without {KEPT_MODEL}: pass a run folder from "
                                  "`python -m training.fit` or a model file (.keras, .h5, .onnx, .tflite)")
-        path = path / BEST_MODEL
+        path = path / KEPT_MODEL
     if not path.is_file():
         raise ModelLoadError(f"model {path} does not exist: pass a .keras/.h5/.onnx/.tflite file or a run folder")
     return path
@@ -66,7 +66,7 @@ def check_model_file(path: str | Path) -> Path:
     except OSError as e:
         raise ModelLoadError(f"cannot read model {path} ({e.strerror or e}): check its permissions") from None
     raise ModelLoadError(f"{path} is not a model file: {expected}, and this file {_describe(head)}; "
-                         f"pass the {BEST_MODEL} of a run folder (`python -m training.fit` writes one) "
+                         f"pass the {KEPT_MODEL} of a run folder (`python -m training.fit` writes one) "
                          "or a model saved with Keras's model.save")
 
 

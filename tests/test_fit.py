@@ -137,10 +137,10 @@ def test_run_folder_holds_models_history_split_plots_config_and_metrics(finished
         assert (run / name).is_file(), name
     assert not [p for p in run.iterdir() if ".tmp" in p.name], "temp files left behind"
     metrics = json.loads((run / "metrics.json").read_text())
-    assert {"train_samples", "val_samples", "best_val_loss", "val_rmse", "epochs", "seconds", "images_per_s"} <= set(metrics)
+    assert {"train_samples", "val_samples", "kept_val_loss", "val_rmse", "epochs", "seconds", "images_per_s"} <= set(metrics)
     assert metrics["epochs"] == 1 and metrics["val_samples"] > 0 and metrics["train_samples"] > 0
     # The loss is the network's; the RMSE is of model.keras, which steers mirror-averaged (the default).
-    assert metrics["val_rmse"] > 0 and not math.isclose(metrics["val_rmse"], math.sqrt(metrics["best_val_loss"]))
+    assert metrics["val_rmse"] > 0 and not math.isclose(metrics["val_rmse"], math.sqrt(metrics["kept_val_loss"]))
     assert json.loads((run / "config.json").read_text())["data"] == [str(recording)]
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [1] and "learning_rate" in history  # counted from 1, as everywhere
@@ -167,7 +167,7 @@ def test_every_epoch_runs_and_the_last_is_kept(recording, tmp_path):
     run = (tmp_path / runs.LATEST).resolve()
     assert list(pd.read_csv(run / runs.HISTORY)["epoch"]) == [1, 2, 3]
     metrics = json.loads((run / "metrics.json").read_text())
-    assert (metrics["best_epoch"], metrics["epochs"]) == (3, 3)
+    assert (metrics["kept_epoch"], metrics["epochs"]) == (3, 3)
     kept, last = (keras.models.load_model(run / name) for name in ("model.keras", "last.keras"))
     for mine, theirs in zip(kept.get_weights(), last.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -376,27 +376,28 @@ def test_a_disk_full_mid_fit_keeps_the_best_model_says_which_file_and_how_to_go_
     (run,) = [p for p in (tmp_path / "models").iterdir() if p.name != runs.LATEST]
     line = one_error_line(capsys)
     assert f"the disk is full: writing {run / runs.LAST_MODEL} failed (No space left on device)" in line
-    assert f"{run} keeps {run / runs.BEST_MODEL} (the epoch kept so far)" in line
-    keras.models.load_model(run / runs.BEST_MODEL)  # the model announced as saved is still there, whole
+    assert f"{run} keeps {run / runs.KEPT_MODEL} (the epoch kept so far)" in line
+    keras.models.load_model(run / runs.KEPT_MODEL)  # the model announced as saved is still there, whole
     if full_at == 1:
         assert "no finished epoch to resume from" in line and not (run / runs.PROGRESS).exists()
         return
     assert f"the state after epoch 1: free space, then continue with --resume {run}" in line
     progress = json.loads((run / runs.PROGRESS).read_text())
-    assert (progress["epochs_done"], progress["best_epoch"]) == (1, 1)
+    assert (progress["epochs_done"], progress["kept_epoch"]) == (1, 1)
     monkeypatch.undo()
     assert fit.main(["--resume", str(run), "--epochs", "2"]) == 0
     assert "epoch None" not in capsys.readouterr().out
-    assert json.loads((run / runs.METRICS).read_text())["best_epoch"] in (1, 2)
+    assert json.loads((run / runs.METRICS).read_text())["kept_epoch"] in (1, 2)
 
 
-def test_a_resumed_run_keeps_the_best_epoch_it_had(tmp_path):
-    (tmp_path / runs.PROGRESS).write_text('{"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": null, '
-                                          '"best_epoch": 2}')
+@pytest.mark.parametrize("prefix", ["kept", "best"])  # best_*: the names of runs saved before 2026-12-08
+def test_a_resumed_run_keeps_the_kept_epoch_it_had(tmp_path, prefix):
+    (tmp_path / runs.PROGRESS).write_text(f'{{"epochs_done": 3, "{prefix}_val_loss": 0.02, "{prefix}_val_autonomy": null, '
+                                          f'"{prefix}_epoch": 2}}')
     for name in (runs.LAST_MODEL, runs.CONFIG):
         (tmp_path / name).write_text("{}")
     progress = runs.read_progress(tmp_path)
-    assert progress == {"epochs_done": 3, "best_val_loss": 0.02, "best_val_autonomy": -math.inf, "best_epoch": 2}
+    assert progress == {"epochs_done": 3, "kept_val_loss": 0.02, "kept_val_autonomy": -math.inf, "kept_epoch": 2}
     _, kept, _, _ = callbacks.standard_callbacks(runs.Run(tmp_path, resumed_from=tmp_path, **progress), TrainConfig(),
                                                  pd.DataFrame())
     assert (kept.epoch, kept.val_loss) == (2, 0.02)  # what metrics.json and the last line report before another epoch

@@ -91,9 +91,9 @@ class LastCheckpoint(keras.callbacks.Callback):
             return  # a NaN epoch is no state to resume from
         runs.save_model_atomic(self.model, self.run_dir / runs.LAST_MODEL)
         self.epochs_done = epoch + 1
-        write_json_atomic(self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "best_val_loss": self.kept.val_loss,
-                                                         "best_val_autonomy": self.kept.val_autonomy,
-                                                         "best_epoch": self.kept.epoch})
+        write_json_atomic(self.run_dir / runs.PROGRESS, {"epochs_done": self.epochs_done, "kept_val_loss": self.kept.val_loss,
+                                                         "kept_val_autonomy": self.kept.val_autonomy,
+                                                         "kept_epoch": self.kept.epoch})
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -156,7 +156,7 @@ def standard_callbacks(run: runs.Run, config: TrainConfig, val_rows: pd.DataFram
     the on-policy rounds drive the network alone (measured so: docs/driving.md).
     """
     nan_stop = StopOnNaN()
-    kept = KeptCheckpoint(run.folder / runs.BEST_MODEL, run.best_val_loss, run.best_val_autonomy, run.best_epoch,
+    kept = KeptCheckpoint(run.folder / runs.KEPT_MODEL, run.kept_val_loss, run.kept_val_autonomy, run.kept_epoch,
                           mirror=config.mirror_average)
     last = LastCheckpoint(run.folder, kept)
     callbacks: list[keras.callbacks.Callback] = [

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.models) < 2:
         print("error: an ensemble needs two models or more: pass several run folders", file=sys.stderr)
         return 2
-    out = Path(args.out) / runs.BEST_MODEL
+    out = Path(args.out) / runs.KEPT_MODEL
     if out.exists():
         print(f"error: {out} exists: pass another --out (nothing trained is replaced)", file=sys.stderr)
         return 2

@@ -154,7 +154,7 @@ def make_model(config: TrainConfig, run: Run, dist: Distribution, precision_name
 
     if not run.resumed:
         return build()
-    print(f"resuming {run.folder} after epoch {run.epochs_done} (kept val_loss {run.best_val_loss:.5f})")
+    print(f"resuming {run.folder} after epoch {run.epochs_done} (kept val_loss {run.kept_val_loss:.5f})")
     return precision.matched(run.last_model(), precision_name, build)
 
 
@@ -185,21 +185,21 @@ def fit_model(model: keras.Model, datasets: Datasets, config: TrainConfig, run: 
 
 def report(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution, session: Session) -> int:
     """Finish the run (metrics.json, `latest`, the kept model's test replay) and say what it kept; the exit code."""
-    best_model = run.folder / runs.BEST_MODEL
+    kept_model = run.folder / runs.KEPT_MODEL
     metrics = run_metrics(run, config, datasets, dist, session)
     latest = run.finish(metrics)
     if not run.kept:
         print("worker done: the chief's run folder holds the trained model")
         return 0
     interrupted, kept = session.interrupted, session.kept
-    if best_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
+    if kept_model.is_file() and not interrupted:  # after finish: the run is complete whatever the replay does
         from training.callbacks import val_rule
 
-        metrics.update(kept_model_metrics(best_model, datasets.samples, val_rule(config)))
+        metrics.update(kept_model_metrics(kept_model, datasets.samples, val_rule(config)))
         runs.write_metrics(run.folder, metrics)
     chosen = f"replay autonomy {kept.val_autonomy:.1f} % on the validation blocks, " if math.isfinite(kept.val_autonomy) else ""
     epoch = "an epoch before this session" if kept.epoch is None else f"epoch {kept.epoch}"
-    print(f"kept model: {best_model} ({epoch}: {chosen}val_loss {kept.val_loss:.5f}, "
+    print(f"kept model: {kept_model} ({epoch}: {chosen}val_loss {kept.val_loss:.5f}, "
           f"steering RMSE {metrics['val_rmse']:.4f}){f'; {latest} points to it' if latest else ''}")
     if metrics.get("test_autonomy") is not None:
         print(f"on the test blocks, which chose nothing: replay autonomy {metrics['test_autonomy']:.1f} % "
@@ -207,9 +207,9 @@ def report(run: Run, config: TrainConfig, datasets: Datasets, dist: Distribution
               f"{metrics['test_rule']} rule)")
     if session.nan_stop.nan_epoch:
         raise TrainingFailed(f"the loss became NaN in epoch {session.nan_stop.nan_epoch}; the model kept before it is "
-                             f"{best_model}. Lower --lr or check the steering values in the logs")
+                             f"{kept_model}. Lower --lr or check the steering values in the logs")
     if interrupted:
-        print(f"interrupted: the model kept so far is {best_model}; continue with --resume {run.folder}",
+        print(f"interrupted: the model kept so far is {kept_model}; continue with --resume {run.folder}",
               file=sys.stderr)
         return 130
     return 0
@@ -240,11 +240,11 @@ def run_metrics(run: Run, config: TrainConfig, datasets: Datasets, dist: Distrib
     return {
         "train_samples": datasets.train_samples,
         "val_samples": datasets.val_samples,
-        "best_val_loss": kept.val_loss,
-        "best_val_autonomy": kept.val_autonomy if math.isfinite(kept.val_autonomy) else None,
+        "kept_val_loss": kept.val_loss,
+        "kept_val_autonomy": kept.val_autonomy if math.isfinite(kept.val_autonomy) else None,
         # Replaced by model.keras's own once the run is complete; inf (null in the file) before any epoch.
         "val_rmse": math.sqrt(kept.val_loss),
-        "best_epoch": kept.epoch,
+        "kept_epoch": kept.epoch,
         "epochs": epochs_done,
         "seconds": round(session.seconds, 1),
         "images_per_s": round(datasets.train_samples * epochs_now / session.seconds, 1) if epochs_now else None,

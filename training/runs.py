@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from base.atomic import symlink_atomic, write_atomic, write_json_atomic, write_text_atomic
-from base.modelfile import BEST_MODEL as BEST_MODEL  # re-exported: the model drive and evaluation load from a run
+from base.modelfile import KEPT_MODEL as KEPT_MODEL  # re-exported: the model drive and evaluation load from a run
 
 if TYPE_CHECKING:  # Keras, pandas and matplotlib load when a run starts, not for --help or a bad flag
     import keras
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # Keras, pandas and matplotlib load when a run starts, not fo
 log = logging.getLogger(__name__)
 
 LAST_MODEL = "last.keras"  # end of the latest epoch, optimizer state included: what --resume loads
-PROGRESS = "progress.json"  # epochs done and best validation loss so far, written after last.keras
+PROGRESS = "progress.json"  # epochs done and the kept (last) epoch's validation loss, written after last.keras
 CONFIG = "config.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -53,15 +53,15 @@ class Run:
     """
 
     def __init__(self, folder: Path, kept: bool = True, resumed_from: Path | None = None, epochs_done: int = 0,
-                 best_val_loss: float = math.inf, best_val_autonomy: float = -math.inf,
-                 best_epoch: int | None = None) -> None:
+                 kept_val_loss: float = math.inf, kept_val_autonomy: float = -math.inf,
+                 kept_epoch: int | None = None) -> None:
         self.folder = folder
         self.kept = kept
         self.resumed_from = resumed_from
         self.epochs_done = epochs_done  # before this session
-        self.best_val_loss = best_val_loss
-        self.best_val_autonomy = best_val_autonomy
-        self.best_epoch = best_epoch  # the epoch model.keras holds; None before any, or in a run older than the field
+        self.kept_val_loss = kept_val_loss
+        self.kept_val_autonomy = kept_val_autonomy
+        self.kept_epoch = kept_epoch  # the epoch model.keras holds; None before any, or in a run older than the field
 
     @classmethod
     def create(cls, out: str | Path) -> Run:
@@ -74,8 +74,8 @@ class Run:
         folder = Path(tempfile.mkdtemp(prefix="training-worker-"))
         if resumed is None:
             return cls(folder, kept=False)
-        return cls(folder, False, resumed.resumed_from, resumed.epochs_done, resumed.best_val_loss,
-                   resumed.best_val_autonomy, resumed.best_epoch)
+        return cls(folder, False, resumed.resumed_from, resumed.epochs_done, resumed.kept_val_loss,
+                   resumed.kept_val_autonomy, resumed.kept_epoch)
 
     @classmethod
     def resume(cls, folder: str | Path) -> Run:
@@ -123,8 +123,8 @@ class Run:
             raise
 
     def worth_keeping(self) -> bool:
-        """True once the folder holds a model: the best epoch's, or the state to resume from."""
-        return (self.folder / PROGRESS).is_file() or (self.folder / BEST_MODEL).is_file()
+        """True once the folder holds a model: the kept epoch's, or the state to resume from."""
+        return (self.folder / PROGRESS).is_file() or (self.folder / KEPT_MODEL).is_file()
 
     def disk_full(self, error: OSError) -> str:
         """The one line for a disk that filled up mid-run: which file, and what the run folder still holds."""
@@ -132,8 +132,8 @@ class Run:
         if not self.kept or not (self.worth_keeping() or self.resumed):
             return f"the disk is full: {where}; nothing was saved yet: free space and start the run again"
         held = []
-        if (self.folder / BEST_MODEL).is_file():
-            held.append(f"{self.folder / BEST_MODEL} (the epoch kept so far)")
+        if (self.folder / KEPT_MODEL).is_file():
+            held.append(f"{self.folder / KEPT_MODEL} (the epoch kept so far)")
         try:
             done = read_progress(self.folder)["epochs_done"]
             held.append(f"the state after epoch {done}: free space, then continue with --resume {self.folder}")
@@ -212,7 +212,7 @@ def point_latest(run_dir: Path) -> Path | None:
 
 
 def read_progress(run_dir: Path) -> dict[str, Any]:
-    """`{"epochs_done", "best_val_loss", "best_val_autonomy", "best_epoch"}` of a run that can be resumed, or a
+    """`{"epochs_done", "kept_val_loss", "kept_val_autonomy", "kept_epoch"}` of a run that can be resumed, or a
     RunError saying why not. A figure not yet defined is null in the file (inf, -inf or None here)."""
     if not run_dir.is_dir():
         raise RunError(f"--resume {run_dir}: no such folder; pass a run folder such as models/latest")
@@ -224,11 +224,13 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
         )
     try:
         progress = json.loads((run_dir / PROGRESS).read_text(encoding="utf-8"))
-        best_val_loss, best_val_autonomy = progress["best_val_loss"], progress.get("best_val_autonomy")
-        best_epoch = progress.get("best_epoch")  # absent in runs saved before it was recorded
+        if "best_val_loss" in progress:  # a run saved before the kept epoch became always the last: its names
+            progress = {key.replace("best_", "kept_"): value for key, value in progress.items()}
+        kept_val_loss, kept_val_autonomy = progress["kept_val_loss"], progress.get("kept_val_autonomy")
+        kept_epoch = progress.get("kept_epoch")  # absent in runs saved before it was recorded
         return {"epochs_done": int(progress["epochs_done"]),
-                "best_val_loss": math.inf if best_val_loss is None else float(best_val_loss),
-                "best_val_autonomy": -math.inf if best_val_autonomy is None else float(best_val_autonomy),
-                "best_epoch": None if best_epoch is None else int(best_epoch)}
+                "kept_val_loss": math.inf if kept_val_loss is None else float(kept_val_loss),
+                "kept_val_autonomy": -math.inf if kept_val_autonomy is None else float(kept_val_autonomy),
+                "kept_epoch": None if kept_epoch is None else int(kept_epoch)}
     except (ValueError, KeyError, TypeError) as e:
         raise RunError(f"--resume {run_dir}: {PROGRESS} is unreadable ({e}); start a new run") from e
