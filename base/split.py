@@ -43,13 +43,14 @@ def save_split(run_dir: Path, rows: pd.DataFrame, val_rows: pd.DataFrame, test_r
     return write_json_atomic(run_dir / SPLIT, {"recordings": _describe(rows, val_rows, test_rows)})
 
 
-def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks: str = "all") -> pd.DataFrame:
+def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks: str = "all",
+                  empty_ok: bool = False) -> pd.DataFrame:
     """The rows `run_dir` held out of training, read from their recordings now (in log order): `blocks`
     "all" of them, those that "validation" used to choose the epoch, or the "test" ones that chose nothing.
 
     `folders`: only these recordings (each must be one the run used). Raises SplitError when the run
     has no split.json, a recording's log changed since the run was made, or images of held-out rows
-    have gone missing since.
+    have gone missing since; and when there are no such rows, unless `empty_ok` (then no rows).
     """
     if blocks not in BLOCKS:
         raise ValueError(f"blocks must be one of {', '.join(BLOCKS)}, not {blocks}")
@@ -62,8 +63,9 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
             raise SplitError(f"{unknown[0]} is not a recording {run_dir} was trained on: pass "
                              f"{' '.join(entries)} or leave out the held-out selection")
         entries = {f: entries[f] for f in wanted}
-    # Test stretches are drawn over all recordings at once: one recording may have none, another no
-    # validation rows, so whether the run kept test blocks is the whole run's question.
+    # Test stretches are drawn over all recordings at once: one recording may have no validation rows
+    # (and, in runs made before every recording was tested, none tested), so whether the run kept test
+    # blocks is the whole run's question.
     parted = blocks != "all" and _kept_test_blocks(split)
     if blocks == "test" and not parted:
         log.warning("%s kept no test blocks (made before them, or with --test-share 0): its held-out rows, which it "
@@ -85,7 +87,7 @@ def held_out_rows(run_dir: Path, folders: list[str | Path] | None = None, blocks
                              f"{run_dir} was trained (first: {', '.join(lost[:SHOWN_PATHS])}): restore them")
         parts.append(held[COLUMNS])
     rows = pd.concat(parts, ignore_index=True)
-    if rows.empty:
+    if rows.empty and not empty_ok:
         hint = (f"pass other recordings of it ({' '.join(entry['folder'] for entry in split['recordings'])})"
                 if folders else "retrain it holding out more (--val-fraction)")
         raise SplitError(f"{run_dir} has no {'held-out' if blocks == 'all' else blocks} rows in "

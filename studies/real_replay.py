@@ -60,6 +60,7 @@ PROTOCOLS = {  # name: (recordings trained on, recordings replayed whole beside 
 JUNGLE = "track2_jungle"  # another track: unseen, unless --with-jungle trains on it too
 LINE_RULES = (2.0, 1.0)  # metres from the driver's line: NVIDIA's 1 m and a looser 2 m, for comparison
 RULES = ("road", *LINE_RULES)  # the yardstick first: no tyre leaves the drivable surface (evaluate.road_rule)
+NO_ROWS = "no rows"  # a seed's split tested nothing of the footage (runs made before every recording was tested)
 
 
 def train(seed: int, out: Path, fit_args: list[str], data: list[Path], reuse: bool = False) -> Path:
@@ -126,7 +127,7 @@ def real_held_out(run: Path, seed: int, trained_on_real: bool, folder: Path, tra
 
     real = [folder / name for name in train_on]
     if trained_on_real and has_test_blocks(run):
-        return held_out_rows(run, real, blocks="test")
+        return held_out_rows(run, real, blocks="test", empty_ok=True)
     config = TrainConfig(seed=seed)
     if not trained_on_real:
         return split_rows(read_recordings(real), config)[2]
@@ -151,6 +152,8 @@ def scored(entry: dict, who: str, rule: str | float) -> dict:
 def both_rules(entry: dict, who: str = "model") -> str:
     """'autonomy % by the road / the 2 m line (interventions likewise; put back beyond the cameras' evidence
     under the road rule, and the road rule's autonomy were those charged)', the cell of every per-seed table."""
+    if not entry["frames"]:
+        return NO_ROWS
     road, line = scored(entry, who, "road"), scored(entry, who, max(LINE_RULES))
     unproven = road.get("autonomy_unproven_charged_percent")
     return (f"{road['autonomy_percent']:.0f} / {line['autonomy_percent']:.0f} % "
@@ -160,9 +163,14 @@ def both_rules(entry: dict, who: str = "model") -> str:
 
 def measure(sets: dict[str, pd.DataFrame], predict: Callable[[np.ndarray], np.ndarray]) -> dict:
     """Replay scores and offline RMSE of `predict` (RGB frames → steering) on each set of rows; each
-    replay drives the set's segments in lockstep."""
+    replay drives the set's segments in lockstep. A set without rows (a run that tested none of a
+    recording) is reported as such, `{"frames": 0}`."""
     result = {}
     for name, rows in sets.items():
+        if rows.empty:
+            print(f"no rows to replay in {name}: reported as none", flush=True)
+            result[name] = {"frames": 0}
+            continue
         footage = Footage.from_rows(rows)
         entry = {"frames": len(rows), "rmse": offline_rmse(predict, rows),
                  "zero_rmse": float(np.sqrt(np.mean(rows["steering"].to_numpy(dtype=float) ** 2)))}
@@ -177,6 +185,8 @@ def measure(sets: dict[str, pd.DataFrame], predict: Callable[[np.ndarray], np.nd
 
 def _spread(values: list[float], digits: int = 1) -> str:
     values = [v for v in values if v is not None]
+    if not values:
+        return NO_ROWS
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{np.mean(values):.{digits}f} ({min(values):.{digits}f} – {max(values):.{digits}f})"
@@ -190,7 +200,7 @@ def report(results: dict[int, dict]) -> str:
     names = list(next(iter(results.values())))
     for name in names:
         for limit in RULES:
-            per = [r[name] for r in results.values()]
+            per = [r[name] for r in results.values() if r[name]["frames"]]
             lines.append(
                 f"| {name} | {rule_shown(limit)} | {_spread([scored(p, 'model', limit)['autonomy_percent'] for p in per])} "
                 f"| {_spread([scored(p, 'model', limit)['interventions_per_min'] for p in per])} "
@@ -202,7 +212,8 @@ def report(results: dict[int, dict]) -> str:
               "uncharged beyond the cameras' evidence under the road rule), steering RMSE", "",
               "| seed | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for seed, result in results.items():
-        cells = [f"{both_rules(result[name])}, {result[name]['rmse']:.3f}" for name in names]
+        cells = [f"{both_rules(result[name])}, {result[name]['rmse']:.3f}" if result[name]["frames"] else NO_ROWS
+                 for name in names]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -282,7 +293,7 @@ def run_protocol(args: argparse.Namespace, protocol: str) -> tuple[dict[str, dic
         for name in whole:
             sets[f"{name} (another driver)"] = read_recordings([args.data_dir / name])
         if args.with_jungle:
-            sets["held-out jungle"] = held_out_rows(run, [jungle], blocks="test")
+            sets["held-out jungle"] = held_out_rows(run, [jungle], blocks="test", empty_ok=True)
         else:
             sets["jungle (unseen)"] = read_recordings([jungle])
         results[str(seed)] = measure(sets, steer)

@@ -108,7 +108,11 @@ def split_test(held: pd.DataFrame, share: float, seed: int, block: int) -> tuple
 
     What the validation rows choose (the epoch kept, when to stop, the learning rate) flatters the
     model on them; the test rows choose nothing and report it fairly. With `share` > 0 at least one stretch
-    is tested and one validated; held-out rows of a single stretch are all validated (with a warning).
+    is tested and one validated, and every recording with held-out rows has a stretch tested (while one
+    stretch is left to validate): a recording the draw left out of the test blocks would report
+    nothing, so one of its stretches is tested too and, to keep near `share`, stretches of recordings
+    that test two or more go back to validation. Held-out rows of a single stretch are all validated
+    (with a warning). The training rows never change.
     """
     if not 0.0 <= share < 1.0:
         raise ValueError(f"test share is {share}: use a value in [0, 1)")
@@ -128,8 +132,59 @@ def split_test(held: pd.DataFrame, share: float, seed: int, block: int) -> tuple
     order = np.random.default_rng(seed).permutation(len(sizes)) + 1  # stretch ids start at 1
     tested = np.cumsum(sizes[order - 1])[:-1]  # rows tested with the first 1, 2, … stretches, never all
     count = int(np.argmin(np.abs(tested - share * len(held)))) + 1
-    is_test = np.isin(stretch, order[:count])
+    chosen = np.zeros(len(sizes) + 1, dtype=bool)  # by stretch id; id 0 is none
+    chosen[order[:count]] = True
+    owner = held["recording"].to_numpy()[np.searchsorted(stretch, np.arange(1, len(sizes) + 1))]
+    chosen[1:] = _every_recording_tested(chosen[1:], owner, sizes, order - 1, share * len(held))
+    is_test = _test_a_block_of_the_last(held["recording"].to_numpy(), blocks.to_numpy(), chosen[stretch])
     return held[~is_test].reset_index(drop=True), held[is_test].reset_index(drop=True)
+
+
+def _every_recording_tested(tested: np.ndarray, owner: np.ndarray, sizes: np.ndarray, order: np.ndarray,
+                            target: float) -> np.ndarray:
+    """`tested` (per stretch) with a stretch of every recording (`owner` per stretch) tested, the first of
+    its stretches in the seeded `order`, while one stretch is left to validate; then stretches of
+    recordings testing two or more given back to validation while that brings the test rows nearer
+    `target`. Unchanged when the draw already tested every recording (runs made before keep their split)."""
+    tested = tested.copy()
+    added = False
+    for recording in np.unique(owner):
+        mine = order[owner[order] == recording]
+        if tested[mine].any():
+            continue
+        if len(tested) - tested.sum() < 2:  # the last stretch left to validate: _test_a_block_of_the_last
+            continue
+        tested[mine[0]] = True
+        added = True
+        log.info("the draw tested no held-out rows of %s: testing its %d held-out rows from the draw's first "
+                 "stretch of it too", recording, sizes[mine[0]])
+    while added:
+        counts = {recording: int(tested[owner == recording].sum()) for recording in np.unique(owner)}
+        spare = [i for i in order[::-1] if tested[i] and counts[owner[i]] > 1]  # the last drawn first
+        total = int(sizes[tested].sum())
+        best = min(spare, key=lambda i: abs(total - sizes[i] - target), default=None)
+        if best is None or abs(total - sizes[best] - target) >= abs(total - target):
+            break
+        tested[best] = False
+    return tested
+
+
+def _test_a_block_of_the_last(recording: np.ndarray, blocks: np.ndarray, is_test: np.ndarray) -> np.ndarray:
+    """`is_test` (per row) with the first block tested of a recording none of whose rows are: that happens
+    when its one stretch is the last left to validate, so it is cut in two, when it spans two blocks or more."""
+    is_test = is_test.copy()
+    for name in np.unique(recording):
+        mine = recording == name
+        if is_test[mine].any():
+            continue
+        first, last = blocks[mine].min(), blocks[mine].max()
+        if first == last:
+            log.warning("no held-out rows of %s are tested: its one held-out block is the last left to validate "
+                        "(hold out more with --val-fraction to test it)", name)
+            continue
+        is_test[mine & (blocks == first)] = True
+        log.info("the held-out rows of %s are the last left to validate: testing their first block", name)
+    return is_test
 
 
 def centre_samples(rows: pd.DataFrame) -> pd.DataFrame:
