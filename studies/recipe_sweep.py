@@ -63,6 +63,8 @@ def cell(entries: list[dict], rule: str) -> str:
     if not values:
         return "–"
     per_seed = " ".join(f"{v:.0f}" for v in values)
+    if len(values) == 1:
+        return per_seed
     return f"{np.mean(values):.0f} ({min(values):.0f} – {max(values):.0f}): {per_seed}"
 
 
