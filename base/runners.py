@@ -3,7 +3,8 @@
 Every runner takes raw RGB frames (N, 160, 320, 3), values 0..255, exactly as the simulator's camera
 gives them: the preprocessing lives inside the model. ONNX Runtime runs a frame of the network alone in
 about 1.1 ms, a mirror-averaged model's frame in about 1.5 ms on two cores (2026-12-07, docs/benchmarks.md),
-against 50 ms for `model.predict`. Loading a model file into
+against 50 ms for `model.predict`; a mirror-averaged model's single frames have their preprocessing computed
+by OpenCV from the graph's own numbers (`base.framehead`), a quarter of ONNX Runtime's time. Loading a model file into
 one of them is `base.runtime.load_runner`'s job; checking an export against Keras is `base.convert`'s.
 """
 from __future__ import annotations
@@ -74,8 +75,8 @@ class _SingleFrameRunner:
 
 class OnnxRunner(_SingleFrameRunner):
     """ONNX Runtime on the model's graph with exact rewrites (`base.onnxgraph`). Single frames run on one
-    thread, a mirror-averaged model's frame and mirror image side by side on two (`_MirrorBranches`);
-    batches on `inference_threads()`."""
+    thread, a mirror-averaged model's frame and mirror image side by side on two (`_MirrorBranches`, with
+    OpenCV's preprocessing where it computes the graph's: `base.framehead`); batches on `inference_threads()`."""
 
     def __init__(self, model: str | bytes, source: str = "ONNX Runtime") -> None:
         super().__init__()
@@ -103,9 +104,12 @@ class OnnxRunner(_SingleFrameRunner):
     def _batch_session(self):  # -> onnxruntime.InferenceSession; made at the first batch (the drive server has none)
         return _session(self._graph, threads=inference_threads())
 
-    def _run(self, batch: np.ndarray) -> float:
+    def predict_one(self, frame: np.ndarray) -> float:
         if self._mirror:
-            return self._mirror.run(batch)
+            return self._mirror.run(frame, self._batch)
+        return super().predict_one(frame)
+
+    def _run(self, batch: np.ndarray) -> float:
         return float(self._frame_session.run(None, {self._input: batch})[0].reshape(-1)[0])
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
@@ -117,19 +121,22 @@ class OnnxRunner(_SingleFrameRunner):
 
 class _MirrorBranches:
     """A mirror-averaged model's single frame on both cores: the frame's image through the network on this
-    thread, its mirror image on a worker at the same time (0.45 ms sooner than one after the other on an
-    idle machine). A busy machine gets no second core: after `MISSES` frames in a row whose mirror image
-    came more than `PATIENCE` times later than the frame's own (or had not started by then), the next
-    `REST_FRAMES` frames run both images here, one after the other; then the worker is tried again."""
+    thread, its mirror image on a worker at the same time. Where OpenCV computes the model's preprocessing
+    (`base.framehead`), each thread also preprocesses its own image from the frame; otherwise ONNX Runtime's
+    head makes both images here first. A busy machine gets no second core: after `MISSES` frames in a row whose
+    mirror image came more than `PATIENCE` times later than the frame's own (or had not started by then), the
+    next `REST_FRAMES` frames run both images here, one after the other; then the worker is tried again."""
 
     PATIENCE = 1.5
     MISSES = 3  # one late frame is the odd interrupt, three in a row a busy machine
     REST_FRAMES = 150  # 10 s of driving at the simulator's 15 Hz
 
     def __init__(self, head, split: MirrorSplit, frames_input: str) -> None:  # head: the session of split.head
+        from base.framehead import OpenCvHead
         from base.onnxgraph import with_input_shape
 
         self.head = head
+        self.opencv = OpenCvHead.of(split.head, head)
         self._network = _session(split.network, threads=1)
         self._frames, self._images = frames_input, self._network.get_inputs()[0].name
         own = self._network.run(None, {self._images: self.head.run(None, {frames_input: _blank()})[0]})[0]
@@ -139,24 +146,33 @@ class _MirrorBranches:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="mirror-image") if inference_threads() > 1 else None
         self._resting = self._misses = 0
 
-    def run(self, batch: np.ndarray) -> float:
-        images, mirrored = self.head.run(None, {self._frames: batch})
+    def run(self, frame: np.ndarray, batch: np.ndarray) -> float:
+        """Steering for one (160, 320, 3) frame; `batch`: a (1, 160, 320, 3) float32 buffer for ONNX Runtime's head."""
+        if self.opencv is not None:
+            image, mirrored = functools.partial(self.opencv.images, frame), functools.partial(self.opencv.images, frame, True)
+        else:
+            batch[0] = frame
+            images = self.head.run(None, {self._frames: batch})
+            image, mirrored = functools.partial(images.__getitem__, 0), functools.partial(images.__getitem__, 1)
         if self._worker is None or self._resting:
             self._resting = max(0, self._resting - 1)
-            pair = [self._network.run(None, {self._images: images})[0], self._network.run(None, {self._images: mirrored})[0]]
+            pair = [self._steer(image), self._steer(mirrored)]
         else:
-            pair = self._side_by_side(images, mirrored)
+            pair = self._side_by_side(image, mirrored)
         return float(self._tail.run(None, {self._steering: np.concatenate(pair)})[0].reshape(-1)[0])
 
-    def _side_by_side(self, images: np.ndarray, mirrored: np.ndarray) -> list[np.ndarray]:
-        later = self._worker.submit(self._network.run, None, {self._images: mirrored})
+    def _steer(self, images: Callable[[], np.ndarray]) -> np.ndarray:
+        return self._network.run(None, {self._images: images()})[0]
+
+    def _side_by_side(self, image: Callable[[], np.ndarray], mirrored: Callable[[], np.ndarray]) -> list[np.ndarray]:
+        later = self._worker.submit(self._steer, mirrored)
         start = time.perf_counter()
-        own = self._network.run(None, {self._images: images})[0]
+        own = self._steer(image)
         took = time.perf_counter() - start
         if later.cancel():  # not started while this thread ran a whole image: the other core is busy
-            pair, late = [own, self._network.run(None, {self._images: mirrored})[0]], True
+            pair, late = [own, self._steer(mirrored)], True
         else:
-            pair = [own, later.result()[0]]
+            pair = [own, later.result()]
             late = time.perf_counter() - start > self.PATIENCE * took
         self._misses = self._misses + 1 if late else 0
         if self._misses >= self.MISSES:
