@@ -17,8 +17,10 @@ How (docs/surface.md has the measurements that chose it):
    and bluer in the dark, for shade). Along each line, thin marks are closed over; from the car's
    position (or, off the road, from the nearest stretch of road at least `MIN_ROAD_M` wide within
    `MAX_SEED_M`) the road runs out to the first other surface on each side, then on past an edge line
-   (paint) and the asphalt just beyond it: the edges, median-filtered over neighbouring lines. An edge
-   past what the cameras see is censored (the road is at least that wide).
+   (paint) and the asphalt just beyond it, found by its colour dipping towards the road's between the
+   line and the verge where it is too blurred to read as road: the edges, median-filtered over
+   neighbouring lines. An edge past what the cameras see, or a line running out of their view, is
+   censored (the road is at least that wide).
 4. The car moves along the recorded path (`evaluate.replay.recorded_poses`), so every edge seen from
    one row is a point on the ground for the rows around it: each row's edges at each station are the
    weighted mean (nearer sightings weigh more) of the sightings within `AGREE_M` of their weighted
@@ -51,7 +53,7 @@ from evaluate.replay import Footage, ReplayError, recorded_poses
 
 log = logging.getLogger(__name__)
 
-METHOD_VERSION = 11  # part of the cache key: raise it whenever the estimate changes
+METHOD_VERSION = 12  # part of the cache key: raise it whenever the estimate changes
 STATIONS_M = np.round(np.arange(-3.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
 SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
 LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
@@ -65,6 +67,10 @@ CLOSE_M = 0.85  # non-road marks narrower than this across (painted lines) are c
 MIN_ROAD_M = 1.2  # off the road, the nearest road stretch at least this wide is the road ...
 PAINT_L, PAINT_A, PAINT_M = 12.0, 10.0, 0.9  # paint: this much lighter (or half as much and yellower) than the road, about as red; ending this far out
 LINE_CELLS = 5  # an edge line is at most this many grid points (0.5 m) of paint
+LINE_START = 6  # ... beginning within this many points of where the road stops (a far line's blurred border)
+VALLEY_START, VALLEY_CELLS = 3, 7  # the asphalt beyond an edge line: its dip begins within 0.3 m of the line, ends within 0.7 m
+VALLEY_RISE = 4  # ... and rises to the verge within this many points of its lowest
+VALLEY_MAX, VALLEY_DEPTH = 3.0, 0.5  # ... its colour within this of the road's, this much nearer than the verge's (tolerances)
 LOOSE = 2.0  # tolerances (× TOLERANCE) within which asphalt just beyond an edge line still counts
 MAX_SEED_M = 3.0  # ... if it begins within this of the car (further: another stretch of road, or none)
 FUSE_M = 10.0  # frames this far behind or ahead along the path contribute to a row's edges ...
@@ -161,9 +167,9 @@ def road_colours(patches: np.ndarray) -> np.ndarray:
     return out
 
 
-def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
-    """Per grid point: 1 road (near a road colour; thin marks across a line closed over), 2 paint,
-    3 road only loosely (within LOOSE tolerances), 0 other surface, -1 unseen."""
+def road_distance(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
+    """Per grid point: how far its colour is from the nearest road colour, in tolerances (under 1 is
+    road; NaN unseen)."""
     dark, bright, chroma = TOLERANCE
     distance = np.full(lab.shape[:2], np.inf, np.float32)
     for road in roads:
@@ -175,6 +181,14 @@ def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
         dl = np.where(dl < 0, dl / dark, dl / bright)
         here = dl**2 + ((lab[..., 1] - road[1]) / chroma) ** 2 + (db / chroma) ** 2
         distance = np.fmin(distance, here)
+    return np.sqrt(np.where(np.isfinite(lab[..., 0]), distance, np.nan))
+
+
+def road_mask(lab: np.ndarray, roads: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
+    """Per grid point: 1 road (near a road colour; thin marks across a line closed over), 2 paint,
+    3 road only loosely (within LOOSE tolerances), 0 other surface, -1 unseen. `distance`: the
+    points' `road_distance`, where it is at hand."""
+    distance = road_distance(lab, roads) if distance is None else distance
     seen = np.isfinite(lab[..., 0])
     road_here = (np.nan_to_num(distance, nan=9.0, posinf=9.0) < 1.0).astype(np.uint8)
     width = int(round(CLOSE_M / 0.1)) | 1
@@ -185,14 +199,16 @@ def road_mask(lab: np.ndarray, roads: np.ndarray) -> np.ndarray:
         yellower = lab[..., 2] - roads[0][2]
         paint = (np.abs(lab[..., 1] - roads[0][1]) < PAINT_A) & (closed == 0) & (
             (lighter > PAINT_L) | ((lighter > PAINT_L / 2) & (yellower > 2 * PAINT_L)))
-    loose = (closed == 0) & ~paint & (np.nan_to_num(distance, nan=99.0, posinf=99.0) < LOOSE**2)
+    loose = (closed == 0) & ~paint & (np.nan_to_num(distance, nan=99.0, posinf=99.0) < LOOSE)
     marks = np.select([paint, loose], [np.int8(2), np.int8(3)], closed.astype(np.int8))
     return np.where(seen, marks, np.int8(-1))
 
 
-def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def line_edges(mask: np.ndarray, distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per grid line: (left, right, left censored, right censored) edges of the road stretch the car is
-    on, or, off the road, of the nearest stretch at least MIN_ROAD_M wide; NaN where a line has none."""
+    on, or, off the road, of the nearest stretch at least MIN_ROAD_M wide; NaN where a line has none.
+    With the points' `road_distance`, the asphalt beyond an edge line is found where it is too
+    blurred to read as road (`_past_line`)."""
     n_lines, n_points = mask.shape
     cols = np.arange(n_points)
     centre = int(np.argmin(np.abs(LATERAL_M)))
@@ -206,8 +222,8 @@ def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     left_stop = np.where(stop & (cols[None] < seed[:, None]), cols[None], -1).max(axis=1)
     right_stop = np.where(stop & (cols[None] > seed[:, None]), cols[None], n_points).min(axis=1)
     lines = np.arange(n_lines)
-    left_stop = _through_paint(mask, lines, left_stop, -1)
-    right_stop = _through_paint(mask, lines, right_stop, 1)
+    left_stop = _through_paint(mask, distance, lines, left_stop, -1)
+    right_stop = _through_paint(mask, distance, lines, right_stop, 1)
     half = 0.05
     left_censored = (left_stop < 0) | (mask[lines, np.clip(left_stop, 0, n_points - 1)] == -1)
     right_censored = (right_stop >= n_points) | (mask[lines, np.clip(right_stop, 0, n_points - 1)] == -1)
@@ -217,19 +233,28 @@ def line_edges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
             left_censored | ~found, right_censored | ~found)
 
 
-def _through_paint(mask: np.ndarray, lines: np.ndarray, stop: np.ndarray, step: int) -> np.ndarray:
-    """Where each line's road stops, moved out past an edge line: two to LINE_CELLS cells of paint that
-    end within PAINT_M of the stop (its blurred borders may not read as paint), then past any road
-    beyond. A wider bright run (a kerb's white stripe, a concrete verge) is no line and stays outside."""
+def _through_paint(mask: np.ndarray, distance: np.ndarray | None, lines: np.ndarray, stop: np.ndarray, step: int) -> np.ndarray:
+    """Where each line's road stops, moved out past an edge line: an unbroken run of two to LINE_CELLS
+    cells of paint beginning within LINE_START cells of the stop (its blurred border may not read as
+    paint) and ending within PAINT_M, then past any road beyond, or past the asphalt strip beyond it
+    (`_past_line`, given the points' `distance`). A wider bright run (a kerb's white stripe, a
+    concrete verge) is no line and stays outside. A line running out of view leaves the edge censored."""
     n_points = mask.shape[1]
     cells = int(round(PAINT_M / 0.1))
     at = stop[:, None] + step * np.arange(cells + 1)[None]
     inside = (at >= 0) & (at < n_points)
     values = np.where(inside, mask[lines[:, None], np.clip(at, 0, n_points - 1)], -1)
     painted = values == 2
-    last = np.where(painted, np.arange(cells + 1)[None], -1).max(axis=1)
-    after = values[np.arange(len(lines)), np.clip(last + 1, 0, cells)]
-    line = (painted.sum(axis=1) >= 2) & (painted.sum(axis=1) <= LINE_CELLS) & (last < cells) & (after != -1)
+    # The line: one unbroken run of paint from within LINE_START cells of the stop. Counting all the paint in
+    # reach instead let a light verge beyond (the headless lake's shoulder) make a line too wide to be one.
+    first = np.where(painted[:, :LINE_START + 1].any(axis=1), painted[:, :LINE_START + 1].argmax(axis=1), cells + 1)
+    broken = (np.arange(cells + 1)[None] >= first[:, None]) & ~painted
+    end = np.where(broken.any(axis=1), broken.argmax(axis=1), cells + 1)  # the first cell past the run
+    after = values[np.arange(len(lines)), np.clip(end, 0, cells)]
+    line = (first <= LINE_START) & (end - first >= 2) & (end - first <= LINE_CELLS) & (end <= cells) & (after != -1)
+    # A line that runs out of the cameras' view may have road beyond it: the edge is out of sight.
+    cut = (first <= LINE_START) & (end - first <= LINE_CELLS) & (end <= cells) & (after == -1)
+    last = end - 1
     moved = np.where(line, stop + step * (last + 1), stop)
     cols = np.arange(n_points)[None]
     # The road beyond the line, if it resumes within the line's blurred border (three cells).
@@ -242,7 +267,37 @@ def _through_paint(mask: np.ndarray, lines: np.ndarray, stop: np.ndarray, step: 
         beyond = np.where((cols >= start[:, None]) & ~roadish, cols, n_points).min(axis=1)
     else:
         beyond = np.where((cols <= start[:, None]) & ~roadish, cols, -1).max(axis=1)
-    return np.where(line & (resumes < 99), beyond, moved)
+    past = moved if distance is None else _past_line(distance, lines, moved, step)
+    return np.where(line & (resumes < 99), beyond, np.where(line, past, np.where(cut, stop + step * end, moved)))
+
+
+def _past_line(distance: np.ndarray, lines: np.ndarray, moved: np.ndarray, step: int) -> np.ndarray:
+    """Where the asphalt just beyond an edge line ends, from the first cell past the line (`moved`): a
+    strip a few tenths of a metre wide, blurred between the bright line and the verge, reads as no
+    colour of the road, but its colour dips towards the road's between them (the line fading into
+    the verge never does). The edge is where the dip has risen half-way back to the verge's colour."""
+    n_points = distance.shape[1]
+    k = np.arange(VALLEY_CELLS + 1)[None]
+    at = moved[:, None] + step * k
+    inside = (at >= 0) & (at < n_points)
+    d = np.where(inside, distance[lines[:, None], np.clip(at, 0, n_points - 1)], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dip_at = np.argmin(np.nan_to_num(d[:, :VALLEY_START + 1], nan=np.inf), axis=1)
+        dip = d[np.arange(len(lines)), dip_at]
+        # The edge: the steepest rise out of the dip (a blurred step's middle), not the verge's own far side.
+        rising = (k > dip_at[:, None]) & (k <= dip_at[:, None] + VALLEY_RISE)
+        verge = np.nanmax(np.where(rising, d, np.nan), axis=1)
+        rise = np.diff(d, axis=1, prepend=np.nan)
+        steepest = np.nan_to_num(np.where(rising, rise, np.nan), nan=-np.inf)
+    out = np.isfinite(steepest).any(axis=1) & np.isfinite(verge)
+    edge_at = np.where(out, steepest.argmax(axis=1), 0)
+    valley = out & (dip <= VALLEY_MAX) & (verge - dip >= VALLEY_DEPTH)
+    # Beyond the line, the view ends before a dip and the verge could be told apart: the edge is out of sight.
+    unseen = np.isnan(d)
+    blind = np.where(unseen.any(axis=1), unseen.argmax(axis=1), VALLEY_CELLS + 1)
+    blind_first = (blind <= VALLEY_START + 2) & ~(valley & (edge_at < blind))
+    return np.where(blind_first, moved + step * blind, np.where(valley, moved + step * edge_at, moved))
 
 
 @dataclass(frozen=True)
@@ -275,7 +330,9 @@ def sight(footage: Footage) -> Sightings:
     shape = (n, len(SEEN_M))
     out = Sightings(np.full(shape, np.nan), np.full(shape, np.nan), np.ones(shape, bool), np.ones(shape, bool))
     for row in range(n):
-        left, right, lc, rc = line_edges(road_mask(labs[row].astype(np.float32), roads[row]))
+        lab = labs[row].astype(np.float32)
+        distance = road_distance(lab, roads[row])
+        left, right, lc, rc = line_edges(road_mask(lab, roads[row], distance), distance)
         out.left[row], out.right[row] = _along_median(left), _along_median(right)
         out.left_censored[row], out.right_censored[row] = lc, rc
     return out
