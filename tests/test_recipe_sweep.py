@@ -7,7 +7,8 @@ from studies.recipe_sweep import results_file, table
 
 
 def entry(road: float, line: float, beyond: int = 0) -> dict:
-    return {"rmse": 0.1, "model_road": {"autonomy_percent": road, "beyond_evidence": beyond},
+    return {"rmse": 0.1, "model_road": {"autonomy_percent": road, "beyond_evidence": beyond,
+                                        "autonomy_unproven_charged_percent": road - 100 * beyond},
             "model_2m": {"autonomy_percent": line}}
 
 
@@ -21,4 +22,4 @@ def test_the_table_gives_every_seed_of_every_variant_run_and_skips_the_others(tm
     assert len(lines) == 4  # header, rule, the two variants with results: share0 was never run
     default, alone = lines[2], lines[3]
     assert default.startswith("| today's default | 0 1 |") and "95 (90 – 100): 100 90" in default
-    assert "75 (70 – 80): 80 70" in alone and "| 7 7 |" in alone
+    assert "75 (70 – 80): 80 70" in alone and "| -660 (-660 – -660): -660 -660 | 7 7 |" in alone
