@@ -2,11 +2,13 @@
 
 NVIDIA's DAVE-2 assumption (arXiv 1604.07316): what lies below the horizon is flat ground, what lies
 above it is infinitely far. Under it a frame from one recorded camera shows what a camera at another
-pose of the same height and pitch would see, and one `cv2.remap` makes it. The rays of the target
-camera are fixed in the car frame and turning the car about its vertical axis keeps them on or off
-the ground, so per view only a rotation, a scaled translation and a projection remain — all
-vectorised. The hood rows (from CROP_BOTTOM down) are part of the car, so they keep their recorded
-pixels; where only the model will look, only the rows it crops to need synthesising. The replay (`evaluate.replay`) and training's viewpoint augmentation share this one definition.
+pose of the same height and pitch would see. Flat ground seen from one camera and from another is a
+homography, and so is the sky; a pixel's ray is on the ground or in the sky by its row alone (turning
+the car about its vertical axis keeps it there), so a view is one `cv2.warpPerspective` for the rows
+below the horizon and one for those above, each a 3×3 matrix made per view. The hood rows (from
+CROP_BOTTOM down) are part of the car, so they keep their recorded pixels; where only the model will
+look, only the rows it crops to need synthesising (all below the horizon). The replay
+(`evaluate.replay`) and training's on-policy states share this one definition.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import cv2
 import numpy as np
 
 from base.cameras import CAMERA_NAMES, Camera
-from base.frames import CROP_BOTTOM
+from base.frames import CROP_BOTTOM, CROP_TOP
 
 HOOD_TOP = CROP_BOTTOM  # the first row of the car's own hood: the crop stops above it for that reason
 
@@ -45,17 +47,15 @@ class ViewSynthesizer:
         self.sources = {name: Camera.from_config(name) for name in sources}
         if not self.sources:
             raise ValueError("no source cameras: pass at least one of " + ", ".join(CAMERA_NAMES))
-        cam = self.target
-        rays = cam.rays[top:HOOD_TOP]
-        on_ground = rays[..., 1] < -1e-9
-        # A ground pixel sees the point (camera + t·ray) with t fixed in the car frame; a sky pixel
-        # sees the direction alone, which the same formula gives with no translation and t = 1. The
-        # vertical part never rotates. float32 keeps map errors far below a pixel at half the cost.
-        reach = np.where(on_ground, cam.position[1] / np.where(on_ground, -rays[..., 1], 1.0), 1.0)
-        self._reach_x = (reach * rays[..., 0]).astype(np.float32)
-        self._reach_z = (reach * rays[..., 2]).astype(np.float32)
-        self._reach_y = (reach * rays[..., 1]).astype(np.float32)
-        self._translates = on_ground.astype(np.float32)
+        # A pixel's ray climbs or falls with its row alone: the rows above the first ground row see the sky.
+        ground = np.flatnonzero(self.target.rays[:HOOD_TOP, 0, 1] < -1e-9)
+        self.ground_top = int(ground[0]) if len(ground) else HOOD_TOP
+        # Bands of rows, each warped by one homography (first, last row + 1, sky). OpenCV computes a pixel's source
+        # in float32 from its place in the band, so the model's rows are always a band of their own: its view
+        # is the same to the bit whatever `top` is.
+        edges = sorted({top, HOOD_TOP} | {row for row in (self.ground_top, CROP_TOP) if top < row < HOOD_TOP})
+        self.bands = [(first, last, last <= self.ground_top) for first, last in zip(edges[:-1], edges[1:])]
+        self._ray_rows: dict[int, tuple[tuple[float, ...], ...]] = {}
 
     def nearest_source(self, shift: Shift, available: Sequence[str] | None = None) -> str:
         """The recorded camera (of `available`, default all sources) closest sideways to the synthesised one."""
@@ -69,32 +69,45 @@ class ViewSynthesizer:
         c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
         return shift.lateral_m + cx * c + cz * s, shift.forward_m - cx * s + cz * c
 
-    def maps(self, shift: Shift, source: str) -> tuple[np.ndarray, np.ndarray]:
-        """cv2.remap maps (rows `top` to the hood × width, float32): where in the `source` frame each
-        pixel of the shifted view is."""
+    def homography(self, shift: Shift, source: str, first: int, sky: bool = False) -> np.ndarray:
+        """3×3 (float64): pixel (column, row − `first`) of the shifted view → homogeneous pixel (column, row,
+        depth) of the `source` frame, pixel centres at integers, for rows that see the ground (`sky`: the sky).
+        Written out in floats: a view's own matrix costs a few microseconds, not NumPy's call per 3×3."""
         src = self.sources[source]
-        tx, tz = self.target_position(shift)
-        sx, sy, sz = src.position
+        ray_x, ray_y, ray_z = self._rays(first)
         c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
+        # Turned with the car (turned right, it looks further right); the vertical part never turns.
+        x = [c * rx + s * rz for rx, rz in zip(ray_x, ray_z)]
+        y = list(ray_y)
+        z = [c * rz - s * rx for rx, rz in zip(ray_x, ray_z)]
+        if not sky:
+            # The ground point the ray meets, relative to the source camera, times -ray_y / camera height
+            # (homogeneous): the turned ray plus the cameras' offset times that factor. The sky is infinitely
+            # far: the direction alone.
+            tx, tz = self.target_position(shift)
+            height = self.target.position[1]
+            offset = (tx - src.position[0], height - src.position[1], tz - src.position[2])
+            scale = [-ry / height for ry in ray_y]
+            x = [a + offset[0] * k for a, k in zip(x, scale)]
+            y = [a + offset[1] * k for a, k in zip(y, scale)]
+            z = [a + offset[2] * k for a, k in zip(z, scale)]
         pc, ps = math.cos(src.pitch_down_rad), math.sin(src.pitch_down_rad)
-        # The point each pixel sees, relative to the source camera, in the recorded car's frame (a car
-        # turned right looks further right), then projected by the source camera: only the depth
-        # along its axis and the two image coordinates are needed, so the rotation by the pitch is
-        # folded into the coefficients.
-        qx = self._reach_x * np.float32(c) + self._reach_z * np.float32(s)
-        qz = self._reach_z * np.float32(c) - self._reach_x * np.float32(s)
-        qx += self._translates * np.float32(tx - sx)
-        qz += self._translates * np.float32(tz - sz)
-        qy = self._reach_y + self._translates * np.float32(self.target.position[1] - sy)
-        depth = qz * np.float32(pc) - qy * np.float32(ps)
-        np.maximum(depth, np.float32(1e-6), out=depth)  # points behind the source camera land off-frame
-        focal = np.float32(src.focal_px) / depth
-        # Pixel i spans [i, i+1) in the projection; remap addresses pixel centres at integers.
-        map_x = qx * focal
-        map_x += np.float32(src.width / 2 - 0.5)
-        up = qy * np.float32(pc) + qz * np.float32(ps)
-        map_y = np.float32(src.height / 2 - 0.5) - up * focal
-        return map_x, map_y
+        depth = [pc * b - ps * a for a, b in zip(y, z)]
+        up = [pc * a + ps * b for a, b in zip(y, z)]
+        f, cx, cy = src.focal_px, src.width / 2 - 0.5, src.height / 2 - 0.5
+        return np.array([[f * a + cx * d for a, d in zip(x, depth)], [cy * d - f * u for u, d in zip(up, depth)], depth])
+
+    def _rays(self, first: int) -> tuple[tuple[float, ...], ...]:
+        """The target camera's ray (x, y, z rows; car frame, as Camera.rays has it) of pixel (column j, row
+        first + i), linear in (j, i, 1): three rows of three coefficients."""
+        if first not in self._ray_rows:
+            cam = self.target
+            c, s, f = math.cos(cam.pitch_down_rad), math.sin(cam.pitch_down_rad), cam.focal_px
+            pixel = np.array([[1 / f, 0, (0.5 - cam.width / 2) / f], [0, -1 / f, -(first + 0.5 - cam.height / 2) / f],
+                              [0, 0, 1]])
+            rays = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) @ pixel
+            self._ray_rows[first] = tuple(tuple(float(v) for v in row) for row in rays)
+        return self._ray_rows[first]
 
     def synthesize(self, frames: Mapping[str, np.ndarray], shift: Shift, source: str | None = None,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -106,10 +119,39 @@ class ViewSynthesizer:
         frame = frames[source]
         if out is None:
             out = np.empty_like(frame)
-        map_x, map_y = self.maps(shift, source)
-        # Edge pixels repeated where the view turns past the recorded frame: a black wedge would tell
-        # a network how far it is turned without looking at the road.
-        cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, dst=out[self.top:HOOD_TOP], borderMode=cv2.BORDER_REPLICATE)
+        for first, last, sky in self.bands:
+            _warp(frame, self.homography(shift, source, first, sky), out[first:last])
         out[:self.top] = frame[:self.top]
         out[HOOD_TOP:] = frame[HOOD_TOP:]
         return out
+
+
+def _warp(frame: np.ndarray, homography: np.ndarray, out: np.ndarray) -> None:
+    """`out` (rows of the view) sampled bilinearly from `frame` where `homography` puts each of its pixels.
+
+    Edge pixels are repeated where the view turns past the recorded frame: a black wedge would tell a
+    network how far it is turned without looking at the road. A point behind the source camera (a car
+    turned some 50° or more) lands off the frame, at its edge, as if at a depth of 1e-6.
+    """
+    height, width = out.shape[:2]
+    corners = homography[2, 0] * np.array([0, width - 1, 0, width - 1]) + homography[2, 1] * np.array([0, 0, height - 1, height - 1])
+    if (corners + homography[2, 2]).min() > 1e-6:
+        # One homography for the band: OpenCV computes each pixel's source and samples it bilinearly, with no
+        # per-pixel maps made here (against cv2.remap of float32 maps computed per view: 1 level apart in about
+        # 0.014 % of the values, none further; measured in docs/replay.md).
+        cv2.warpPerspective(frame, homography, (width, height), dst=out, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+        return
+    # Off the frame on the side the point lies: the principal point plus the projection, its depth held at 1e-6
+    # (the homography's depth, like its columns and rows, is the true one times a positive factor), clipped to
+    # just off the frame (OpenCV's conversion of far larger coordinates can wrap to the other side).
+    centre_x, centre_y = (frame.shape[1] - 1) / 2, (frame.shape[0] - 1) / 2
+    cols, rows = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    x, y, depth = (homography @ np.stack([cols.ravel(), rows.ravel(), np.ones(cols.size)])).reshape(3, height, width)
+    held = np.maximum(depth, 1e-6)
+    map_x = centre_x + (x - centre_x * depth) / held
+    map_y = centre_y + (y - centre_y * depth) / held
+    map_x = np.clip(map_x, -1, frame.shape[1]).astype(np.float32)
+    map_y = np.clip(map_y, -1, frame.shape[0]).astype(np.float32)
+    cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, dst=out,
+              borderMode=cv2.BORDER_REPLICATE)

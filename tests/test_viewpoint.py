@@ -58,9 +58,47 @@ def test_a_shift_by_the_side_cameras_offset_puts_the_camera_where_that_side_came
         x, z = SYNTH.target_position(shift)
         assert (x, z) == pytest.approx((camera.position[0], camera.position[2]), abs=1e-9)
         assert SYNTH.nearest_source(shift) == side
-        rows, cols = np.mgrid[:HOOD_TOP, :FRAME_SHAPE[1]]
-        map_x, map_y = SYNTH.maps(shift, side)  # from that camera's own frame: the identity
-        assert np.abs(map_x - cols).max() < 1e-3 and np.abs(map_y - rows).max() < 1e-3
+        for first, last, sky in SYNTH.bands:  # from that camera's own frame: the identity
+            x, y = _sources(SYNTH.homography(shift, side, first, sky), last - first)
+            rows, cols = np.mgrid[first:last, :FRAME_SHAPE[1]]
+            assert np.abs(x - cols).max() < 1e-6 and np.abs(y - rows).max() < 1e-6
+
+
+def _sources(homography: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where in the source frame a homography puts each pixel of a band of `rows` rows (columns, rows)."""
+    cols, band_rows = np.meshgrid(np.arange(FRAME_SHAPE[1]), np.arange(rows))
+    x, y, depth = np.tensordot(homography, np.stack([cols, band_rows, np.ones_like(cols)]), axes=1)
+    return x / depth, y / depth
+
+
+@pytest.mark.parametrize("shift", [Shift(0.7, math.radians(12), 0.4), Shift(-1.4, math.radians(-20), -0.6)])
+def test_every_ground_pixel_is_taken_from_where_the_source_camera_sees_its_ground_point(shift):
+    synth = ViewSynthesizer(top=CROP_TOP)
+    (first, last, sky), = synth.bands
+    assert not sky and first == CROP_TOP and last == HOOD_TOP  # the model's rows all see the ground
+    gx, gz, _ = synth.target.ground  # each target pixel's ground point in the shifted car's frame
+    gx, gz = gx[first:last], gz[first:last]
+    c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)  # into the recorded car's frame
+    points = np.stack([shift.lateral_m + gx * c + gz * s, np.zeros_like(gx), shift.forward_m - gx * s + gz * c], axis=-1)
+    for source in ("left", "center", "right"):
+        u, v, _ = synth.sources[source].project(points)
+        x, y = _sources(synth.homography(shift, source, first), last - first)
+        assert np.abs(x - (u - 0.5)).max() < 1e-6 and np.abs(y - (v - 0.5)).max() < 1e-6  # remap's pixel centres
+
+
+def test_a_car_turned_so_far_that_ground_lies_behind_the_source_camera_sees_the_frames_edge_there():
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, FRAME_SHAPE, dtype=np.uint8)
+    synth = ViewSynthesizer(top=CROP_TOP)
+    shift = Shift(0.3, math.radians(75), -1.0)
+    view = synth.synthesize({"center": frame}, shift, "center")[CROP_TOP:HOOD_TOP]
+    _, _, depth = np.tensordot(synth.homography(shift, "center", CROP_TOP),
+                               np.stack([*np.meshgrid(np.arange(FRAME_SHAPE[1]), np.arange(HOOD_TOP - CROP_TOP)),
+                                         np.ones((HOOD_TOP - CROP_TOP, FRAME_SHAPE[1]))]), axes=1)
+    behind = depth < 0
+    assert 0 < behind.mean() < 1
+    corners = {tuple(frame[r, c]) for r in (0, -1) for c in (0, -1)}  # far off the frame sideways and up or down
+    assert {tuple(pixel) for pixel in view[behind]} <= corners
 
 
 @pytest.mark.parametrize("lateral_m, yaw_deg", [(0.2, 0), (0.6, 0), (1.2, 0), (-0.4, 0), (-1.0, 0),
