@@ -2,12 +2,15 @@
 
 The on-policy round as `training.onpolicy.OnPolicyRounds` drives it: the training rows of the three
 track-1 recordings (`training.samples.split_rows`, the default seed), cut into stretches of
-ROUND_STRETCH_S driven in lockstep, the model in float32 through its compiled Keras batch call, with
-the default noise, its frames from the fit's frame store (decoded once for the whole fit, as
-`training.dataset` does), and again decoding its own frames. Beside both, the same round with one car
-at a time decoding its frames: one model call per frame, as every round drove before. Then `python -m evaluate`'s replay (ONNX Runtime, segments whole) of the
-jungle recording in lockstep and one segment at a time. The model is an untrained NVIDIA network
-(the same cost as a trained one); the footage is ../shared/realdata (skipped where absent).
+ROUND_STRETCH_S driven in lockstep, steered by the model as it trains (built in the precision the fit
+picks here, `training.precision.detect("auto")`: bfloat16 where the CPU has it) through
+`training.replay_steering`, with the default noise, its frames from the fit's frame store (decoded once
+for the whole fit, as `training.dataset` does), and again decoding its own frames. Beside both, the
+same round as every round drove before lockstep: one car at a time decoding its frames, one call per
+frame of the model's float32 copy (`training.precision.Float32Steering`, preprocessing in TensorFlow).
+Then `python -m evaluate`'s replay (ONNX Runtime, segments whole) of the jungle recording in lockstep and
+one segment at a time. The model is an untrained NVIDIA network (the same cost as a trained one); the
+footage is ../shared/realdata (skipped where absent).
 
     python -m benchmarks.replay_speed [--quick]
 """
@@ -36,27 +39,34 @@ def run(quick: bool = False) -> list[dict]:
     from evaluate.replay import LOCKSTEP, Footage, ModelPolicy, cut, replay
     from evaluate.rules import LineRule
     from training.config import TrainConfig
+    from training.framestore import FrameStore, band_top
     from training.model import build_model
     from training.onpolicy import ROUND_STRETCH_S, DriftingNoise
-    from training.precision import Float32Steering
+    from training.precision import Float32Steering, Float32View, detect, policy
+    from training.replay_steering import ReplaySteering
     from training.samples import split_rows
 
     keras.utils.set_random_seed(0)
-    model = build_model()
+    precision = detect("auto").precision
+    with policy(precision):
+        model = build_model()
     config = TrainConfig(seed=0)
     train = Footage.from_rows(split_rows(read_recordings([REALDATA / name for name in TRACK1]), config)[0])
-    predict = Float32Steering()(model)
+    predict, classic_predict = ReplaySteering(as_trained=True)(model), Float32Steering()(model)
     rule = LineRule(max_offset_m=config.on_policy_max_offset_m)
 
-    store = _Store([path for camera in train.cameras for path in train.frames[camera]])
+    # The fit's frame store as `training.dataset` makes it (in memory up to the default budget, beyond it in an
+    # unlinked file read through the page cache), holding the round's frames.
+    store = FrameStore([path for camera in train.cameras for path in train.frames[camera]], config.memory_mb,
+                       top=band_top(config.pan if config.augment else 0.0))
 
-    def round_(lockstep: int, frames: _Store | None = None) -> Callable[[], int]:
-        policy = DriftingNoise(ModelPolicy(predict), config.on_policy_noise, seed=0)
-        return lambda: len(replay(train, policy, rule, stretch_s=ROUND_STRETCH_S, lockstep=lockstep,
+    def round_(lockstep: int, frames: FrameStore | None = None) -> Callable[[], int]:
+        steer = DriftingNoise(ModelPolicy(predict if lockstep > 1 else classic_predict), config.on_policy_noise, seed=0)
+        return lambda: len(replay(train, steer, rule, stretch_s=ROUND_STRETCH_S, lockstep=lockstep,
                                   frames=frames).times_s)
 
     jungle = Footage.from_rows(read_recordings([REALDATA / "track2_jungle"]))
-    onnx = ModelPolicy(OnnxRunner(to_onnx(model)).predict)
+    onnx = ModelPolicy(OnnxRunner(to_onnx(Float32View()(model))).predict)
 
     def evaluate(lockstep: int) -> Callable[[], int]:
         return lambda: len(replay(jungle, onnx, LineRule(), lockstep=lockstep).times_s)
@@ -64,28 +74,13 @@ def run(quick: bool = False) -> list[dict]:
     repeats = 1 if quick else 3
     cars = len(cut(train, ROUND_STRETCH_S))
     return [
-        _row(f"on-policy round frames/s, 2 cores, Keras float32 (track-1 training rows, {cars} cars of "
+        _row(f"on-policy round frames/s, 2 cores, the model in {precision} (track-1 training rows, {cars} cars of "
              f"≥ {ROUND_STRETCH_S:g} s in lockstep, frames from the fit's store)", round_(LOCKSTEP, store), round_(1),
              repeats),
         _row("the same round decoding its own frames", round_(LOCKSTEP), round_(1), repeats),
         _row(f"replay frames/s, 2 cores, ONNX Runtime (jungle, {len(jungle.segments)} segments whole in lockstep)",
              evaluate(LOCKSTEP), evaluate(1), repeats),
     ]
-
-
-class _Store:
-    """The fit's frame store, as `training.dataset` holds it when the frames fit in its cache: all decoded."""
-
-    def __init__(self, paths: list[str]) -> None:
-        import numpy as np
-
-        from base.frames import read_frame
-
-        self.index = {path: i for i, path in enumerate(paths)}
-        self.frames = np.stack([read_frame(path) for path in paths])
-
-    def get(self, paths):
-        return self.frames[[self.index[path] for path in paths]]
 
 
 def _row(metric: str, ours: Callable[[], int], classic: Callable[[], int], repeats: int) -> dict:
