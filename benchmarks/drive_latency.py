@@ -11,9 +11,11 @@ dashboard open (`--dashboard`, a `benchmarks.dashboard_viewer` process asking fo
 for), which must stay within 0.3 ms of the figure without it — a server with and one without
 `--dashboard` side by side, measured in turn block by block, so the machine's drift falls on both; and
 on frames it cannot drive from or must adapt (answered with a safe command, or resized), which must not
-stall the car.
+stall the car. `--model` measures a trained model instead (a run folder or .keras file): mirror-averaged as
+`training.fit` keeps it (mirrored here if it is not), its network alone for the rows of the network alone
+and for the classic drive.py; the ensembles stay untrained default networks.
 
-    python -m benchmarks.drive_latency [--quick]
+    python -m benchmarks.drive_latency [--quick] [--model RUN_FOLDER_OR_KERAS_FILE]
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from benchmarks.table import markdown
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet's maintenance-mode notice, imported with the classic server
     from benchmarks import classic_drive  # noqa: E402
+from base.modelfile import ModelLoadError, check_model_file  # noqa: E402
 from base.processes import drive_server, free_loopback_port, free_loopback_ports, serve_command  # noqa: E402
 from benchmarks import dashboard_viewer  # noqa: E402
 from sim.wire import SimulatorClient, steering_degrees  # noqa: E402
@@ -134,10 +137,12 @@ def summary(times: list[float]) -> tuple[float, float]:
     return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, model: Path | None = None) -> list[dict]:
+    """The table's rows; `model`: a trained model (run folder or .keras) instead of untrained default networks."""
     ours_count, classic_count = (200, 40) if quick else (2000, 300)
     frames = real_frames(300)
     with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
+        _save_models(Path(folder), model)
         times = _measure(Path(folder), frames, ours_count, quick)
         port = free_loopback_port()
         network = Path(folder) / "network.keras"
@@ -146,16 +151,34 @@ def run(quick: bool = False) -> list[dict]:
     return _rows(times, classic)
 
 
-def _measure(folder: Path, frames: list[bytes], count: int, quick: bool) -> dict:
-    """Round trips of this server: label → (median, 99th percentile) ms, the dashboard's and the odd messages' apart."""
+def _save_models(folder: Path, trained: Path | None) -> None:
+    """network.keras (the network alone), model.keras (mirror-averaged) and ensemble{N}.keras into `folder`:
+    untrained default networks, or `trained` and its network alone."""
+    import keras
+
+    from base.mirror import MirrorPair
+    from base.runtime import load_keras_model
     from training.ensemble import build_ensemble
     from training.model import build_model, mirror_averaged
+    from training.preprocess import OUTPUT as PREPROCESSED
 
-    network, model = folder / "network.keras", folder / "model.keras"
-    build_model().save(network)
-    mirror_averaged(build_model()).save(model)
+    if trained is None:
+        network, model = build_model(), mirror_averaged(build_model())
+    else:
+        model = load_keras_model(check_model_file(trained))
+        if any(isinstance(layer, MirrorPair) for layer in model.layers):
+            network = keras.Model(model.input, model.get_layer("network")(model.get_layer(PREPROCESSED).output))
+        else:
+            network, model = model, mirror_averaged(model)
+    network.save(folder / "network.keras")
+    model.save(folder / "model.keras")
     for size in ENSEMBLES:
         build_ensemble([build_model() for _ in range(size)]).save(folder / f"ensemble{size}.keras")
+
+
+def _measure(folder: Path, frames: list[bytes], count: int, quick: bool) -> dict:
+    """Round trips of this server: label → (median, 99th percentile) ms, the dashboard's and the odd messages' apart."""
+    network, model = folder / "network.keras", folder / "model.keras"
     times = {}
     port = free_loopback_port()
     with drive_server(model, port, extra_args=["--quiet"]):
@@ -196,4 +219,11 @@ def _rows(times: dict, classic: tuple[float, float]) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run, noisier figures)")
-    print(markdown(run(quick=parser.parse_args().quick), ours="this server", classic="classic drive.py"))
+    parser.add_argument("--model", type=Path, help="a trained model to measure: a run folder (its model.keras) or a "
+                                                   ".keras file (default: untrained default networks)")
+    args = parser.parse_args()
+    try:
+        rows = run(quick=args.quick, model=args.model)
+    except ModelLoadError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(markdown(rows, ours="this server", classic="classic drive.py"))
