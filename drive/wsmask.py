@@ -23,7 +23,8 @@ def apply_mask(data: bytes, mask: tuple[int, ...] | list[int], length: int | Non
     """`data[:length]` XOR the 4-byte `mask`, starting at byte `offset` of the mask cycle."""
     if length is None:
         length = len(data)
-    key = np.roll(np.asarray(mask, dtype=np.uint8), -(offset % 4))
+    shift = offset % 4
+    key = np.frombuffer(bytes(mask[shift:]) + bytes(mask[:shift]), dtype=np.uint8)  # np.roll took 5 µs of 13
     whole = length // 4 * 4
     out = np.empty(length, dtype=np.uint8)
     # Four bytes per step: one uint32 XOR covers a whole turn of the mask.
