@@ -1,13 +1,13 @@
-"""A mirror-averaged model's preprocessing (`training.preprocess`: crop, blur, resize, colour), run by OpenCV
-on the camera's frame for the drive server, instead of by ONNX Runtime.
+"""A model's preprocessing (`training.preprocess`: crop, blur, resize, colour), run by OpenCV on the camera's
+frame for the drive server's single frames, instead of by ONNX Runtime.
 
-The drive server's ONNX Runtime took 0.36 ms a frame for the head of the graph (`base.onnxgraph.split_at_mirror`):
-a generic grouped convolution for the 3×3 blur on 75×320 pixels, layout transposes, a Slice with a negative
-step for the mirror image. OpenCV does the same arithmetic (a separable blur from uint8 straight to float32,
-bilinear resize with half-pixel centres, a 3×3 colour matrix) in about a third of that, and the mirror
-image's head runs beside the frame's on the second core: the mirror image of a frame is preprocessed as
-the frame mirrored, with the blur kernel and the colour constant mirrored too (the same numbers, summed in
-another order).
+ONNX Runtime took 0.42 ms a frame for the head of a mirror-averaged model's graph (`base.onnxgraph.split_at_mirror`;
+`split_at_images` for the network alone): a generic grouped convolution for the 3×3 blur on 75×320 pixels,
+layout transposes, a Slice with a negative step for the mirror image. OpenCV does the same arithmetic (a
+separable blur from uint8 straight to float32, bilinear resize with half-pixel centres, a 3×3 colour matrix) in
+0.09 ms an image, and a mirror image's head runs beside the frame's on the second core: the mirror image of a
+frame is preprocessed as the frame mirrored, with the blur kernel and the colour constant mirrored too (the same
+numbers, summed in another order).
 
 `OpenCvHead.of` reads the numbers from the head graph as `base.onnxgraph.rewritten` leaves it, and is used only
 where it reproduces ONNX Runtime's head on test frames within `TOLERANCE`; any other head runs in ONNX Runtime.
@@ -69,8 +69,8 @@ class OpenCvHead:
 
     @classmethod
     def of(cls, head: onnx.ModelProto, session) -> OpenCvHead | None:  # session: onnxruntime.InferenceSession of `head`
-        """The OpenCV form of `head` (frames → images, mirror images), or None where its graph is not the
-        preprocessing chain or OpenCV's result differs from `session`'s by more than TOLERANCE."""
+        """The OpenCV form of `head` (frames → images, and mirror images for a mirror-averaged model), or None where
+        its graph is not the preprocessing chain or OpenCV's result differs from `session`'s by more than TOLERANCE."""
         try:
             found = _read_head(head)
         except (KeyError, ValueError, IndexError) as e:
@@ -80,7 +80,7 @@ class OpenCvHead:
             return None
         frames = _test_frames()
         expected = session.run(None, {session.get_inputs()[0].name: frames.astype(np.float32)})
-        if len(expected) != 2 or expected[0].shape[1:] != found.constant.shape[1:]:
+        if len(expected) not in (1, 2) or expected[0].shape[1:] != found.constant.shape[1:]:
             return None
         difference = max(float(np.max(np.abs(np.concatenate([found.images(f, mirrored) for f in frames]) - ort)))
                          for mirrored, ort in zip((False, True), expected))

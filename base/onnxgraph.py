@@ -22,6 +22,7 @@ from onnx import helper, numpy_helper
 
 # tf2onnx names a node after the Keras layer it comes from: training.model.mirror_averaged's two layers.
 MIRROR_PAIR, MIRROR_MEAN = "mirror_pair", "mirror_mean"
+COLOUR_AFTER_RESIZE = "colour_after_resize/"  # the names of that rewrite's nodes and tensors
 
 
 def fast_elu(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -63,7 +64,7 @@ def colour_after_resize(model: onnx.ModelProto) -> onnx.ModelProto:
     if chain is None:
         return model
     colour, blur, resize, scale, offset = chain
-    x, out, prefix = colour.input[0], offset.output[0], "colour_after_resize/"
+    x, out, prefix = colour.input[0], offset.output[0], COLOUR_AFTER_RESIZE
     constant = _at_blank_frame(model, out)
     weights = numpy_helper.to_array(_initializer(model, colour.input[1])) * numpy_helper.to_array(_initializer(model, scale.input[1]))
     nodes = [helper.make_node("Conv", [x, blur.input[1]], [prefix + "blurred"], name=prefix + "blur",
@@ -159,7 +160,8 @@ class MirrorSplit:
 
 
 def split_at_mirror(model: onnx.ModelProto) -> MirrorSplit | None:
-    """`model` cut at its one mirror pair, or None when it has none or several (an ensemble of mirrored models)."""
+    """`model` cut at its one mirror pair, or None when it has none or several (an ensemble of mirrored models), or
+    when something after a cut reads the frames (an ensemble of one mirrored model and plain ones)."""
     pairs = [node for node in model.graph.node if node.op_type == "Concat" and MIRROR_PAIR in node.name]
     if len(pairs) != 1 or len(pairs[0].input) != 2:
         return None
@@ -171,15 +173,48 @@ def split_at_mirror(model: onnx.ModelProto) -> MirrorSplit | None:
     if len(steering) != 1:
         return None
     (steering,) = steering
+    frames = model.graph.input[0].name
+    # An ensemble with one mirror-averaged member among plain ones: the others read the frames after the cut.
+    if _reads(model, [o.name for o in model.graph.output], frames, steering) or _reads(model, [steering], frames, pair.output[0]):
+        return None
     extractor = onnx.utils.Extractor(model)
     # The cuts are declared by element type alone: ONNX's shape inference rounds Resize's 65.99 rows down to 65.
     types = {info.name: info.type.tensor_type.elem_type for info in onnx.shape_inference.infer_shapes(model).graph.value_info}
     for name in (*pair.input, pair.output[0], steering):
         extractor.value_infos[name] = helper.make_tensor_value_info(name, types[name], None)
-    frames = [i.name for i in model.graph.input]
-    return MirrorSplit(head=extractor.extract_model(frames, list(pair.input)),
+    return MirrorSplit(head=extractor.extract_model([frames], list(pair.input)),
                        network=extractor.extract_model([pair.output[0]], [steering]),
                        tail=extractor.extract_model([steering], [o.name for o in model.graph.output]))
+
+
+def split_at_images(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto] | None:
+    """A `rewritten` network alone cut where its preprocessing ends: (frames → images, images → steering); None
+    without `colour_after_resize`'s chain, or where anything after the cut reads the frames itself (an ensemble's
+    other members)."""
+    ends = [node for node in model.graph.node if node.name == COLOUR_AFTER_RESIZE + "add"]
+    if len(ends) != 1 or len(model.graph.input) != 1:
+        return None
+    images, frames = ends[0].output[0], model.graph.input[0].name
+    if _reads(model, [o.name for o in model.graph.output], frames, beyond=images):
+        return None
+    extractor = onnx.utils.Extractor(model)
+    extractor.value_infos[images] = helper.make_tensor_value_info(images, onnx.TensorProto.FLOAT, None)  # as in split_at_mirror
+    return (extractor.extract_model([frames], [images]),
+            extractor.extract_model([images], [o.name for o in model.graph.output]))
+
+
+def _reads(model: onnx.ModelProto, outputs: list[str], source: str, beyond: str) -> bool:
+    """Whether any of `outputs` is computed from `source` other than through the tensor `beyond`."""
+    producers = {name: node for node in model.graph.node for name in node.output}
+    needed, seen = list(outputs), set()
+    while needed:
+        name = needed.pop()
+        if name == source:
+            return True
+        if name != beyond and name not in seen and name in producers:
+            seen.add(name)
+            needed += [i for i in producers[name].input if i]
+    return False
 
 
 def with_input_shape(model: onnx.ModelProto, shape: tuple[int, ...]) -> onnx.ModelProto:

@@ -25,6 +25,7 @@ from base.modelfile import ModelLoadError
 from base.quiet_tensorflow import filtering, stderr_without_noise
 
 if TYPE_CHECKING:  # onnx loads with the first ONNX model
+    from base.framehead import OpenCvHead
     from base.onnxgraph import MirrorSplit
 
 # Frames per call in batch prediction (evaluation), where throughput matters, not latency: the replay's
@@ -75,8 +76,8 @@ class _SingleFrameRunner:
 
 class OnnxRunner(_SingleFrameRunner):
     """ONNX Runtime on the model's graph with exact rewrites (`base.onnxgraph`). Single frames run on one
-    thread, a mirror-averaged model's frame and mirror image side by side on two (`_MirrorBranches`, with
-    OpenCV's preprocessing where it computes the graph's: `base.framehead`); batches on `inference_threads()`."""
+    thread, a mirror-averaged model's frame and mirror image side by side on two (`_MirrorBranches`), both with
+    OpenCV's preprocessing where it computes the graph's (`base.framehead`); batches on `inference_threads()`."""
 
     def __init__(self, model: str | bytes, source: str = "ONNX Runtime") -> None:
         super().__init__()
@@ -97,6 +98,7 @@ class OnnxRunner(_SingleFrameRunner):
         check_input_shape(inputs[0].shape)
         self._input = inputs[0].name
         self._mirror = _MirrorBranches(self._frame_session, split, self._input) if split else None
+        self._opencv_network = None if split else _opencv_network(self._graph)
         self.source = source
         self.onnx_model = model  # the file or bytes it runs, for a second session (evaluate.saliency)
 
@@ -107,6 +109,9 @@ class OnnxRunner(_SingleFrameRunner):
     def predict_one(self, frame: np.ndarray) -> float:
         if self._mirror:
             return self._mirror.run(frame, self._batch)
+        if self._opencv_network:
+            head, network = self._opencv_network
+            return float(network.run(None, {network.get_inputs()[0].name: head.images(frame)})[0].reshape(-1)[0])
         return super().predict_one(frame)
 
     def _run(self, batch: np.ndarray) -> float:
@@ -178,6 +183,16 @@ class _MirrorBranches:
         if self._misses >= self.MISSES:
             self._resting, self._misses = self.REST_FRAMES, 0
         return pair
+
+
+def _opencv_network(graph) -> tuple[OpenCvHead, object] | None:  # graph: onnx.ModelProto; (head, its network's session)
+    """The network alone's single frames with OpenCV's preprocessing (`base.framehead`), where it computes the graph's."""
+    from base.framehead import OpenCvHead
+    from base.onnxgraph import split_at_images
+
+    cut = split_at_images(graph)
+    head = cut and OpenCvHead.of(cut[0], _session(cut[0], threads=1, log_level=3))
+    return (head, _session(cut[1], threads=1)) if head else None
 
 
 def _blank() -> np.ndarray:

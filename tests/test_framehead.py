@@ -12,6 +12,7 @@ from base.convert import check_frames
 from base.framehead import TOLERANCE, OpenCvHead
 from base.onnxgraph import rewritten, split_at_mirror
 from base.runtime import load_runner
+from training.ensemble import build_ensemble
 from training.model import build_model, mirror_averaged
 
 
@@ -85,3 +86,14 @@ def test_a_blur_that_is_not_symmetric_or_separable_is_mirrored_with_the_image(he
 def test_a_head_opencv_would_compute_otherwise_stays_in_onnx_runtime(head, op_type, name, value):
     changed = _with_attribute(head, op_type, name, value)
     assert OpenCvHead.of(changed, _session(changed)) is None
+
+
+def test_the_network_alone_and_ensembles_are_preprocessed_by_opencv_too(tmp_path):
+    keras.utils.set_random_seed(8)
+    build_model().save(tmp_path / "alone.keras")
+    build_ensemble([build_model(), mirror_averaged(build_model())]).save(tmp_path / "ensemble.keras")
+    frames = check_frames().astype(np.uint8)
+    for name in ("alone", "ensemble"):
+        runner = load_runner(tmp_path / f"{name}.keras")
+        assert runner._mirror is None and runner._opencv_network is not None, name
+        np.testing.assert_allclose([runner.predict_one(f) for f in frames], runner.predict(frames), atol=1e-6)

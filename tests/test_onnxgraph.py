@@ -6,7 +6,7 @@ import onnx
 import onnxruntime
 from onnx import TensorProto, helper
 
-from base.onnxgraph import MIRROR_PAIR, fast_elu, split_at_mirror
+from base.onnxgraph import MIRROR_PAIR, fast_elu, split_at_images, split_at_mirror
 
 
 def _graph(nodes: list, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:
@@ -39,3 +39,14 @@ def test_only_a_model_with_one_mirror_pair_is_split():
 
     assert split_at_mirror(pairs(0)) is None  # the network alone
     assert split_at_mirror(pairs(2)) is None  # an ensemble of mirror-averaged models runs whole
+
+
+def test_a_network_is_cut_where_its_preprocessing_ends_unless_something_after_reads_the_frames():
+    images = helper.make_node("Neg", ["x"], ["images"], name="colour_after_resize/add")
+    network = helper.make_node("Relu", ["images"], ["y"], name="network")
+    head, rest = split_at_images(_graph([images, network], ["x"], ["y"]))
+    x = np.array([[-2.0, -1.0, 1.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(_run(rest, images=_run(head, x=x)[0])[0], np.maximum(-x, 0))
+    frames_again = helper.make_node("Add", ["y", "x"], ["z"], name="another_member")
+    assert split_at_images(_graph([images, network, frames_again], ["x"], ["z"])) is None
+    assert split_at_images(_graph([network], ["images"], ["y"])) is None  # no preprocessing of ours to cut after
