@@ -4,6 +4,7 @@ trained on (`studies.real_replay --protocol all`), one table beside the default.
     python -m studies.recipe_sweep                                   # every variant, seeds 0-2 (hours on 2 cores)
     python -m studies.recipe_sweep --recipes default share0 --seeds 0 1 2 3 4
     python -m studies.recipe_sweep --work DIR --table-only           # the table of what DIR holds, training nothing
+    python -m studies.recipe_sweep --work DIR --rejudge              # replay DIR's runs again (the rule or replay changed)
 
 Each variant changes one choice of today's default (`training.fit`'s defaults) and trains on the three track-1
 recordings; it is replayed on its held-out test blocks and on the jungle (another track, never trained on), by the
@@ -46,13 +47,19 @@ def measured(work: Path, recipe: str) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def run(work: Path, recipe: str, seed: int, data_dir: Path) -> None:
-    """Train (or, for network-alone, reuse the default's run) and replay one seed of one variant."""
+def run_folder(work: Path, recipe: str, seed: int) -> Path:
+    """Where `studies.real_replay` trains the variant's run of `seed` (network-alone: the default's)."""
+    return work / ("default" if RECIPES[recipe][1] is None else recipe) / "all" / f"seed{seed}" / "latest"
+
+
+def run(work: Path, recipe: str, seed: int, data_dir: Path, reuse: bool = False) -> None:
+    """Train (or, for network-alone and with `reuse`, reuse the run there is) and replay one seed of one variant."""
     fit_args = RECIPES[recipe][1]
     folder = work / ("default" if fit_args is None else recipe)
     cmd = [sys.executable, "-m", "studies.real_replay", "--protocol", "all", "--seeds", str(seed), "--work", str(folder),
            "--data-dir", str(data_dir)]
     cmd += ["--reuse", "--network-alone"] if fit_args is None else (["--fit-args", fit_args] if fit_args else [])
+    cmd += ["--reuse"] if reuse and fit_args is not None else []
     print("$", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
@@ -102,8 +109,15 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=REALDATA,
                         help=f"the folder holding the real recordings (default: {REALDATA})")
     parser.add_argument("--table-only", action="store_true", help="print the table of what --work holds; train nothing")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="replay every run --work holds again, training nothing (after the rule or the replay changed)")
     args = parser.parse_args()
-    if not args.table_only:
+    if args.rejudge:
+        for recipe in args.recipes:
+            for seed in args.seeds:
+                if run_folder(args.work, recipe, seed).is_dir():
+                    run(args.work, recipe, seed, args.data_dir, reuse=True)
+    elif not args.table_only:
         if not args.data_dir.is_dir():
             print(f"error: no folder {args.data_dir}: pass --data-dir, the folder holding the real recordings",
                   file=sys.stderr)
