@@ -56,6 +56,7 @@ class ViewSynthesizer:
         edges = sorted({top, HOOD_TOP} | {row for row in (self.ground_top, CROP_TOP) if top < row < HOOD_TOP})
         self.bands = [(first, last, last <= self.ground_top) for first, last in zip(edges[:-1], edges[1:])]
         self._ray_rows: dict[int, tuple[tuple[float, ...], ...]] = {}
+        self._pitch = {name: (math.cos(cam.pitch_down_rad), math.sin(cam.pitch_down_rad)) for name, cam in self.sources.items()}
 
     def nearest_source(self, shift: Shift, available: Sequence[str] | None = None) -> str:
         """The recorded camera (of `available`, default all sources) closest sideways to the synthesised one."""
@@ -74,28 +75,27 @@ class ViewSynthesizer:
         depth) of the `source` frame, pixel centres at integers, for rows that see the ground (`sky`: the sky).
         Written out in floats: a view's own matrix costs a few microseconds, not NumPy's call per 3×3."""
         src = self.sources[source]
-        ray_x, ray_y, ray_z = self._rays(first)
+        (xj, xi, x1), (yj, yi, y1), (zj, zi, z1) = self._rays(first)
         c, s = math.cos(shift.yaw_rad), math.sin(shift.yaw_rad)
         # Turned with the car (turned right, it looks further right); the vertical part never turns.
-        x = [c * rx + s * rz for rx, rz in zip(ray_x, ray_z)]
-        y = list(ray_y)
-        z = [c * rz - s * rx for rx, rz in zip(ray_x, ray_z)]
+        xj, xi, x1, zj, zi, z1 = c * xj + s * zj, c * xi + s * zi, c * x1 + s * z1, c * zj - s * xj, c * zi - s * xi, c * z1 - s * x1
         if not sky:
             # The ground point the ray meets, relative to the source camera, times -ray_y / camera height
             # (homogeneous): the turned ray plus the cameras' offset times that factor. The sky is infinitely
             # far: the direction alone.
             tx, tz = self.target_position(shift)
             height = self.target.position[1]
-            offset = (tx - src.position[0], height - src.position[1], tz - src.position[2])
-            scale = [-ry / height for ry in ray_y]
-            x = [a + offset[0] * k for a, k in zip(x, scale)]
-            y = [a + offset[1] * k for a, k in zip(y, scale)]
-            z = [a + offset[2] * k for a, k in zip(z, scale)]
-        pc, ps = math.cos(src.pitch_down_rad), math.sin(src.pitch_down_rad)
-        depth = [pc * b - ps * a for a, b in zip(y, z)]
-        up = [pc * a + ps * b for a, b in zip(y, z)]
+            kj, ki, k1 = -yj / height, -yi / height, -y1 / height
+            dx, dy, dz = tx - src.position[0], height - src.position[1], tz - src.position[2]
+            xj, xi, x1 = xj + dx * kj, xi + dx * ki, x1 + dx * k1
+            yj, yi, y1 = yj + dy * kj, yi + dy * ki, y1 + dy * k1
+            zj, zi, z1 = zj + dz * kj, zi + dz * ki, z1 + dz * k1
+        pc, ps = self._pitch[source]
+        dj, di, d1 = pc * zj - ps * yj, pc * zi - ps * yi, pc * z1 - ps * y1  # depth along the source's axis
+        uj, ui, u1 = pc * yj + ps * zj, pc * yi + ps * zi, pc * y1 + ps * z1  # up in the source's image
         f, cx, cy = src.focal_px, src.width / 2 - 0.5, src.height / 2 - 0.5
-        return np.array([[f * a + cx * d for a, d in zip(x, depth)], [cy * d - f * u for u, d in zip(up, depth)], depth])
+        return np.array([[f * xj + cx * dj, f * xi + cx * di, f * x1 + cx * d1],
+                         [cy * dj - f * uj, cy * di - f * ui, cy * d1 - f * u1], [dj, di, d1]])
 
     def _rays(self, first: int) -> tuple[tuple[float, ...], ...]:
         """The target camera's ray (x, y, z rows; car frame, as Camera.rays has it) of pixel (column j, row
@@ -134,8 +134,9 @@ def _warp(frame: np.ndarray, homography: np.ndarray, out: np.ndarray) -> None:
     turned some 50° or more) lands off the frame, at its edge, as if at a depth of 1e-6.
     """
     height, width = out.shape[:2]
-    corners = homography[2, 0] * np.array([0, width - 1, 0, width - 1]) + homography[2, 1] * np.array([0, 0, height - 1, height - 1])
-    if (corners + homography[2, 2]).min() > 1e-6:
+    across, down, depth = homography[2].tolist()  # the depth is linear in the pixel: least at a corner
+    if min(depth, depth + across * (width - 1), depth + down * (height - 1),
+           depth + across * (width - 1) + down * (height - 1)) > 1e-6:
         # One homography for the band: OpenCV computes each pixel's source and samples it bilinearly, with no
         # per-pixel maps made here (against cv2.remap of float32 maps computed per view: 1 level apart in about
         # 0.014 % of the values, none further; measured in docs/replay.md).

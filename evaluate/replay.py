@@ -327,7 +327,8 @@ class Lockstep:
                                            top=0 if self.whole_views else CROP_TOP)
         self.cache = _FrameCache(self.footage, self.frames)
         self.evidence = Evidence(self.synthesizer)
-        self.workers = ThreadPoolExecutor(inference_threads(), thread_name_prefix="replay")
+        self.threads = inference_threads()
+        self.workers = ThreadPoolExecutor(self.threads, thread_name_prefix="replay")
         self._views = np.empty((0, FRAME_HEIGHT, FRAME_WIDTH, 3), np.uint8)
 
     def drive(self, cars: list[_Car], on_step: OnStep | None = None) -> None:
@@ -357,10 +358,11 @@ class Lockstep:
         shown = [View(car.anchor, self.synthesizer.nearest_source(car.shift), car.shift) for car in cars]
         frames = self.cache.get_all([(view.camera, view.row) for view in shown], self.workers)
 
-        def synthesize(i: int) -> None:
-            view = shown[i]
-            self.synthesizer.synthesize({view.camera: frames[i]}, view.shift, view.camera, out=self._views[i])
-        list(self.workers.map(synthesize, range(len(cars))))
+        def synthesize(part: np.ndarray) -> None:
+            for i in part:
+                view = shown[i]
+                self.synthesizer.synthesize({view.camera: frames[i]}, view.shift, view.camera, out=self._views[i])
+        list(self.workers.map(synthesize, np.array_split(np.arange(len(cars)), self.threads)))  # a task a core
         for car, view in zip(cars, shown):
             car.trace.views.append(view)
         return self._views[:len(cars)]
