@@ -11,7 +11,9 @@ dashboard open (`--dashboard`, a `benchmarks.dashboard_viewer` process asking fo
 for), which must stay within 0.3 ms of the figure without it — a server with and one without
 `--dashboard` side by side, measured in turn block by block, so the machine's drift falls on both; and
 on frames it cannot drive from or must adapt (answered with a safe command, or resized), which must not
-stall the car. `--model` measures a trained model instead (a run folder or .keras file): mirror-averaged as
+stall the car. Where a frame's time goes is measured stage by stage in this process (decoding, preprocessing
+as the graph's head in ONNX Runtime and as the drive server computes it in OpenCV, the network, a whole frame's
+steering on two cores and on one). `--model` measures a trained model instead (a run folder or .keras file): mirror-averaged as
 `training.fit` keeps it (mirrored here if it is not), its network alone for the rows of the network alone
 and for the classic drive.py; the ensembles stay untrained default networks.
 
@@ -132,6 +134,57 @@ def dashboard_round_trips(model: Path, frames: list[bytes], count: int) -> dict[
     return {name: summary(values) for name, values in times.items()}
 
 
+def frame_stages(model: Path, frames: list[bytes], count: int) -> dict[str, float]:
+    """Median ms of each stage of a frame in this process, interleaved: where a round trip's time goes. `model`:
+    the mirror-averaged model's .onnx (the drive server keeps it beside the .keras)."""
+    import onnx
+    import onnxruntime
+
+    from base.framehead import OpenCvHead
+    from base.onnxgraph import rewritten, split_at_mirror
+    from base.runners import OnnxRunner
+    from drive.telemetry import parse
+
+    split = split_at_mirror(rewritten(onnx.load(model)))
+    head, network = (onnxruntime.InferenceSession(part.SerializeToString(), _one_thread(), providers=["CPUExecutionProvider"])
+                     for part in (split.head, split.network))
+    opencv, runner = OpenCvHead.of(split.head, head), OnnxRunner(str(model))
+    messages = [{"steering_angle": "0", "throttle": "0", "speed": "12", "image": base64.b64encode(jpeg).decode()}
+                for jpeg in frames]
+    decoded = [parse(message).frame for message in messages]
+    image = opencv.images(decoded[0])
+
+    def one_core(frame: np.ndarray) -> float:
+        runner._mirror._resting = 1  # as on a busy machine: both images on this thread
+        return runner.predict_one(frame)
+
+    stages = {"base64 and JPEG decoding of a frame (drive.telemetry.parse)": lambda i: parse(messages[i]),
+              "preprocessing of frame and mirror image in ONNX Runtime (the graph's head)":
+                  lambda i: head.run(None, {"frames": decoded[i][None].astype(np.float32)}),
+              "preprocessing of one image in OpenCV (base.framehead)": lambda i: opencv.images(decoded[i]),
+              "the network on one image (ONNX Runtime, one thread)":
+                  lambda i: network.run(None, {network.get_inputs()[0].name: image}),
+              "a frame's steering, both images side by side (predict_one)": lambda i: runner.predict_one(decoded[i]),
+              "a frame's steering, both images on one core": lambda i: one_core(decoded[i])}
+    times: dict[str, list[float]] = {name: [] for name in stages}
+    for _ in range(10):  # interleaved, so the machine's drift falls on every stage alike
+        for name, stage in stages.items():
+            for i in range(count // 10):
+                start = time.perf_counter()
+                stage(i % len(frames))
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e3 for name, values in times.items()}
+
+
+def _one_thread():  # -> onnxruntime.SessionOptions, as base.runners sets them for single frames
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = 1, 1, 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def summary(times: list[float]) -> tuple[float, float]:
     """(median, 99th percentile) in milliseconds."""
     return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
@@ -192,6 +245,7 @@ def _measure(folder: Path, frames: list[bytes], count: int, quick: bool) -> dict
         with drive_server(path, port, extra_args=["--quiet", *extra]):
             times[label] = summary(round_trips(port, frames, count))
     times["dashboard"] = dashboard_round_trips(model, frames, count)
+    times["stages"] = frame_stages(model.with_suffix(".onnx"), frames, count // 2)
     return times
 
 
@@ -213,7 +267,8 @@ def _rows(times: dict, classic: tuple[float, float]) -> list[dict]:
              row("round trip with --dashboard, page closed, median", closed[0]),
              row("dashboard open − without --dashboard, median (goal ≤ 0.3)", opened[0] - without[0]),
              row("dashboard open − closed, same server, median (goal ≤ 0.3)", opened[0] - closed[0])]
-    return rows + [row(f"reply to {label}, median", median) for label, median in times["odd"].items()]
+    rows += [row(f"reply to {label}, median", median) for label, median in times["odd"].items()]
+    return rows + [row(f"in one process: {stage}, median", median) for stage, median in times["stages"].items()]
 
 
 if __name__ == "__main__":
