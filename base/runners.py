@@ -107,6 +107,9 @@ class OnnxRunner(_SingleFrameRunner):
         return _session(self._graph, threads=inference_threads())
 
     def predict_one(self, frame: np.ndarray) -> float:
+        frame = np.asarray(frame)
+        if frame.shape != FRAME_SHAPE:  # OpenCV's preprocessing would take any size without a word
+            raise ValueError(f"a frame of shape {frame.shape}, expected {FRAME_SHAPE}")
         if self._mirror:
             return self._mirror.run(frame, self._batch)
         if self._opencv_network:

@@ -65,6 +65,8 @@ def test_opencv_computes_the_models_preprocessing_of_a_frame_and_of_its_mirror_i
     assert runner._mirror.opencv is not None  # the drive server's single frames take this path
     frames = check_frames().astype(np.uint8)
     np.testing.assert_allclose([runner.predict_one(f) for f in frames], runner.predict(frames), atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):  # as ONNX Runtime's input refused it
+        runner.predict_one(np.zeros((480, 640, 3), np.uint8))
 
 
 def test_a_blur_that_is_not_symmetric_or_separable_is_mirrored_with_the_image(head):
