@@ -24,8 +24,8 @@ How (docs/surface.md has the measurements that chose it):
 4. The car moves along the recorded path (`evaluate.replay.recorded_poses`), so every edge seen from
    one row is a point on the ground for the rows around it: each row's edges at each station are the
    weighted mean (nearer sightings weigh more) of the sightings within `AGREE_M` of their weighted
-   median, from the frames within `FUSE_M` along the path, bounded by how far censored sightings saw
-   the road reach, then median-filtered over `ROW_MEDIAN` rows. Near the axle (under the hood) only
+   median (those up to `FUSED_AHEAD_M` ahead), from the frames within `FUSE_M` along the path, bounded
+   by how far censored sightings saw the road reach, then median-filtered over `ROW_MEDIAN` rows. Near the axle (under the hood) only
    earlier frames saw the ground.
 Confidence: the share of observations that saw an edge (not censored) times the share that agree
 with their median within `AGREE_M`. Computed once per footage and cached under the user's cache
@@ -53,9 +53,12 @@ from evaluate.replay import Footage, ReplayError, recorded_poses
 
 log = logging.getLogger(__name__)
 
-METHOD_VERSION = 12  # part of the cache key: raise it whenever the estimate changes
+METHOD_VERSION = 13  # part of the cache key: raise it whenever the estimate changes
 STATIONS_M = np.round(np.arange(-3.0, 10.01, 0.5), 2)  # where each row's edges are given (forward, car frame)
 SEEN_M = np.round(np.arange(3.25, 11.01, 0.25), 2)  # the grid lines across the car that the cameras see
+# Edges seen further ahead are not fused: past 9 m an edge line, the asphalt beyond it and the verge blur
+# into one ramp and edges read 0.4-1.3 m short (headless lake); frames nearer see that ground too.
+FUSED_AHEAD_M = 9.0
 LATERAL_M = np.round(np.arange(-9.0, 9.001, 0.1), 2)  # the grid's points along each line (right positive)
 LOWEST_ROW = 130  # image rows below this may show the hood (its top is at 135 in the centre, lower at the sides)
 PATCH = (1.0, 3.5, 6.0)  # the road-colour patch: |x| < 1 m, 3.5–6 m ahead
@@ -379,13 +382,15 @@ def fuse(sightings: Sightings, poses: np.ndarray, first: int) -> tuple[np.ndarra
     x, y, h = poses[:, 0], poses[:, 1], poses[:, 2]
     s = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
     fx, fy, rx, ry = np.cos(h), np.sin(h), np.sin(h), -np.cos(h)
-    weight = np.broadcast_to(1.0 / SEEN_M**2, (n, len(SEEN_M)))
+    used = SEEN_M <= FUSED_AHEAD_M
+    ahead = SEEN_M[used]
+    weight = np.broadcast_to(1.0 / ahead**2, (n, len(ahead)))
     out = [np.full((n, len(STATIONS_M)), np.nan) for _ in range(2)] + [np.zeros((n, len(STATIONS_M)))]
     sides = []
-    for lateral, censored in ((sightings.left[span], sightings.left_censored[span]),
-                              (sightings.right[span], sightings.right_censored[span])):
-        wx = x[:, None] + fx[:, None] * SEEN_M + rx[:, None] * lateral
-        wy = y[:, None] + fy[:, None] * SEEN_M + ry[:, None] * lateral
+    for lateral, censored in ((sightings.left[span][:, used], sightings.left_censored[span][:, used]),
+                              (sightings.right[span][:, used], sightings.right_censored[span][:, used])):
+        wx = x[:, None] + fx[:, None] * ahead + rx[:, None] * lateral
+        wy = y[:, None] + fy[:, None] * ahead + ry[:, None] * lateral
         sides.append((wx, wy, censored))
     for r in range(n):
         near = np.flatnonzero((np.abs(s - s[r]) <= FUSE_M) & (np.abs(_wrap(h - h[r])) <= MAX_TURN_RAD))

@@ -1,11 +1,11 @@
-"""Edge lines in evaluate.surface: the asphalt beyond a painted edge line is surface, however blurred."""
+"""evaluate.surface: the asphalt beyond a painted edge line is surface, however blurred; far sightings stay out."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from evaluate.surface import LATERAL_M, SEEN_M, line_edges, road_distance, road_mask
+from evaluate.surface import LATERAL_M, SEEN_M, Sightings, fuse, line_edges, road_distance, road_mask
 
 ROAD = (45.0, 0.0, 2.5)  # Lab of the headless lake's asphalt, as the cameras see it
 LINE = (79.0, -2.0, 65.0)  # its yellow edge line
@@ -69,3 +69,18 @@ def test_an_edge_line_running_out_of_view_leaves_the_edge_unknown_not_at_the_lin
     _, right, _, right_censored = edges(lab)
     assert right_censored.all()
     assert (right >= 4.15).all()
+
+
+def test_edges_seen_far_ahead_do_not_pull_the_fused_edge_in():
+    # A straight drive at 0.5 m a row, the road's left edge 4.5 m left of the path; frames see it right
+    # up to 9 m ahead and 0.4 m short beyond (far lines blur the edge line into the verge).
+    rows = 80
+    poses = np.stack([0.5 * np.arange(rows), np.zeros(rows), np.zeros(rows)], axis=1)
+    left = np.where(SEEN_M <= 9.0, -4.5, -4.1) * np.ones((rows, 1))
+    right = np.full_like(left, 4.5)
+    censored = np.zeros_like(left, bool)
+    fused_left, fused_right, confidence = fuse(Sightings(left, right, censored, censored.copy()), poses, 0)
+    middle = slice(30, 50)
+    np.testing.assert_allclose(fused_left[middle], -4.5, atol=1e-6)
+    np.testing.assert_allclose(fused_right[middle], 4.5, atol=1e-6)
+    assert (confidence[middle] > 0.9).all()
