@@ -190,12 +190,13 @@ def summary(times: list[float]) -> tuple[float, float]:
     return statistics.median(times) * 1e3, float(np.percentile(times, 99)) * 1e3
 
 
-def run(quick: bool = False, model: Path | None = None) -> list[dict]:
-    """The table's rows; `model`: a trained model (run folder or .keras) instead of untrained default networks."""
+def run(quick: bool = False, trained: Path | None = None) -> list[dict]:
+    """The table's rows; `trained`: a trained model (run folder or .keras) instead of untrained default networks.
+    (Not named `model`: `python -m benchmarks` passes its saliency's --model to every section taking one.)"""
     ours_count, classic_count = (200, 40) if quick else (2000, 300)
     frames = real_frames(300)
     with tempfile.TemporaryDirectory(prefix="drive-latency-") as folder:
-        _save_models(Path(folder), model)
+        _save_models(Path(folder), trained)
         times = _measure(Path(folder), frames, ours_count, quick)
         port = free_loopback_port()
         network = Path(folder) / "network.keras"
@@ -278,7 +279,7 @@ if __name__ == "__main__":
                                                    ".keras file (default: untrained default networks)")
     args = parser.parse_args()
     try:
-        rows = run(quick=args.quick, model=args.model)
+        rows = run(quick=args.quick, trained=args.model)
     except ModelLoadError as e:
         raise SystemExit(f"error: {e}") from None
     print(markdown(rows, ours="this server", classic="classic drive.py"))
