@@ -87,7 +87,7 @@ def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a
 
     images = np.zeros((16, 160, 320, 3), np.uint8)
     labels = np.full(16, 9.0, np.float32)
-    pool.mix_into(images, labels, Frames(), seed=3)
+    pool.mix_into(images, labels, Frames(), pool.draw(16, seed=3))
     replaced = np.flatnonzero(labels != 9.0)
     assert len(replaced) == 4  # a quarter of 16
     synth = ViewSynthesizer(top=CROP_TOP)
@@ -97,7 +97,7 @@ def test_the_pool_gathers_what_a_drifting_model_reaches_and_fills_its_share_of_a
                                      Shift(s.lateral_m, s.yaw_rad, s.forward_m), s.camera) for s in candidates]
         assert any(np.array_equal(images[slot, CROP_TOP:], view[CROP_TOP:]) for view in expected)
     again_images, again_labels = np.zeros_like(images), np.full(16, 9.0, np.float32)
-    pool.mix_into(again_images, again_labels, Frames(), seed=3)
+    pool.mix_into(again_images, again_labels, Frames(), pool.draw(16, seed=3))
     np.testing.assert_array_equal(again_labels, labels)  # a batch is its seed's alone
     np.testing.assert_array_equal(again_images, images)
 
@@ -135,7 +135,7 @@ def test_training_batches_take_their_share_from_the_pool_once_it_holds_states(re
 def test_an_empty_pool_leaves_the_batch_alone(rows):
     pool = StatePool(rows, rows["steering"].to_numpy(), share=0.5, return_s=1.3)
     images, labels = np.zeros((8, 160, 320, 3), np.uint8), np.full(8, 9.0, np.float32)
-    pool.mix_into(images, labels, Frames(), seed=0)
+    pool.mix_into(images, labels, Frames(), pool.draw(8, seed=0))
     assert (labels == 9.0).all() and not images.any()
 
 

@@ -14,7 +14,7 @@ import keras
 import pandas as pd
 
 from base.atomic import write_json_atomic, write_text_atomic
-from evaluate.replay import Footage, drive_model
+from evaluate.replay import Footage, FrameSource, ModelPolicy, replay
 from evaluate.rule_choice import RuleChoice
 from training import runs
 from training.config import TrainConfig
@@ -30,12 +30,14 @@ class ReplayValidation(keras.callbacks.Callback):
 
     Validation loss rewards copying the recorded steering frame by frame; the replay rewards staying
     on the road, which is what the model is for. Must come before the callbacks that read the logs.
-    With `mirror` it drives the model as `model.keras` will keep it, mirror-averaged.
+    With `mirror` it drives the model as `model.keras` will keep it, mirror-averaged. `frames`: where the held-out
+    rows' frames are already decoded (training's frame store), so an epoch's replay decodes none.
     """
 
-    def __init__(self, val_rows: pd.DataFrame, rule: RuleChoice, mirror: bool = False) -> None:
+    def __init__(self, val_rows: pd.DataFrame, rule: RuleChoice, mirror: bool = False,
+                 frames: FrameSource | None = None) -> None:
         super().__init__()
-        self.footage = Footage.from_rows(val_rows)
+        self.footage, self.frames = Footage.from_rows(val_rows), frames
         self.rule = rule.build(self.footage)  # the road's: the surface is estimated (or read from its cache) now
         self._steering = Float32Steering(mirror)
 
@@ -43,7 +45,8 @@ class ReplayValidation(keras.callbacks.Callback):
         if logs is None or not self.footage.segments:
             return
         started = time.perf_counter()
-        report = drive_model(self.footage, self._steering(self.model), self.rule).report()
+        # `drive_model`'s replay (segments whole), with the views' sources from the frame store.
+        report = replay(self.footage, ModelPolicy(self._steering(self.model)), self.rule, frames=self.frames).report()
         logs["val_replay_s"] = round(time.perf_counter() - started, 2)
         logs["val_autonomy"] = report["autonomy_percent"]
         logs["val_interventions"] = float(report["interventions"])
@@ -146,12 +149,13 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 def standard_callbacks(run: runs.Run, config: TrainConfig, val_rows: pd.DataFrame,
-                       on_policy: keras.callbacks.Callback | None = None,
+                       on_policy: keras.callbacks.Callback | None = None, frames: FrameSource | None = None,
                        ) -> tuple[list[keras.callbacks.Callback], KeptCheckpoint, LastCheckpoint, StopOnNaN]:
     """The callbacks of `run`, in order, and the three whose state the CLI reads afterwards.
 
     The held-out `val_rows` are replayed every epoch (history.csv shows it); every epoch is kept in turn.
-    `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs.
+    `on_policy` (`training.onpolicy.OnPolicyRounds`) gathers the states the model reaches before epochs; `frames`
+    holds the held-out rows' frames decoded (training's frame store).
     With `config.mirror_average`, `model.keras` and the replay of the validation blocks are mirror-averaged;
     the on-policy rounds drive the network alone (measured so: docs/driving.md).
     """
@@ -163,7 +167,7 @@ def standard_callbacks(run: runs.Run, config: TrainConfig, val_rows: pd.DataFram
         # First, before the progress line, to which it adds what its round found.
         *([on_policy] if on_policy else []),
         # The replay next: it adds to the epoch's logs and prints nothing.
-        *([ReplayValidation(val_rows, val_rule(config), config.mirror_average)] if not val_rows.empty else []),
+        *([ReplayValidation(val_rows, val_rule(config), config.mirror_average, frames)] if not val_rows.empty else []),
         # Then the progress line, finished before any callback below prints or logs (Keras appends its
         # own progress bar last, and a message then lands on the bar's line).
         keras.callbacks.ProgbarLogger(),

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from base.logs import LogError, scan_recordings, select_rows
+from evaluate.replay import Footage
 from training.augment import Augmenter
 from training.config import TrainConfig
 from training.framestore import FrameStore, band_top
@@ -38,6 +39,7 @@ class Datasets:
     summary: dict[str, Any]
     samples: SampleSet  # the split and balanced samples the datasets were built from
     pool: StatePool | None  # with on-policy training: the states the model reached, mixed into the batches
+    frames: FrameStore  # every frame the batches, the on-policy rounds and the validation replay read
 
 
 def make_datasets(config: TrainConfig) -> Datasets:
@@ -54,6 +56,9 @@ def make_datasets(config: TrainConfig) -> Datasets:
     pool = (StatePool(samples.train_rows, samples.train_labels, config.on_policy_share, config.return_s)
             if config.on_policy_share > 0 else None)
     sources = [pd.Series(pool.source_images, dtype=object)] if pool is not None else []  # all a state may need
+    # The validation replay's views come from every camera of the held-out rows: decoded here once, not every epoch.
+    if not samples.val_rows.empty:
+        sources.append(pd.Series(_replay_sources(Footage.from_rows(samples.val_rows)), dtype=object))
     frames = FrameStore(pd.concat([samples.train["image"], samples.val["image"], *sources]).unique(), config.memory_mb,
                         top=band_top(config.pan if config.augment else 0.0))
     if pool is not None:
@@ -63,7 +68,12 @@ def make_datasets(config: TrainConfig) -> Datasets:
     train = _batches(frames, samples.train, config, augmenter, shuffle=True, pool=pool)
     val = _batches(frames, samples.val, config, None, shuffle=False) if not samples.val.empty else None
     summary |= {"frames_in_memory": frames.in_memory, "frames": len(frames.paths)}
-    return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool)
+    return Datasets(train, val, len(samples.train), len(samples.val), summary, samples, pool, frames)
+
+
+def _replay_sources(footage: Footage) -> list[str]:
+    """Every frame a replay of `footage` may synthesise a view from (each camera that has all its frames)."""
+    return [path for camera in footage.cameras for path in footage.frames[camera]]
 
 
 def _no_validation(rows: pd.DataFrame, block: int) -> str:
@@ -83,12 +93,18 @@ def _batches(frames: FrameStore, samples: pd.DataFrame, config: TrainConfig, aug
     steering = samples["steering"].to_numpy(dtype=np.float32)
 
     def batch(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, y = frames.get(images[indices]), steering[indices]
         # Four words, as when other draws were made from them too: the same seeds, batch for batch.
         seed, _, pool_seed, _ = np.random.SeedSequence([config.seed, *indices.tolist()]).generate_state(4)
+        x, y = np.empty((len(indices), *FRAME_SHAPE), dtype=np.uint8), steering[indices]
         # First the car is replaced by where the model drove it, then the camera's picture is panned, zoomed, lit.
-        if pool is not None:  # the pool grows between epochs, so the same indices draw other states later
-            pool.mix_into(x, y, frames, int(pool_seed) + pool.size)
+        # The pool grows between epochs, so the same indices draw other states later.
+        mix = pool.draw(len(indices), int(pool_seed) + pool.size) if pool is not None else None
+        kept = np.ones(len(indices), dtype=bool)
+        if mix is not None:
+            kept[mix.slots] = False  # their views overwrite every pixel: their frames are not fetched
+        frames.fill(x, np.flatnonzero(kept), images[indices[kept]])
+        if mix is not None:
+            pool.mix_into(x, y, frames, mix)
         if augmenter is not None:
             x, y = augmenter(x, y, int(seed))
         return x, y

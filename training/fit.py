@@ -123,7 +123,7 @@ def train(config: TrainConfig, resumed: Run | None) -> int:
     # The run folder is created only once the data has loaded; of a cluster's workers, the chief's.
     run = (resumed or Run.create(config.out)) if dist.is_chief else Run.scratch(resumed)
     callbacks, kept, last, nan_stop = standard_callbacks(run, config, datasets.samples.val_rows,
-                                                         on_policy_rounds(config, datasets, run))
+                                                         on_policy_rounds(config, datasets, run), datasets.frames)
     session = Session(kept, last, nan_stop)
     with run.removed_if_failed_empty():
         run.begin(dataclasses.replace(config, precision=choice.precision), datasets.samples)  # resumes so

@@ -20,7 +20,7 @@ import math
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -105,17 +105,21 @@ class FrameStore:
         return True
 
     def get(self, paths: Sequence[str]) -> np.ndarray:
-        rows = [self.index[path] for path in paths]
-        out = np.empty((len(rows), *FRAME_SHAPE), dtype=np.uint8)
-        out[:, :self.top] = 0
+        out = np.empty((len(paths), *FRAME_SHAPE), dtype=np.uint8)
+        self.fill(out, range(len(paths)), paths)
+        return out
+
+    def fill(self, out: np.ndarray, slots: Iterable[int], paths: Sequence[str]) -> None:
+        """The frames of `paths` into `out`'s `slots` (one each, in order); the other slots of `out` untouched."""
         # Each frame's rows `top` on are one contiguous block of `out`: copied (or read) straight into it, with
         # no intermediate array of the batch (fancy indexing) or bytes object (pread) to copy again.
-        for slot, row in enumerate(rows):
+        for slot, path in zip(slots, paths, strict=True):
+            row = self.index[path]
+            out[slot, :self.top] = 0
             if self._band is not None:
                 out[slot, self.top:] = self._band[row]
             elif os.preadv(self._file, [out[slot, self.top:]], row * self.bytes) != self.bytes:
                 raise OSError(f"the training frames' file ended before frame {row}: the disk may be full")
-        return out
 
     def close(self) -> None:
         if self._file is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -94,6 +95,16 @@ def visited_states(footage: Footage, labels: np.ndarray, trace: Trace, return_s:
     }, columns=STATE_COLUMNS)
 
 
+@dataclass(frozen=True)
+class Mix:
+    """A batch's on-policy share: the slots replaced, and the rows of `states` (the pool's columns when drawn; a
+    round replaces them whole meanwhile) whose views replace them."""
+
+    slots: np.ndarray
+    picked: np.ndarray
+    states: dict[str, np.ndarray]
+
+
 class StatePool:
     """The training footage, and the labelled states the model reached on it so far. Batches draw from it
     while a callback adds to it: each round replaces the table whole, so a worker assembling a batch
@@ -143,21 +154,29 @@ class StatePool:
         self.states = kept.astype({"steering": np.float32})[STATE_COLUMNS]
         return len(kept)
 
-    def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, seed: int) -> None:
-        """Replace `share` of a batch (in place) with views of pooled states, their labels beside them."""
+    def draw(self, batch_size: int, seed: int) -> Mix:
+        """Which `share` of a batch's slots views of pooled states replace, and by which states (none while the
+        pool is empty): drawn first, so the batch fetches frames only for the slots that keep theirs."""
         states = self._arrays()
-        count = int(round(self.share * len(images)))
+        count = int(round(self.share * batch_size))
         if not len(states["image"]) or not count:
-            return
+            return Mix(np.empty(0, dtype=int), np.empty(0, dtype=int), states)
         rng = np.random.default_rng(seed)
-        slots = rng.choice(len(images), size=count, replace=False)
-        picked = rng.integers(len(states["image"]), size=count)
-        sources = frames.get(states["image"][picked])
-        for slot, source, i in zip(slots, sources, picked):
+        slots = rng.choice(batch_size, size=count, replace=False)
+        return Mix(slots, rng.integers(len(states["image"]), size=count), states)
+
+    def mix_into(self, images: np.ndarray, labels: np.ndarray, frames: FrameSource, mix: Mix) -> None:
+        """Fill `mix.slots` of a batch (in place; every pixel of a slot is written) with the views of its
+        states, their labels beside them."""
+        if not len(mix.slots):
+            return
+        states = mix.states
+        sources = frames.get(states["image"][mix.picked])
+        for slot, source, i in zip(mix.slots, sources, mix.picked):
             shift = Shift(lateral_m=states["lateral_m"][i], yaw_rad=states["yaw_rad"][i], forward_m=states["forward_m"][i])
             camera = states["camera"][i]
             self.synth.synthesize({camera: source}, shift, camera, out=images[slot])
-        labels[slots] = states["steering"][picked]
+        labels[mix.slots] = states["steering"][mix.picked]
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """The pooled states' columns as arrays (a batch's picks without pandas' cost per row), made again when a
