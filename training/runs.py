@@ -14,7 +14,8 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ class Run:
         self.kept_val_loss = kept_val_loss
         self.kept_val_autonomy = kept_val_autonomy
         self.kept_epoch = kept_epoch  # the epoch model.keras holds; None before any, or in a run older than the field
+        self._plots: _Background | None = None  # the data plots, drawn while training starts
 
     @classmethod
     def create(cls, out: str | Path) -> Run:
@@ -103,7 +105,15 @@ class Run:
         write_text_atomic(self.folder / CONFIG, config.to_json())
         if self.kept and not self.resumed:
             save_split(self.folder, samples.rows, samples.val_rows, samples.test_rows)
-            save_data_plots(samples, config, self.folder)
+            # Seconds of matplotlib (a busy 2-core machine: 16 s of a 104 s start-up), drawn on the other core beside
+            # the model's build and first epoch instead of before them; `finish` waits for them.
+            self._plots = _Background(save_data_plots, samples, config, self.folder)
+
+    def plots_done(self) -> None:
+        """Wait for the data plots `begin` started; their error, if any, raised here."""
+        plots, self._plots = self._plots, None
+        if plots is not None:
+            plots.join()
 
     def last_model(self) -> keras.Model:
         """The resumed run's model at the end of its last finished epoch, with its optimizer state."""
@@ -118,6 +128,8 @@ class Run:
         try:
             yield self
         except BaseException:
+            with contextlib.suppress(Exception):  # the failure that brought us here is the one to report
+                self.plots_done()
             if not self.kept or (not self.resumed and not self.worth_keeping()):
                 shutil.rmtree(self.folder)
             raise
@@ -149,9 +161,31 @@ class Run:
             return None
         from training.plots import save_loss_plot
 
+        self.plots_done()
         write_metrics(self.folder, metrics)
         save_loss_plot(self.folder / HISTORY, self.folder / LOSS_PLOT)
         return point_latest(self.folder)
+
+
+class _Background:
+    """`work(*args)` in a thread of its own; `join` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[..., Any], *args: Any) -> None:
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as e:  # noqa: BLE001  (handed to the thread that joins)
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name=f"run-{work.__name__}", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def write_metrics(folder: Path, metrics: dict[str, Any]) -> Path:
