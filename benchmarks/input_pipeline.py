@@ -7,9 +7,10 @@ image, preprocesses it with OpenCV (crop, YUV, blur, resize) and stacks a batch,
 (`training.dataset.make_datasets` with the default settings on the three track-1 recordings): frames
 decoded once into the frame store (`training.framestore`, with the default --memory-mb), half of every
 batch replaced by views synthesised for on-policy states (`StatePool.mix_into`; the states here are
-those a straight-steering car with the rounds' drifting noise reaches, so no model is needed to make
-them), the batch augmented (one OpenCV warp per image for pan, zoom and mirror, on the rows the model
-crops to), in `--workers` parallel tf.data calls; preprocessing inside the model.
+those a straight-steering car with the rounds' drifting noise reaches, shown its views as the model is
+in a round, so no model is needed to make them), the batch augmented (one OpenCV warp per image for pan,
+zoom and mirror, on the rows the model crops to), in `--workers` parallel tf.data calls; preprocessing
+inside the model. What one batch of that path costs a core, step by step, is a row of its own.
 
 `python -m benchmarks.input_pipeline [--quick]` prints a markdown table of medians and ratios.
 """
@@ -23,13 +24,14 @@ from typing import Any, Callable, Iterator
 import keras
 import numpy as np
 
+from base.frames import CROP_BOTTOM, CROP_TOP, FRAME_SHAPE
 from base.logs import read_recordings
 from benchmarks import REALDATA, tutorial_recipe
 from benchmarks.table import markdown
-from evaluate.replay import ZeroSteering
 from evaluate.rules import LineRule
+from training.augment import Augmenter
 from training.config import TrainConfig
-from training.dataset import make_datasets
+from training.dataset import Datasets, make_datasets
 from training.framestore import load_frames
 from training.model import build_model
 from training.onpolicy import DriftingNoise
@@ -77,6 +79,41 @@ def alternate(turns: dict[str, Callable[[], list[float]]], rounds: int, skip: in
     return {name: BATCH / float(np.median(values)) for name, values in intervals.items()}
 
 
+class _Straight:
+    """Steers straight, shown the views as the model in a round is: the pool gets the states it reaches (a policy
+    that sees no view, as `ZeroSteering`, pools none, and the batches would have no on-policy sample)."""
+
+    sees = True
+
+    def __call__(self, views: np.ndarray | None, rows: np.ndarray, cars: np.ndarray) -> np.ndarray:
+        return np.zeros(len(rows))
+
+
+def path_costs(data: Datasets, config: TrainConfig, batches: int) -> dict[str, float]:
+    """CPU milliseconds (this thread's) a batch of the fit's path costs, step by step, medians over `batches`
+    batches: the frames from the store, the on-policy views that replace half of them, the augmentation."""
+    images = data.samples.train["image"].to_numpy()
+    steering = data.samples.train["steering"].to_numpy(dtype=np.float32)
+    augmenter = Augmenter(config, rows=(CROP_TOP, CROP_BOTTOM))
+    rng = np.random.default_rng(0)
+    costs: dict[str, list[float]] = {"frames": [], "on-policy views": [], "augmentation": []}
+    for seed in range(batches):
+        indices = rng.choice(len(images), BATCH, replace=False)
+        started = time.thread_time()
+        mix = data.pool.draw(BATCH, seed)  # as training.dataset's batches: the slots views replace are not fetched
+        kept = np.setdiff1d(np.arange(BATCH), mix.slots)
+        x, y = np.empty((BATCH, *FRAME_SHAPE), np.uint8), steering[indices]
+        data.frames.fill(x, kept, images[indices[kept]])
+        fetched = time.thread_time()
+        data.pool.mix_into(x, y, data.frames, mix)
+        mixed = time.thread_time()
+        augmenter(x, y, seed)
+        costs["frames"].append(fetched - started)
+        costs["on-policy views"].append(mixed - fetched)
+        costs["augmentation"].append(time.thread_time() - mixed)
+    return {name: 1000 * float(np.median(values)) for name, values in costs.items()}
+
+
 def run(quick: bool = False) -> list[dict]:
     if not (REALDATA / "udacity_sample_part" / "driving_log.csv").exists():
         raise FileNotFoundError(f"the real recordings are not at {REALDATA}: this benchmark measures on them")
@@ -88,8 +125,9 @@ def run(quick: bool = False) -> list[dict]:
     started = time.perf_counter()
     data = make_datasets(config)
     prepare_s = time.perf_counter() - started
-    straight = DriftingNoise(ZeroSteering(), config.on_policy_noise, seed=0)
+    straight = DriftingNoise(_Straight(), config.on_policy_noise, seed=0)
     data.pool.gather(straight, LineRule(max_offset_m=config.on_policy_max_offset_m))
+    costs = path_costs(data, config, batches=20 if quick else 50)
     train = data.train.repeat()
     # The same balanced training samples (all cameras) the pipeline serves, for the tutorials' generator.
     samples = prepare_samples(read_recordings(config.data), config).train
@@ -119,6 +157,8 @@ def run(quick: bool = False) -> list[dict]:
     return [
         {"metric": "input: the fit's batches, on-policy views and augmented (vs the tutorials' generator)",
          "value": inputs["ours"], "unit": "img/s", "classic": inputs["classic"], "ratio": inputs["ours"] / inputs["classic"]},
+        *({"metric": f"input, one core: {name} of a batch of {BATCH} ({data.pool.size} on-policy states pooled)",
+           "value": cost, "unit": "CPU ms"} for name, cost in costs.items()),
         {"metric": f"input: read logs + decode {data.summary['frames']} frames once "
                    f"({'in memory' if data.summary['frames_in_memory'] else 'on disk'})", "value": prepare_s, "unit": "s"},
         {"metric": "fit: in-memory arrays, not augmented (reference)", "value": fitted["in_memory"], "unit": "img/s"},
