@@ -49,7 +49,8 @@ NOISE_DRIFT_S = 1.0  # how long the injected steering error keeps its sign, abou
 # driven in lockstep (one batched model call a step). As long as a held-out block (val_block, 150 rows at
 # the recordings' ~10 Hz), which the validation replay judges the same way: long enough for a car to drift
 # and compound its errors (the states DAgger is after), and the track-1 training rows still make ~19 cars.
-# Shorter stretches (5 s, ~57 cars) measured no faster (busy machine, 2026-12-07).
+# Shorter stretches make bigger batches (5 s: 58 cars, 17 % less CPU a frame, busy machine, 2026-12-08) but three
+# times as many restarts on the recorded path, so other states: kept at 15 s.
 ROUND_STRETCH_S = 15.0
 
 
