@@ -220,6 +220,7 @@ def make_video(folder: Path, out: Path, fps: float = 60.0, overlay: bool = False
 
 
 EDGE_COLOURS = ((80, 255, 80), (255, 200, 0))  # an edge the estimate is sure of (confidence ≥ 0.5), and one it is not
+TYRE_OFF, TYRE_OFF_UNSEEN = (255, 60, 60), (255, 140, 0)  # a tyre past an edge some frame saw, and past one none saw
 
 
 def draw_surface(frame: np.ndarray, surface: Surface, row: int, footprint: Footprint, scale: int = 1,
@@ -244,21 +245,22 @@ def draw_surface(frame: np.ndarray, surface: Surface, row: int, footprint: Footp
             colour = EDGE_COLOURS[0] if surface.confidence[row, k] >= 0.5 else EDGE_COLOURS[1]
             cv2.line(out, (int(u[k] * scale), int(v[k] * scale)), (int(u[k + 1] * scale), int(v[k + 1] * scale)),
                      colour, max(1, scale), cv2.LINE_AA)
-    _, per_tyre = footprint.margins(surface, np.array([row]), np.array([shift.forward_m]), np.array([shift.lateral_m]),
-                                    np.array([shift.yaw_rad]))
-    _draw_tyres(out, footprint, per_tyre[0], scale)
+    per_tyre, confidence = footprint.tyre_margins(surface, np.array([row]), np.array([shift.forward_m]),
+                                                  np.array([shift.lateral_m]), np.array([shift.yaw_rad]))
+    _draw_tyres(out, footprint, per_tyre[0], confidence[0] > 0, scale)
     return out
 
 
-def _draw_tyres(out: np.ndarray, footprint: Footprint, margins: np.ndarray, scale: int) -> None:
+def _draw_tyres(out: np.ndarray, footprint: Footprint, margins: np.ndarray, seen: np.ndarray, scale: int) -> None:
     """The tyres as a plan seen from above in the bottom corner (the hood hides them from the camera),
-    each with its distance to the edge."""
+    each with its distance to the edge: red when off past an edge some frame saw, orange when past one
+    no frame saw (which proves nothing: the road rule puts the car back uncharged)."""
     height = out.shape[0]
     unit = 14 * scale  # pixels a metre
     origin = (int(out.shape[1] - 3.2 * unit), int(height - 0.6 * unit - 2.0 * unit))
-    for (x, z), margin in zip(footprint.tyres, margins):
+    for (x, z), margin, edge_seen in zip(footprint.tyres, margins, seen):
         centre = (int(origin[0] + x * unit), int(origin[1] - z * unit))
-        colour = (255, 60, 60) if margin < 0 else (255, 255, 255)
+        colour = (255, 255, 255) if margin >= 0 else TYRE_OFF if edge_seen else TYRE_OFF_UNSEEN
         cv2.rectangle(out, (centre[0] - 3 * scale, centre[1] - 5 * scale), (centre[0] + 3 * scale, centre[1] + 5 * scale), colour, -1)
         cv2.putText(out, f"{margin:+.1f}", (centre[0] + (6 if x > 0 else -34) * scale // 2, centre[1] + 4),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale / 2 + 0.15, colour, 1, cv2.LINE_AA)

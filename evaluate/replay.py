@@ -177,6 +177,7 @@ class Trace:
     views: list[View] = field(default_factory=list)
     margins_m: list[float] = field(default_factory=list)  # the rule's distance to its limit, negative when out
     beyond_evidence: list[bool] = field(default_factory=list)  # put back on the path uncharged (`Evidence`)
+    unseen_edge: list[bool] = field(default_factory=list)  # of those: past an edge no frame saw (RoadRule.verdict)
     rule: str = ""  # the rule's name
 
     @classmethod
@@ -185,7 +186,7 @@ class Trace:
         joined = cls(rule=rule)
         for trace in traces:
             for name in ("times_s", "offsets_m", "headings_deg", "steering", "recorded", "intervened", "step_s",
-                         "views", "margins_m", "beyond_evidence"):
+                         "views", "margins_m", "beyond_evidence", "unseen_edge"):
                 getattr(joined, name).extend(getattr(trace, name))
         return joined
 
@@ -196,7 +197,8 @@ class Trace:
     def report(self) -> dict:
         """The figures `sim.drive` reports, under its names, plus interventions per minute; and, since a car put
         back beyond the cameras' evidence was never shown to be on the road, the autonomy that charges those
-        too (`autonomy_unproven_charged_percent`): the truth lies between the two."""
+        too (`autonomy_unproven_charged_percent`): the truth lies between the two. `beyond_evidence` counts
+        them, with those put back past an edge no frame saw (`unseen_edge`, the road rule's)."""
         interventions = int(sum(self.intervened))
         beyond = int(sum(self.beyond_evidence))
         elapsed = self.elapsed_s
@@ -212,6 +214,7 @@ class Trace:
             "rule": self.rule,
             "min_margin_m": round(float(min(self.margins_m)), 3) if self.margins_m else None,
             "beyond_evidence": beyond,
+            "unseen_edge": int(sum(self.unseen_edge)),
             "autonomy_unproven_charged_percent": (round(autonomy_percent(interventions + beyond, elapsed), 2)
                                                   if elapsed else None),
         }
@@ -370,11 +373,14 @@ class Lockstep:
     def judge(self, cars: list[_Car], commands: np.ndarray) -> None:
         """The rule's verdict on every car after its step, into its trace; a car out, or (seeing) beyond the
         cameras' evidence, back on the path."""
-        out, margins = self.rule.check(car_state(cars))
+        state = car_state(cars)
+        # A rule that can tell (the road rule): a tyre past an edge no frame saw proves nothing either.
+        out, margins, unseen = (self.rule.verdict(state) if hasattr(self.rule, "verdict")
+                                else (*self.rule.check(state), np.zeros(len(cars), bool)))
         times, steering = self.footage.times_s, self.footage.steering
-        for car, command, intervened, margin in zip(cars, commands, out, margins):
-            beyond = bool(self.rule.needs_evidence and self.policy.sees and not intervened
-                          and self.evidence.gap_m(car.shift) > EVIDENCE_M)
+        for car, command, intervened, margin, unseen_edge in zip(cars, commands, out, margins, unseen):
+            beyond = bool(not intervened and (unseen_edge or (self.rule.needs_evidence and self.policy.sees
+                                                               and self.evidence.gap_m(car.shift) > EVIDENCE_M)))
             trace, row = car.trace, car.row
             trace.times_s.append(float(times[row + 1]))
             trace.offsets_m.append(car.lateral_m)
@@ -385,6 +391,7 @@ class Lockstep:
             trace.step_s.append(float(times[row + 1] - times[row]))
             trace.margins_m.append(float(margin))
             trace.beyond_evidence.append(beyond)
+            trace.unseen_edge.append(bool(unseen_edge and not intervened))
             if intervened or beyond:
                 car.back_on_path(car.near)
 

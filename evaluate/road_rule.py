@@ -14,10 +14,14 @@ The recorded car's own track is always drivable: a replayed car is judged agains
 driver did, never charged for following them where they left the road (`with_recorded_track`); the
 estimate itself still marks those rows (docs/surface.md checks them).
 
-Confidence: the estimate says how sure it is of every edge, but the rule judges by the edge wherever
-one is estimated, sure or not: a low confidence marks an edge seen by few frames or by frames that
+Confidence: the estimate says how sure it is of every edge, and the rule judges by the edge wherever
+some frame saw one, sure or not: a low confidence marks an edge seen by few frames or by frames that
 disagree, and the validation (docs/surface.md) found no better stand-in for it than the estimate
-itself. Where nothing is known (no frame saw the ground there, e.g. under a car that has just
+itself. An edge of confidence 0 no frame saw (the estimate only says the road reaches at least that
+far): a tyre past it, and past no seen edge, cannot prove a departure, so the car is put back on the
+path uncharged, counted as `unseen_edge` with the steps beyond the cameras' evidence (`verdict`).
+The confidence is the station's (the lower of its two edges'), so a tyre past a seen edge where the
+other side was unseen counts as unseen too. Where nothing is known (no frame saw the ground there, e.g. under a car that has just
 started), the recorded car's own tyres are taken as on the road: the edges are put `UNKNOWN_REACH_M`
 outside them, so that a car is judged there only by how far it strays from the recorded one.
 """
@@ -65,14 +69,19 @@ class Footprint:
     def margins(self, surface: Surface, rows: np.ndarray, along_m: np.ndarray, lateral_m: np.ndarray,
                 heading_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(smallest tyre-to-edge distance per car, negative when a tyre is off; per tyre (cars, 4))."""
+        per_tyre, _ = self.tyre_margins(surface, rows, along_m, lateral_m, heading_rad)
+        return per_tyre.min(axis=1), per_tyre
+
+    def tyre_margins(self, surface: Surface, rows: np.ndarray, along_m: np.ndarray, lateral_m: np.ndarray,
+                     heading_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per car and tyre (cars, 4): the distance to the edge (negative when off) and the edge's confidence."""
         x, z = self.placed(along_m, lateral_m, heading_rad)
         rows4 = np.repeat(np.asarray(rows, dtype=int)[:, None], 4, axis=1)
-        left, right, _ = surface.edges_at(rows4, z)
+        left, right, confidence = surface.edges_at(rows4, z)
         half = self.track_width_m / 2
         left = np.where(np.isfinite(left), left, -half - UNKNOWN_REACH_M)
         right = np.where(np.isfinite(right), right, half + UNKNOWN_REACH_M)
-        per_tyre = np.minimum(x - left, right - x)
-        return per_tyre.min(axis=1), per_tyre
+        return np.minimum(x - left, right - x), confidence
 
 
 class RoadRule:
@@ -87,8 +96,17 @@ class RoadRule:
         self.surface = with_recorded_track(surface if surface is not None else surface_of(footage), self.footprint)
 
     def check(self, state: CarState) -> tuple[np.ndarray, np.ndarray]:
-        margin, _ = self.footprint.margins(self.surface, state.rows, state.along_m, state.lateral_m, state.heading_rad)
-        return margin < 0, margin
+        out, margin, _ = self.verdict(state)
+        return out, margin
+
+    def verdict(self, state: CarState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(out: a tyre past an edge some frame saw; the smallest margin; unseen: a tyre past an edge no
+        frame saw (confidence 0) and none past a seen one, which proves nothing)."""
+        per_tyre, confidence = self.footprint.tyre_margins(self.surface, state.rows, state.along_m, state.lateral_m,
+                                                           state.heading_rad)
+        off = per_tyre < 0
+        seen_off = (off & (confidence > 0)).any(axis=1)
+        return seen_off, per_tyre.min(axis=1), off.any(axis=1) & ~seen_off
 
 
 def with_recorded_track(surface: Surface, footprint: Footprint) -> Surface:
