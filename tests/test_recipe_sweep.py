@@ -22,4 +22,9 @@ def test_the_table_gives_every_seed_of_every_variant_run_and_skips_the_others(tm
     assert len(lines) == 4  # header, rule, the two variants with results: share0 was never run
     default, alone = lines[2], lines[3]
     assert default.startswith("| today's default | 0 1 |") and "95 (90 – 100): 100 90" in default
-    assert "75 (70 – 80): 80 70" in alone and "| -660 (-660 – -660): -660 -660 | 7 7 |" in alone
+    assert "75 (70 – 80): 80 70" in alone and "| -660 (-660 – -660): -660 -660 | 7 7 |" in alone  # no unseen_edge key
+    path = results_file(tmp_path, "default")
+    results = json.loads(path.read_text())
+    results["0"]["jungle (unseen)"]["model_road"]["unseen_edge"] = 3
+    path.write_text(json.dumps(results))
+    assert "| 7/3 7 |" in table(tmp_path, ["default"], [0, 1]).splitlines()[2]
