@@ -90,7 +90,7 @@ class _Straight:
 
 
 def path_costs(data: Datasets, config: TrainConfig, batches: int) -> dict[str, float]:
-    """CPU milliseconds (this thread's) a batch of the fit's path costs, step by step, medians over `batches`
+    """CPU milliseconds (this process's: OpenCV's threads too; no tf.data iterator runs yet) a batch of the fit's path costs, step by step, medians over `batches`
     batches: the frames from the store, the on-policy views that replace half of them, the augmentation."""
     images = data.samples.train["image"].to_numpy()
     steering = data.samples.train["steering"].to_numpy(dtype=np.float32)
@@ -99,18 +99,18 @@ def path_costs(data: Datasets, config: TrainConfig, batches: int) -> dict[str, f
     costs: dict[str, list[float]] = {"frames": [], "on-policy views": [], "augmentation": []}
     for seed in range(batches):
         indices = rng.choice(len(images), BATCH, replace=False)
-        started = time.thread_time()
+        started = time.process_time()
         mix = data.pool.draw(BATCH, seed)  # as training.dataset's batches: the slots views replace are not fetched
         kept = np.setdiff1d(np.arange(BATCH), mix.slots)
         x, y = np.empty((BATCH, *FRAME_SHAPE), np.uint8), steering[indices]
         data.frames.fill(x, kept, images[indices[kept]])
-        fetched = time.thread_time()
+        fetched = time.process_time()
         data.pool.mix_into(x, y, data.frames, mix)
-        mixed = time.thread_time()
+        mixed = time.process_time()
         augmenter(x, y, seed)
         costs["frames"].append(fetched - started)
         costs["on-policy views"].append(mixed - fetched)
-        costs["augmentation"].append(time.thread_time() - mixed)
+        costs["augmentation"].append(time.process_time() - mixed)
     return {name: 1000 * float(np.median(values)) for name, values in costs.items()}
 
 

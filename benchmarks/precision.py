@@ -11,6 +11,8 @@ amx_bf16); elsewhere TensorFlow emulates it, and the ratio shows what that costs
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -27,6 +29,23 @@ from training.model import build_model
 # against hundreds), so prefetched batches do not flatter a turn: only the first interval, which
 # includes the iterator's start, is left out.
 SKIP = 1
+
+
+class _CpuEnds(keras.callbacks.Callback):
+    """This process's CPU time (both cores' work) at the end of every training step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.ends.append(time.process_time())
+
+
+def cpu_ends(fit: Callable[[list[keras.callbacks.Callback]], None]) -> list[float]:
+    ends = _CpuEnds()
+    fit([ends])
+    return ends.ends
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -58,6 +77,11 @@ def run(quick: bool = False) -> list[dict]:
     turns |= {f"{name} alone": (lambda model=model: fit_ends(lambda callbacks: fit_arrays(model, callbacks)))
               for name, model in models.items()}
     fitted = alternate(turns, rounds, SKIP)
+    # CPU time a step, between step ends as the images/s are (a fit's set-up left out): what a precision costs
+    # whatever share of the cores other work leaves the benchmark. alternate() gives BATCH / median interval.
+    per_cpu_s = alternate({name: (lambda model=model: cpu_ends(lambda callbacks: fit_arrays(model, callbacks)))
+                           for name, model in models.items()}, rounds, SKIP)
+    cpu = {name: 1000 * BATCH / images for name, images in per_cpu_s.items()}
     auto = precision.detect("auto")
     return [
         {"metric": "fit: float32, augmented real batches", "value": fitted["float32"], "unit": "img/s"},
@@ -69,6 +93,10 @@ def run(quick: bool = False) -> list[dict]:
         {"metric": "trainer alone: mixed bfloat16 (vs float32; goal ≥ 1.5× on a CPU with avx512_bf16/amx_bf16)",
          "value": fitted["bfloat16 alone"], "unit": "img/s", "classic": fitted["float32 alone"],
          "ratio": fitted["bfloat16 alone"] / fitted["float32 alone"]},
+        {"metric": "trainer alone: CPU ms a step (both cores' work; a busy machine's figure), float32", "value": cpu["float32"],
+         "unit": "CPU ms"},
+        {"metric": "trainer alone: CPU ms a step, mixed bfloat16 (ratio: float32's CPU over bfloat16's)",
+         "value": cpu["bfloat16"], "unit": "CPU ms", "classic": cpu["float32"], "ratio": cpu["float32"] / cpu["bfloat16"]},
         {"metric": f"--precision auto picks here: {auto.reason}", "value": auto.precision, "unit": ""},
     ]
 
