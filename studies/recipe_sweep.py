@@ -35,11 +35,15 @@ RECIPES = {  # name: (what it changes, training.fit arguments; None: the default
 SETS = {"held-out track 1": "test blocks", "jungle (unseen)": "jungle, unseen"}  # results.json's names: shown
 
 
+def work_folder(work: Path, recipe: str) -> Path:
+    """The `studies.real_replay --work` of the variant's runs (network-alone: the default's)."""
+    return work / ("default" if RECIPES[recipe][1] is None else recipe)
+
+
 def results_file(work: Path, recipe: str) -> Path:
     """Where `studies.real_replay` keeps the variant's results by seed."""
-    if RECIPES[recipe][1] is None:
-        return work / "default" / "all" / "results_network_alone.json"
-    return work / recipe / "all" / "results.json"
+    name = "results_network_alone.json" if RECIPES[recipe][1] is None else "results.json"
+    return work_folder(work, recipe) / "all" / name
 
 
 def measured(work: Path, recipe: str) -> dict[str, dict]:
@@ -49,13 +53,13 @@ def measured(work: Path, recipe: str) -> dict[str, dict]:
 
 def run_folder(work: Path, recipe: str, seed: int) -> Path:
     """Where `studies.real_replay` trains the variant's run of `seed` (network-alone: the default's)."""
-    return work / ("default" if RECIPES[recipe][1] is None else recipe) / "all" / f"seed{seed}" / "latest"
+    return work_folder(work, recipe) / "all" / f"seed{seed}" / "latest"
 
 
 def run(work: Path, recipe: str, seed: int, data_dir: Path, reuse: bool = False) -> None:
     """Train (or, for network-alone and with `reuse`, reuse the run there is) and replay one seed of one variant."""
     fit_args = RECIPES[recipe][1]
-    folder = work / ("default" if fit_args is None else recipe)
+    folder = work_folder(work, recipe)
     cmd = [sys.executable, "-m", "studies.real_replay", "--protocol", "all", "--seeds", str(seed), "--work", str(folder),
            "--data-dir", str(data_dir)]
     cmd += ["--reuse", "--network-alone"] if fit_args is None else (["--fit-args", fit_args] if fit_args else [])
